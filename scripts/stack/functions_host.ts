@@ -1,0 +1,248 @@
+/**
+ * The local functions host: what `supabase functions serve` does, without Docker.
+ *
+ * - `/functions/v1/<name>/…` goes to `supabase/functions/<name>/index.ts` (folders starting with
+ *   `_` are shared code, not functions), each running in its own `deno serve` process with only
+ *   the environment Supabase would give it.
+ * - `verify_jwt` (default on) from `supabase/config.toml`: HS256 with the project's JWT secret;
+ *   `alg: none`, a forged signature, an expired token or a malformed header are all 401.
+ * - CORS preflight answered without a token.
+ * - A wall-clock limit per request (Supabase: 150 s on Free); a worker that overruns is killed
+ *   and restarted, as the edge runtime recycles an isolate.
+ *
+ * Thin by intent: routing, JWT, env and limits. Everything else lives in the functions.
+ *
+ * @module
+ */
+import { parse as parseToml } from "smol-toml";
+import { bearerToken, JwtError, verifyJwt } from "../../supabase/functions/_shared/jwt.ts";
+import { CORS_HEADERS, json, preflight } from "../../supabase/functions/_shared/http.ts";
+import { freePort, httpAnswers, type Service, spawnService } from "./process.ts";
+import { REPO_ROOT } from "./migrations.ts";
+
+const FUNCTIONS_DIR = `${REPO_ROOT}supabase/functions`;
+const DENO = `${REPO_ROOT}node_modules/.bin/deno`;
+
+/** Options for {@linkcode startFunctionsHost}. */
+export interface FunctionsHostOptions {
+  port: number;
+  jwtSecret: string;
+  /** The environment every function gets (Supabase's injected names plus the secrets). */
+  functionEnv: Record<string, string>;
+  /** Per-request wall-clock limit. Default 150 000 ms (Supabase Free). */
+  wallClockMs?: number;
+  /** Folder for the workers' logs; they inherit our output when absent. */
+  logDir?: string;
+}
+
+/** A running host. */
+export interface FunctionsHost {
+  url: string;
+  functions: string[];
+  stop(): Promise<void>;
+}
+
+/** The function folders: every `supabase/functions/<name>/index.ts` whose name has no leading `_`. */
+export async function discoverFunctions(dir = FUNCTIONS_DIR): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (!entry.isDirectory || entry.name.startsWith("_") || entry.name.startsWith(".")) continue;
+    try {
+      await Deno.stat(`${dir}/${entry.name}/index.ts`);
+      names.push(entry.name);
+    } catch { /* a folder without index.ts is not a function */ }
+  }
+  return names.sort();
+}
+
+/** `verify_jwt` per function from `supabase/config.toml`; Supabase's default is on. */
+export async function readVerifyJwt(
+  names: string[],
+  configPath = `${REPO_ROOT}supabase/config.toml`,
+): Promise<Map<string, boolean>> {
+  const parsed = parseToml(await Deno.readTextFile(configPath)) as {
+    functions?: Record<string, { verify_jwt?: boolean }>;
+  };
+  return new Map(names.map((name) => [name, parsed.functions?.[name]?.verify_jwt ?? true]));
+}
+
+function gatewayError(status: number, code: string, message: string): Response {
+  return json({ error: { code, message } }, status);
+}
+
+/** Checks the bearer token the way Supabase's gateway does; returns a 401 response or null. */
+export async function checkGatewayJwt(request: Request, secret: string): Promise<Response | null> {
+  const token = bearerToken(request);
+  if (!token) {
+    return gatewayError(401, "unauthorized", "Missing authorization header: send a bearer token");
+  }
+  try {
+    await verifyJwt(token, secret);
+    return null;
+  } catch (error) {
+    if (error instanceof JwtError && error.reason === "expired") {
+      return gatewayError(401, "token_expired", "The token has expired");
+    }
+    return gatewayError(401, "invalid_token", "Invalid JWT");
+  }
+}
+
+class Worker {
+  #service?: Service;
+  #starting?: Promise<Service>;
+  port = 0;
+
+  constructor(
+    readonly name: string,
+    readonly env: Record<string, string>,
+    readonly logDir?: string,
+  ) {}
+
+  get pid(): number | undefined {
+    return this.#service?.process.pid;
+  }
+
+  /** The running worker, (re)started when it is not alive. */
+  async ensure(): Promise<Service> {
+    if (this.#service && !this.#service.exited) return this.#service;
+    this.#starting ??= this.#spawn().finally(() => (this.#starting = undefined));
+    return await this.#starting;
+  }
+
+  async #spawn(): Promise<Service> {
+    this.port = freePort();
+    const env = {
+      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+      HOME: Deno.env.get("HOME") ?? "/tmp",
+      ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
+      ...this.env,
+    };
+    this.#service = await spawnService(`function ${this.name}`, [
+      DENO,
+      "serve",
+      "--quiet",
+      "--no-prompt",
+      `--config=${REPO_ROOT}deno.json`,
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      "--allow-sys",
+      "--allow-write=/tmp",
+      "--host=127.0.0.1",
+      `--port=${this.port}`,
+      `${FUNCTIONS_DIR}/${this.name}/index.ts`,
+    ], {
+      env,
+      clearEnv: true,
+      cwd: REPO_ROOT,
+      ready: () => httpAnswers(`http://127.0.0.1:${this.port}/`),
+      logFile: this.logDir ? `${this.logDir}/function-${this.name}.log` : undefined,
+      timeoutMs: 60_000,
+    });
+    return this.#service;
+  }
+
+  /** Kills the worker at once (SIGKILL), like an isolate the runtime tears down. */
+  async kill(): Promise<number | undefined> {
+    const pid = this.pid;
+    await this.#service?.stop(0);
+    this.#service = undefined;
+    return pid;
+  }
+}
+
+/** Starts every function's worker and the gateway in front of them. */
+export async function startFunctionsHost(options: FunctionsHostOptions): Promise<FunctionsHost> {
+  const names = await discoverFunctions();
+  const verify = await readVerifyJwt(names);
+  const workers = new Map(
+    names.map((name) => [name, new Worker(name, options.functionEnv, options.logDir)]),
+  );
+  await Promise.all([...workers.values()].map((worker) => worker.ensure()));
+  const wallClockMs = options.wallClockMs ?? 150_000;
+  const serviceRoleKey = options.functionEnv.SUPABASE_SERVICE_ROLE_KEY;
+
+  async function proxy(request: Request, worker: Worker, rest: string): Promise<Response> {
+    await worker.ensure();
+    const incoming = new URL(request.url);
+    const target = `http://127.0.0.1:${worker.port}/${worker.name}${rest}${incoming.search}`;
+    const headers = new Headers(request.headers);
+    headers.delete("host");
+    const timeout = AbortSignal.timeout(wallClockMs);
+    try {
+      const response = await fetch(target, {
+        method: request.method,
+        headers,
+        body: request.body,
+        redirect: "manual",
+        signal: timeout,
+      });
+      const out = new Response(response.body, response);
+      for (const [name, value] of Object.entries(CORS_HEADERS)) {
+        if (!out.headers.has(name)) out.headers.set(name, value);
+      }
+      return out;
+    } catch (error) {
+      if (timeout.aborted) {
+        await worker.kill();
+        return gatewayError(
+          504,
+          "function_timeout",
+          `${worker.name} did not answer within ${wallClockMs / 1000} s and was stopped`,
+        );
+      }
+      console.error(`functions host: ${worker.name} failed:`, error);
+      return gatewayError(502, "function_crashed", `${worker.name} stopped while answering`);
+    }
+  }
+
+  /** Test and operator hook: kill a worker (it restarts on the next request). */
+  async function hostControl(request: Request, path: string): Promise<Response> {
+    if (bearerToken(request) !== serviceRoleKey) {
+      return gatewayError(403, "forbidden", "Host control needs the service_role key");
+    }
+    const match = /^\/_host\/functions\/([^/]+)\/kill$/.exec(path);
+    const worker = match ? workers.get(match[1]) : undefined;
+    if (!worker || request.method !== "POST") {
+      return gatewayError(404, "not_found", "Unknown host control route");
+    }
+    return json({ function: worker.name, killed: await worker.kill() });
+  }
+
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: options.port, onListen: () => {} },
+    async (request) => {
+      const path = new URL(request.url).pathname;
+      if (path.startsWith("/_host/")) return await hostControl(request, path);
+      const match = /^\/functions\/v1\/([^/]+)(\/.*)?$/.exec(path);
+      if (!match) {
+        if (request.method === "OPTIONS") return preflight();
+        return gatewayError(
+          404,
+          "not_found",
+          `No route ${path}; functions live under /functions/v1/<name>`,
+        );
+      }
+      const [, name, rest = ""] = match;
+      const worker = workers.get(name);
+      if (request.method === "OPTIONS") return preflight();
+      if (!worker) {
+        return gatewayError(404, "function_not_found", `Function "${name}" does not exist`);
+      }
+      if (verify.get(name)) {
+        const refusal = await checkGatewayJwt(request, options.jwtSecret);
+        if (refusal) return refusal;
+      }
+      return await proxy(request, worker, rest);
+    },
+  );
+
+  return {
+    url: `http://127.0.0.1:${options.port}`,
+    functions: names,
+    async stop() {
+      await server.shutdown();
+      await Promise.all([...workers.values()].map((worker) => worker.kill()));
+    },
+  };
+}

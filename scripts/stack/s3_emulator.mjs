@@ -1,0 +1,119 @@
+// The local S3 endpoint: s3rver (it runs on Node, not Deno) behind a thin guard.
+//
+// Run with `node --openssl-legacy-provider` — s3rver encrypts its ListObjectsV2 continuation
+// tokens with DES, which Node 17+ only offers through the legacy provider; without it every
+// listing past 1,000 keys answers 500.
+//
+// The guard exists because s3rver writes a key containing `..` outside its data directory: our
+// functions refuse such names, but a stray script must not be able to write into the repository
+// either. With --faults, tests can also make the next N matching requests fail the way real S3
+// does under load (500 InternalError, 503 SlowDown, a reset connection).
+//
+// Usage: node --openssl-legacy-provider s3_emulator.mjs --port N --dir DIR --bucket NAME [--faults]
+import http from "node:http";
+import { parseArgs } from "node:util";
+import S3rver from "s3rver";
+
+const { values } = parseArgs({
+  options: {
+    port: { type: "string" },
+    address: { type: "string", default: "127.0.0.1" },
+    dir: { type: "string" },
+    bucket: { type: "string" },
+    faults: { type: "boolean", default: false },
+  },
+});
+if (!values.port || !values.dir || !values.bucket) {
+  console.error("usage: s3_emulator.mjs --port N --dir DIR --bucket NAME [--faults]");
+  process.exit(2);
+}
+
+// Browsers upload straight to the bucket with presigned PUTs and read previews with signed GETs.
+const corsXml = `<CORSConfiguration>
+  <CORSRule>
+    <AllowedOrigin>*</AllowedOrigin>
+    <AllowedMethod>GET</AllowedMethod>
+    <AllowedMethod>HEAD</AllowedMethod>
+    <AllowedMethod>PUT</AllowedMethod>
+    <AllowedHeader>*</AllowedHeader>
+    <ExposeHeader>ETag</ExposeHeader>
+    <MaxAgeSeconds>3000</MaxAgeSeconds>
+  </CORSRule>
+</CORSConfiguration>`;
+
+const s3rver = new S3rver({
+  address: values.address,
+  port: Number(values.port),
+  directory: values.dir,
+  silent: true,
+  configureBuckets: [{ name: values.bucket, configs: [corsXml] }],
+});
+await s3rver.configureBuckets();
+const handle = s3rver.callback();
+
+/** Pending injected faults: { method, operation, status, code, remaining, reset }. */
+const faults = [];
+
+function operationOf(req) {
+  const url = new URL(req.url, "http://localhost");
+  const segments = url.pathname.split("/").filter(Boolean);
+  if (req.method === "GET" && segments.length === 1) return "list";
+  if (segments.length >= 2) return req.method.toLowerCase() === "put" ? "put" : "object";
+  return "bucket";
+}
+
+function xmlError(res, status, code, message) {
+  res.writeHead(status, { "content-type": "application/xml" });
+  res.end(
+    `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`,
+  );
+}
+
+function readJson(req) {
+  return new Promise((resolve, reject) => {
+    let body = "";
+    req.on("data", (chunk) => (body += chunk));
+    req.on("end", () => {
+      try {
+        resolve(JSON.parse(body || "{}"));
+      } catch (error) {
+        reject(error);
+      }
+    });
+  });
+}
+
+const server = http.createServer(async (req, res) => {
+  if (values.faults && req.url.startsWith("/__faults")) {
+    if (req.method === "DELETE") faults.length = 0;
+    else if (req.method === "POST") faults.push(await readJson(req));
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ faults }));
+    return;
+  }
+  const rawPath = decodeURIComponent(new URL(req.url, "http://localhost").pathname);
+  if (rawPath.split("/").includes("..") || rawPath.includes("\\")) {
+    xmlError(res, 400, "InvalidObjectName", "Keys with '..' segments are refused by this emulator");
+    return;
+  }
+  const operation = operationOf(req);
+  const fault = faults.find((f) => f.remaining > 0 && (!f.operation || f.operation === operation));
+  if (fault) {
+    fault.remaining -= 1;
+    if (fault.reset) {
+      req.socket.destroy();
+      return;
+    }
+    xmlError(res, fault.status ?? 503, fault.code ?? "SlowDown", "Injected fault");
+    return;
+  }
+  handle(req, res);
+});
+server.listen(Number(values.port), values.address, () => {
+  console.log(
+    `s3 emulator ready on http://${values.address}:${values.port} bucket=${values.bucket}`,
+  );
+});
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, () => server.close(() => process.exit(0)));
+}

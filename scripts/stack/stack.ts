@@ -1,0 +1,205 @@
+/**
+ * The whole local stack in one call: Postgres (+ migrations via the Supabase CLI), the S3
+ * emulator, the functions host and the admin UI. `npm start` uses it with a persistent state
+ * folder and fixed ports; the test harness with a temporary folder and free ports.
+ *
+ * Any piece can point at a real service instead: `DATABASE_URL` skips the local cluster;
+ * `S3_BUCKET` with `AWS_ACCESS_KEY`/`AWS_SECRET_ACCESS_KEY` (and `S3_ENDPOINT` for R2/MinIO)
+ * skips the emulator.
+ *
+ * @module
+ */
+import { startFunctionsHost } from "./functions_host.ts";
+import { loadOrCreateJwtSecret, mintKeys } from "./keys.ts";
+import { applyMigrations, REPO_ROOT } from "./migrations.ts";
+import { startCluster } from "./postgres.ts";
+import { assertPortFree, type Service } from "./process.ts";
+import { EMULATOR_CREDENTIALS, startS3Emulator } from "./s3.ts";
+import { startUiServer } from "./ui_server.ts";
+
+/** What `npm run status` prints, as `KEY=value` lines. */
+export interface StackInfo {
+  API_URL: string;
+  FUNCTIONS_URL: string;
+  UI_URL: string;
+  DB_URL: string;
+  ANON_KEY: string;
+  SERVICE_ROLE_KEY: string;
+  JWT_SECRET: string;
+  S3_ENDPOINT: string;
+  S3_BUCKET: string;
+  AWS_REGION: string;
+  AWS_ACCESS_KEY: string;
+  AWS_SECRET_ACCESS_KEY: string;
+  MANAGER_TOKEN: string;
+  ADMIN_TOKEN: string;
+}
+
+/** Ports the stack listens on (127.0.0.1). */
+export interface StackPorts {
+  api: number;
+  db: number;
+  ui: number;
+  s3: number;
+}
+
+/** Options for {@linkcode startStack}. */
+export interface StackOptions {
+  /** Holds the cluster, the bucket's objects, the JWT secret and logs. */
+  stateDir: string;
+  ports: StackPorts;
+  /**
+   * Tests: ignore `DATABASE_URL`/`S3_*`/`AWS_*` and `supabase/functions/.env` from the developer's
+   * environment, and enable the emulator's fault injection. Default `false`.
+   */
+  isolated?: boolean;
+  /** Extra function environment (tests use it to tune budgets). */
+  functionEnv?: Record<string, string>;
+  /** Per-request wall-clock limit of the functions host. */
+  wallClockMs?: number;
+}
+
+/** A running stack. */
+export interface RunningStack {
+  info: StackInfo;
+  stop(): Promise<void>;
+}
+
+/** Parses `KEY=value` lines (a `.env` file); `#` comments and blank lines are skipped. */
+export function parseDotEnv(text: string): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (!line || line.startsWith("#")) continue;
+    const at = line.indexOf("=");
+    if (at < 1) continue;
+    const key = line.slice(0, at).trim().replace(/^export\s+/, "");
+    let value = line.slice(at + 1).trim();
+    if (/^(['"]).*\1$/.test(value)) value = value.slice(1, -1);
+    values[key] = value;
+  }
+  return values;
+}
+
+async function readFunctionSecrets(): Promise<Record<string, string>> {
+  try {
+    return parseDotEnv(await Deno.readTextFile(`${REPO_ROOT}supabase/functions/.env`));
+  } catch {
+    return {};
+  }
+}
+
+/** Starts every piece; on failure, stops whatever had started and rethrows. */
+export async function startStack(options: StackOptions): Promise<RunningStack> {
+  const { stateDir, ports, isolated = false } = options;
+  const env = (name: string) => (isolated ? undefined : Deno.env.get(name));
+  const logDir = `${stateDir}/logs`;
+  await Deno.mkdir(logDir, { recursive: true });
+  const stops: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch((e) => console.error(e));
+    stops.length = 0;
+  };
+
+  try {
+    // Database
+    let dbUrl = env("DATABASE_URL");
+    if (!dbUrl) {
+      assertPortFree(ports.db, "DB_PORT");
+      const cluster = await startCluster({
+        dataDir: `${stateDir}/postgres`,
+        socketDir: `${stateDir}/sockets`,
+        port: ports.db,
+      });
+      stops.push(cluster.stop);
+      dbUrl = cluster.url;
+    }
+    await applyMigrations(dbUrl);
+
+    // S3
+    const external = env("S3_BUCKET") && env("AWS_ACCESS_KEY") && env("AWS_SECRET_ACCESS_KEY");
+    let s3: Pick<
+      StackInfo,
+      "S3_ENDPOINT" | "S3_BUCKET" | "AWS_ACCESS_KEY" | "AWS_SECRET_ACCESS_KEY"
+    >;
+    if (external) {
+      s3 = {
+        S3_ENDPOINT: env("S3_ENDPOINT") ?? "",
+        S3_BUCKET: env("S3_BUCKET")!,
+        AWS_ACCESS_KEY: env("AWS_ACCESS_KEY")!,
+        AWS_SECRET_ACCESS_KEY: env("AWS_SECRET_ACCESS_KEY")!,
+      };
+    } else {
+      assertPortFree(ports.s3, "S3_PORT");
+      const bucket = "product-images";
+      const emulator: Service = await startS3Emulator({
+        port: ports.s3,
+        dataDir: `${stateDir}/s3`,
+        bucket,
+        faults: isolated,
+        logFile: `${logDir}/s3-emulator.log`,
+      });
+      stops.push(() => emulator.stop());
+      s3 = {
+        S3_ENDPOINT: `http://127.0.0.1:${ports.s3}`,
+        S3_BUCKET: bucket,
+        AWS_ACCESS_KEY: EMULATOR_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey,
+      };
+    }
+
+    // Keys and functions
+    const keys = await mintKeys(await loadOrCreateJwtSecret(`${stateDir}/jwt-secret`));
+    const apiUrl = `http://127.0.0.1:${ports.api}`;
+    const info: StackInfo = {
+      API_URL: apiUrl,
+      FUNCTIONS_URL: `${apiUrl}/functions/v1`,
+      UI_URL: `http://127.0.0.1:${ports.ui}`,
+      DB_URL: dbUrl,
+      ANON_KEY: keys.anonKey,
+      SERVICE_ROLE_KEY: keys.serviceRoleKey,
+      JWT_SECRET: keys.jwtSecret,
+      AWS_REGION: env("AWS_REGION") ?? "us-east-1",
+      ...s3,
+      MANAGER_TOKEN: keys.managerToken,
+      ADMIN_TOKEN: keys.adminToken,
+    };
+    const functionEnv: Record<string, string> = {
+      SUPABASE_URL: info.API_URL,
+      SUPABASE_ANON_KEY: info.ANON_KEY,
+      SUPABASE_SERVICE_ROLE_KEY: info.SERVICE_ROLE_KEY,
+      SUPABASE_DB_URL: info.DB_URL,
+      SUPABASE_JWT_SECRET: info.JWT_SECRET,
+      AWS_ACCESS_KEY: info.AWS_ACCESS_KEY,
+      AWS_SECRET_ACCESS_KEY: info.AWS_SECRET_ACCESS_KEY,
+      AWS_REGION: info.AWS_REGION,
+      S3_BUCKET: info.S3_BUCKET,
+      ...(info.S3_ENDPOINT ? { S3_ENDPOINT: info.S3_ENDPOINT } : {}),
+      ...(isolated ? {} : await readFunctionSecrets()),
+      ...options.functionEnv,
+    };
+    assertPortFree(ports.api, "API_PORT");
+    const host = await startFunctionsHost({
+      port: ports.api,
+      jwtSecret: keys.jwtSecret,
+      functionEnv,
+      logDir,
+      wallClockMs: options.wallClockMs,
+    });
+    stops.push(host.stop);
+
+    assertPortFree(ports.ui, "UI_PORT");
+    const ui = startUiServer(ports.ui, { supabaseUrl: info.API_URL, anonKey: info.ANON_KEY });
+    stops.push(() => ui.shutdown());
+
+    return { info, stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+/** `KEY=value` lines for {@linkcode StackInfo}, the shape of `supabase status -o env`. */
+export function formatStatusEnv(info: StackInfo): string {
+  return Object.entries(info).map(([key, value]) => `${key}=${value}`).join("\n") + "\n";
+}

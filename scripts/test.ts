@@ -1,0 +1,286 @@
+/**
+ * `npm test`: every test tier in order, stopping at the first that fails.
+ *
+ *   static       deno fmt --check, deno lint, deno check
+ *   unit         Deno tests next to their source (fakes allowed)
+ *   db           pgTAP on a fresh private cluster (migrations pushed by the Supabase CLI, then
+ *                pasted again with psql to prove they are re-runnable; `supabase db lint`)
+ *   integration  Deno tests over HTTP against an isolated stack started here
+ *   e2e          the admin UI in Chromium (playwright-core) against an isolated stack
+ *
+ * `npm test -- unit db` (or `npm run test:unit`, …) runs only the named tiers. The last line is
+ * the totals across tiers: `N passed, N failed, N skipped`.
+ *
+ * @module
+ */
+import { REPO_ROOT } from "./stack/migrations.ts";
+import { applyMigrations } from "./stack/migrations.ts";
+import { startCluster } from "./stack/postgres.ts";
+import {
+  commandExists,
+  freePort,
+  makeStackTempDir,
+  MissingPrerequisite,
+  run,
+} from "./stack/process.ts";
+import { startStack } from "./stack/stack.ts";
+
+const DENO = `${REPO_ROOT}node_modules/.bin/deno`;
+const SUPABASE = `${REPO_ROOT}node_modules/.bin/supabase`;
+const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
+
+/** Counts one tier reports. */
+interface TierResult {
+  passed: number;
+  failed: number;
+  skipped: number;
+}
+
+const TIERS: Record<string, () => Promise<TierResult>> = {
+  static: staticChecks,
+  unit: unitTests,
+  db: databaseTests,
+  integration: integrationTests,
+  e2e: browserTests,
+};
+
+/** Runs a command with its output streamed to ours, and also captured for counting. */
+async function stream(args: string[], env: Record<string, string> = {}): Promise<RunOutput> {
+  const [program, ...rest] = args;
+  const child = new Deno.Command(program, {
+    args: rest,
+    cwd: REPO_ROOT,
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let text = "";
+  const decoder = new TextDecoder();
+  const pump = async (source: ReadableStream<Uint8Array>, sink: typeof Deno.stdout) => {
+    for await (const chunk of source) {
+      text += decoder.decode(chunk, { stream: true });
+      await sink.write(chunk);
+    }
+  };
+  await Promise.all([pump(child.stdout, Deno.stdout), pump(child.stderr, Deno.stderr)]);
+  const { code } = await child.status;
+  return { code, text };
+}
+
+interface RunOutput {
+  code: number;
+  text: string;
+}
+
+// deno-lint-ignore no-control-regex
+const ANSI = /\x1b\[[0-9;]*m/g;
+
+/** Reads Deno's closing `ok | 3 passed | 0 failed | 1 ignored` line. */
+export function parseDenoTestSummary(output: string): TierResult | undefined {
+  const clean = output.replace(ANSI, "");
+  const lines = clean.split("\n").filter((line) => /^(ok|FAILED) \| \d+ passed/.test(line));
+  const line = lines.at(-1);
+  if (!line) return undefined;
+  const number = (label: string) => Number(new RegExp(`(\\d+) ${label}`).exec(line)?.[1] ?? 0);
+  return { passed: number("passed"), failed: number("failed"), skipped: number("ignored") };
+}
+
+/** Reads pg_prove's `Files=2, Tests=40` and `Failed 3/40 subtests` lines. */
+export function parsePgProveSummary(output: string, exitCode: number): TierResult {
+  const total = Number(/Tests=(\d+)/.exec(output)?.[1] ?? 0);
+  let failed = 0;
+  for (const match of output.matchAll(/Failed (\d+)\/\d+ subtests/g)) failed += Number(match[1]);
+  const skipped = [...output.matchAll(/skipped: (\d+)/gi)].reduce((sum, m) => sum + +m[1], 0);
+  if (exitCode !== 0 && failed === 0) failed = 1; // a file died before reporting its plan
+  return { passed: Math.max(total - failed - skipped, 0), failed, skipped };
+}
+
+async function staticChecks(): Promise<TierResult> {
+  const checks: Array<[string, string[]]> = [
+    ["deno fmt --check", [DENO, "fmt", "--check"]],
+    ["deno lint", [DENO, "lint"]],
+    ["deno check", [DENO, "check", "."]],
+  ];
+  const result = { passed: 0, failed: 0, skipped: 0 };
+  for (const [name, args] of checks) {
+    const { code } = await stream(args);
+    console.log(`${code === 0 ? "ok" : "FAILED"}: ${name}`);
+    code === 0 ? result.passed++ : result.failed++;
+  }
+  return result;
+}
+
+async function denoTest(paths: string[], env: Record<string, string> = {}): Promise<TierResult> {
+  const { code, text } = await stream([DENO, "test", "--allow-all", "--no-check", ...paths], env);
+  const summary = parseDenoTestSummary(text);
+  if (!summary) return { passed: 0, failed: 1, skipped: 0 };
+  if (code !== 0 && summary.failed === 0) summary.failed = 1;
+  return summary;
+}
+
+async function unitTests(): Promise<TierResult> {
+  return await denoTest(["supabase/functions", "scripts"]);
+}
+
+async function migrationFiles(): Promise<string[]> {
+  const files: string[] = [];
+  for await (const entry of Deno.readDir(`${REPO_ROOT}supabase/migrations`)) {
+    if (entry.isFile && entry.name.endsWith(".sql")) {
+      files.push(`${REPO_ROOT}supabase/migrations/${entry.name}`);
+    }
+  }
+  return files.sort();
+}
+
+async function databaseTests(): Promise<TierResult> {
+  if (!(await commandExists("pg_prove"))) {
+    throw new MissingPrerequisite(
+      "pg_prove not found (runs the pgTAP files)",
+      "apt-get install -y postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl",
+    );
+  }
+  const dir = await makeStackTempDir("s3-image-cache-db-");
+  const cluster = await startCluster({
+    dataDir: `${dir}/data`,
+    socketDir: `${dir}/sock`,
+    port: freePort(),
+  });
+  try {
+    const result = { passed: 0, failed: 0, skipped: 0 };
+    await applyMigrations(cluster.url);
+    // The seed's setup step was pasting the migration into the SQL editor; doing that again on
+    // an up-to-date database must change nothing and raise nothing.
+    for (const file of await migrationFiles()) {
+      await run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", cluster.url, "-f", file]);
+    }
+    console.log("ok: migrations pushed, then re-run with psql without error");
+    result.passed++;
+
+    const lint = await run(
+      [
+        SUPABASE,
+        "db",
+        "lint",
+        "--db-url",
+        cluster.url,
+        "--level",
+        "warning",
+        "--fail-on",
+        "warning",
+      ],
+      { allowFailure: true, cwd: REPO_ROOT, env: { DO_NOT_TRACK: "1" } },
+    );
+    const lintOutput = `${lint.stdout}${lint.stderr}`;
+    const lintClean = lint.code === 0 && !/"level":\s*"(warning|error)"/.test(lintOutput);
+    console.log(
+      lintClean ? "ok: supabase db lint is clean" : `FAILED: supabase db lint\n${lintOutput}`,
+    );
+    lintClean ? result.passed++ : result.failed++;
+
+    const tests = [];
+    for await (const entry of Deno.readDir(`${REPO_ROOT}supabase/tests`)) {
+      if (entry.name.endsWith(".test.sql")) tests.push(`supabase/tests/${entry.name}`);
+    }
+    if (tests.length === 0) throw new Error("No pgTAP files in supabase/tests");
+    const prove = await stream(["pg_prove", "-d", cluster.url, ...tests.sort()]);
+    const proved = parsePgProveSummary(prove.text, prove.code);
+    return {
+      passed: result.passed + proved.passed,
+      failed: result.failed + proved.failed,
+      skipped: proved.skipped,
+    };
+  } finally {
+    await cluster.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Starts an isolated stack, runs `paths` against it, and always stops it. */
+async function againstIsolatedStack(
+  paths: string[],
+  env: Record<string, string> = {},
+): Promise<TierResult> {
+  const dir = await makeStackTempDir("s3-image-cache-stack-");
+  const stack = await startStack({
+    stateDir: dir,
+    isolated: true,
+    ports: { api: freePort(), db: freePort(), ui: freePort(), s3: freePort() },
+  });
+  try {
+    return await denoTest(paths, {
+      ...env,
+      STACK_INFO: JSON.stringify(stack.info),
+      STACK_STATE_DIR: dir,
+    });
+  } finally {
+    await stack.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+async function integrationTests(): Promise<TierResult> {
+  return await againstIsolatedStack(["tests/integration"]);
+}
+
+async function browserTests(): Promise<TierResult> {
+  try {
+    await Deno.stat(CHROMIUM);
+  } catch {
+    throw new MissingPrerequisite(
+      `Chromium not found at ${CHROMIUM} (the browser tests drive it)`,
+      "apt-get install -y chromium   (or set CHROMIUM_PATH)",
+    );
+  }
+  return await againstIsolatedStack(["tests/e2e"], { CHROMIUM_PATH: CHROMIUM });
+}
+
+async function main(): Promise<number> {
+  const requested = Deno.args.length ? Deno.args : Object.keys(TIERS);
+  const unknown = requested.filter((name) => !(name in TIERS));
+  if (unknown.length) {
+    console.error(
+      `Unknown tier(s): ${unknown.join(", ")}. Tiers: ${Object.keys(TIERS).join(", ")}`,
+    );
+    return 2;
+  }
+  const totals = { passed: 0, failed: 0, skipped: 0 };
+  const rows: string[] = [];
+  let failedTier: string | undefined;
+  for (const name of requested) {
+    console.log(`\n━━ ${name} ━━`);
+    const started = performance.now();
+    let result: TierResult;
+    try {
+      result = await TIERS[name]();
+    } catch (error) {
+      console.error(error instanceof MissingPrerequisite ? `\n${error.message}` : error);
+      result = { passed: 0, failed: 1, skipped: 0 };
+    }
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    totals.passed += result.passed;
+    totals.failed += result.failed;
+    totals.skipped += result.skipped;
+    rows.push(
+      `  ${name.padEnd(12)} ${String(result.passed).padStart(4)} passed ` +
+        `${String(result.failed).padStart(3)} failed ${
+          String(result.skipped).padStart(3)
+        } skipped  ${seconds}s`,
+    );
+    if (result.failed > 0 || result.passed === 0) {
+      failedTier = name;
+      if (result.passed === 0 && result.failed === 0) {
+        console.error(`Tier ${name} ran no test.`);
+        totals.failed++;
+      }
+      break;
+    }
+  }
+  console.log("\nSummary by tier:");
+  console.log(rows.join("\n"));
+  if (failedTier) console.log(`Stopped at tier "${failedTier}".`);
+  console.log(`${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+  return failedTier ? 1 : 0;
+}
+
+if (import.meta.main) Deno.exit(await main());

@@ -1,0 +1,84 @@
+/**
+ * Function configuration, read from the environment once and validated with zod. A missing or
+ * bad value is a startup error that names the variable — never a silent `?? ''`.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { AppError, ERRORS } from "./errors.ts";
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+const ConfigSchema = z.object({
+  AWS_ACCESS_KEY: z.string().min(1),
+  AWS_SECRET_ACCESS_KEY: z.string().min(1),
+  AWS_REGION: z.string().min(1).default("us-east-1"),
+  S3_BUCKET: z.string().min(3).max(63),
+  /** R2, MinIO or a local emulator; absent for AWS S3 itself. */
+  S3_ENDPOINT: z.url().optional(),
+  /** Path-style addressing; on by default whenever S3_ENDPOINT is set. */
+  S3_FORCE_PATH_STYLE: z.enum(["true", "false"]).optional(),
+  SUPABASE_DB_URL: z.string().min(1),
+  /** HS256 secret: when set, functions verify tokens themselves, not only at the gateway. */
+  SUPABASE_JWT_SECRET: z.string().min(32).optional(),
+  MAX_UPLOAD_BYTES: positiveInt(10 * 1024 * 1024),
+  /** Decompression-bomb ceiling: width × height above this is refused. */
+  MAX_IMAGE_PIXELS: positiveInt(40_000_000),
+  /** Comma-separated subset of jpeg,png,webp,gif,avif. */
+  ALLOWED_IMAGE_TYPES: z.string().default("jpeg,png,webp,gif,avif"),
+  /**
+   * Product images are replaced under the same key, so `immutable` would pin stale pictures in
+   * browsers; a short max-age with revalidation keeps replacements visible within minutes.
+   */
+  IMAGE_CACHE_CONTROL: z.string().min(1).default("public, max-age=300, stale-while-revalidate=60"),
+  /** Base URL (CDN or public bucket) for image links; signed GET URLs are used when absent. */
+  PUBLIC_IMAGE_BASE_URL: z.url().optional(),
+  /** Lifetime of signed preview/upload URLs. */
+  SIGNED_URL_SECONDS: positiveInt(300),
+  /** Per-invocation rebuild budget; defaults stay well under Supabase Free's 2 s CPU / 150 s wall. */
+  REBUILD_CPU_BUDGET_MS: positiveInt(1200),
+  REBUILD_WALL_BUDGET_MS: positiveInt(60_000),
+  REBUILD_LEASE_SECONDS: positiveInt(90),
+  /** This function's own public URL base, for self-continuation (SUPABASE_URL + /functions/v1). */
+  SUPABASE_URL: z.url().optional(),
+  SUPABASE_SERVICE_ROLE_KEY: z.string().min(1).optional(),
+});
+
+/** The validated configuration. */
+export type Config = z.infer<typeof ConfigSchema>;
+
+/** Validates an environment map; throws an {@linkcode AppError} naming every bad variable. */
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const result = ConfigSchema.safeParse(env);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const name = issue.path.join(".");
+    return env[name] === undefined || env[name] === ""
+      ? `${name} is not set`
+      : `${name} is invalid: ${issue.message}`;
+  });
+  throw ERRORS.Misconfigured(`Function configuration error: ${problems.join("; ")}`);
+}
+
+let cached: Config | undefined;
+let cachedError: AppError | undefined;
+
+/** The process's configuration, validated on first use and then reused. */
+export function config(): Config {
+  if (cached) return cached;
+  if (cachedError) throw cachedError;
+  try {
+    cached = parseConfig(Deno.env.toObject());
+    return cached;
+  } catch (error) {
+    cachedError = error as AppError;
+    console.error(cachedError.message);
+    throw cachedError;
+  }
+}
+
+/** For tests: forget the cached configuration. */
+export function resetConfigForTests(): void {
+  cached = undefined;
+  cachedError = undefined;
+}

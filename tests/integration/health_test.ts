@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { signJwt } from "../../supabase/functions/_shared/jwt.ts";
+import { callFunction, stackInfo } from "../support/stack.ts";
+
+const FUNCTIONS = ["upload-to-s3", "s3-image-service"];
+
+function assertCors(headers: Headers): void {
+  assert.equal(headers.get("access-control-allow-origin"), "*");
+  assert.match(headers.get("access-control-allow-headers") ?? "", /authorization/);
+}
+
+for (const name of FUNCTIONS) {
+  Deno.test(`${name}: health without a token is 401 with a JSON error and CORS headers`, async () => {
+    const { status, headers, body } = await callFunction(`${name}/health`);
+    assert.equal(status, 401);
+    assert.equal((body.error as { code: string }).code, "unauthorized");
+    assertCors(headers);
+  });
+
+  Deno.test(`${name}: health answers the anon key as role anon`, async () => {
+    const { status, headers, body } = await callFunction(`${name}/health`, {
+      token: stackInfo().ANON_KEY,
+    });
+    assert.equal(status, 200);
+    assert.deepEqual(body, { ok: true, function: name, role: "anon" });
+    assertCors(headers);
+  });
+
+  Deno.test(`${name}: health answers the manager token as role manager`, async () => {
+    const { status, body } = await callFunction(`${name}/health`, {
+      token: stackInfo().MANAGER_TOKEN,
+    });
+    assert.equal(status, 200);
+    assert.equal(body.role, "manager");
+  });
+
+  Deno.test(`${name}: CORS preflight needs no token`, async () => {
+    const { status, headers } = await callFunction(`${name}/health`, { method: "OPTIONS" });
+    assert.equal(status, 204);
+    assertCors(headers);
+  });
+}
+
+Deno.test("gateway refuses forged, alg:none, expired and malformed tokens with 401", async () => {
+  const info = stackInfo();
+  const now = Math.floor(Date.now() / 1000);
+  const header = (json: object) => btoa(JSON.stringify(json)).replace(/=+$/, "");
+  const adminClaims = { role: "authenticated", app_metadata: { role: "admin" }, exp: now + 60 };
+  const cases: Record<string, [string, string]> = {
+    "wrong secret": [await signJwt(adminClaims, "x".repeat(40)), "invalid_token"],
+    "alg none": [
+      `${header({ alg: "none", typ: "JWT" })}.${header(adminClaims)}.`,
+      "invalid_token",
+    ],
+    "expired": [await signJwt({ ...adminClaims, exp: now - 10 }, info.JWT_SECRET), "token_expired"],
+    "malformed": ["not-a-jwt", "invalid_token"],
+  };
+  for (const [label, [token, code]] of Object.entries(cases)) {
+    const { status, headers, body } = await callFunction("s3-image-service/health", { token });
+    assert.equal(status, 401, label);
+    assert.equal((body.error as { code: string }).code, code, label);
+    assertCors(headers);
+  }
+});
+
+Deno.test("an unknown function is a JSON 404", async () => {
+  const { status, body } = await callFunction("no-such-function", {
+    token: stackInfo().ANON_KEY,
+  });
+  assert.equal(status, 404);
+  assert.equal((body.error as { code: string }).code, "function_not_found");
+});
