@@ -1,0 +1,146 @@
+-- Who may do what. anon and authenticated read s3_image_cache (and call lookup_s3_cache);
+-- authenticated also reads rebuild progress. Neither writes any table nor calls any write
+-- function. service_role does everything.
+begin;
+create extension if not exists pgtap with schema extensions;
+-- Hosted Supabase has extensions on the search_path already; a bare cluster does not.
+set local search_path = public, extensions;
+select plan(65);
+
+-- Our migration makes new functions non-executable by PUBLIC; pgTAP's own functions must stay
+-- callable while a test runs as anon or authenticated (hosted Supabase grants this already).
+grant execute on all functions in schema extensions to anon, authenticated, service_role;
+
+insert into s3_image_cache (filename, size_bytes) values ('t04-a.jpg', 1), ('t04-b.jpg', 2);
+update s3_cache_rebuilds set status = 'cancelled', finished_at = now() where status = 'running';
+insert into s3_cache_rebuilds (mode, status, started_by) values ('rebuild', 'running', 't04');
+
+-- Every call that writes, once per function.
+create temp table t04_write_calls (call text) on commit drop;
+insert into t04_write_calls values
+  ($$select add_file_to_s3_cache('t04-x.jpg')$$),
+  ($$select add_files_to_s3_cache(array['t04-x.jpg'])$$),
+  ($$select remove_file_from_s3_cache('t04-a.jpg')$$),
+  ($$select search_s3_cache('t04')$$),
+  ($$select s3_cache_stats()$$),
+  ($$select s3_cache_rebuild_start('t04')$$),
+  ($$select s3_cache_rebuild_claim(1, 'w')$$),
+  ($$select s3_cache_rebuild_stage_page(1, 'w', null, null, array[]::text[], array[]::bigint[], array[]::text[], array[]::timestamptz[])$$),
+  ($$select s3_cache_rebuild_record_invocation(1, 1, 1, 1, 1)$$),
+  ($$select s3_cache_rebuild_preview(1)$$),
+  ($$select s3_cache_rebuild_finish(1)$$),
+  ($$select s3_cache_rebuild_fail(1, 'x')$$),
+  ($$select s3_cache_rebuild_cancel(1)$$);
+grant select on t04_write_calls to anon, authenticated;
+
+-- anon ----------------------------------------------------------------------------------------
+set local role anon;
+set local request.jwt.claims to '{"role": "anon"}';
+
+select is((select count(*)::int from s3_image_cache where filename like 't04-%'), 2,
+  'anon reads s3_image_cache');
+select is((select count(*)::int from lookup_s3_cache(array['t04-a.jpg', 't04-z.jpg'])), 1,
+  'anon calls lookup_s3_cache');
+select throws_ok($$insert into s3_image_cache (filename) values ('t04-c.jpg')$$, '42501',
+  'permission denied for table s3_image_cache', 'anon cannot insert into s3_image_cache');
+select throws_ok($$update s3_image_cache set size_bytes = 0$$, '42501',
+  'permission denied for table s3_image_cache', 'anon cannot update s3_image_cache');
+select throws_ok($$delete from s3_image_cache$$, '42501',
+  'permission denied for table s3_image_cache', 'anon cannot delete from s3_image_cache');
+select throws_ok($$truncate s3_image_cache$$, '42501',
+  'permission denied for table s3_image_cache', 'anon cannot truncate s3_image_cache');
+select throws_ok($$select * from s3_cache_rebuilds$$, '42501',
+  'permission denied for table s3_cache_rebuilds', 'anon cannot read rebuild jobs');
+select throws_ok($$select * from s3_cache_rebuild_staging$$, '42501',
+  'permission denied for table s3_cache_rebuild_staging', 'anon cannot read staging');
+select throws_ok($$select s3_cache_rebuild_status()$$, '42501',
+  'permission denied for function s3_cache_rebuild_status', 'anon cannot read rebuild status');
+select throws_ok(w.call, '42501',
+  format('permission denied for function %s', substring(w.call from 'select ([a-z0-9_]+)\(')),
+  format('anon cannot call %s', substring(w.call from 'select ([a-z0-9_]+)\(')))
+from t04_write_calls as w;
+select throws_ok($$select s3_cache_filename_problem('a.jpg')$$, '42501',
+  'permission denied for function s3_cache_filename_problem',
+  'anon cannot call the internal helpers');
+
+-- authenticated -------------------------------------------------------------------------------
+reset role;
+set local role authenticated;
+set local request.jwt.claims to
+  '{"role": "authenticated", "sub": "00000000-0000-0000-0000-000000000001", "app_metadata": {"role": "admin"}}';
+
+select is((select count(*)::int from s3_image_cache where filename like 't04-%'), 2,
+  'authenticated reads s3_image_cache');
+select is((select count(*)::int from lookup_s3_cache(array['t04-a.jpg', 't04-b.jpg'])), 2,
+  'authenticated calls lookup_s3_cache');
+select is((select count(*)::int from s3_cache_rebuilds where started_by = 't04'), 1,
+  'authenticated reads rebuild progress');
+select is(s3_cache_rebuild_status() ->> 'started_by', 't04',
+  'authenticated calls s3_cache_rebuild_status');
+select throws_ok($$insert into s3_image_cache (filename) values ('t04-c.jpg')$$, '42501',
+  'permission denied for table s3_image_cache', 'authenticated cannot insert into s3_image_cache');
+select throws_ok($$update s3_image_cache set size_bytes = 0$$, '42501',
+  'permission denied for table s3_image_cache', 'authenticated cannot update s3_image_cache');
+select throws_ok($$delete from s3_image_cache$$, '42501',
+  'permission denied for table s3_image_cache', 'authenticated cannot delete from s3_image_cache');
+select throws_ok($$truncate s3_image_cache$$, '42501',
+  'permission denied for table s3_image_cache', 'authenticated cannot truncate s3_image_cache');
+select throws_ok($$update s3_cache_rebuilds set status = 'failed'$$, '42501',
+  'permission denied for table s3_cache_rebuilds', 'authenticated cannot change rebuild jobs');
+select throws_ok($$insert into s3_cache_rebuilds (started_by) values ('x')$$, '42501',
+  'permission denied for table s3_cache_rebuilds', 'authenticated cannot create rebuild jobs');
+select throws_ok($$select * from s3_cache_rebuild_staging$$, '42501',
+  'permission denied for table s3_cache_rebuild_staging', 'authenticated cannot read staging');
+select throws_ok(w.call, '42501',
+  format('permission denied for function %s', substring(w.call from 'select ([a-z0-9_]+)\(')),
+  format('authenticated cannot call %s', substring(w.call from 'select ([a-z0-9_]+)\(')))
+from t04_write_calls as w;
+
+-- service_role --------------------------------------------------------------------------------
+reset role;
+set local role service_role;
+set local request.jwt.claims to '{"role": "service_role"}';
+
+select is(add_file_to_s3_cache('t04-c.jpg'), 'SUCCESS', 'service_role adds a file');
+select is(add_files_to_s3_cache(array['t04-d.jpg', 't04-e.jpg']), 2, 'service_role adds files');
+select is(remove_file_from_s3_cache('t04-e.jpg'), 'SUCCESS', 'service_role removes a file');
+select is((select count(*)::int from search_s3_cache('t04-')), 4, 'service_role searches');
+select is((select count(*)::int from lookup_s3_cache(array['t04-c.jpg'])), 1,
+  'service_role looks up');
+select ok(s3_cache_stats() ? 'count', 'service_role reads stats');
+select lives_ok($$insert into s3_image_cache (filename) values ('t04-f.jpg')$$,
+  'service_role inserts directly');
+select lives_ok($$update s3_image_cache set size_bytes = 3 where filename = 't04-f.jpg'$$,
+  'service_role updates directly');
+select lives_ok($$delete from s3_image_cache where filename = 't04-f.jpg'$$,
+  'service_role deletes directly');
+select is(s3_cache_rebuild_start('t04-service') ->> 'started', 'false',
+  'service_role calls s3_cache_rebuild_start (a job is running)');
+select isnt(
+  s3_cache_rebuild_claim((select id from s3_cache_rebuilds where status = 'running'), 'w1'),
+  null, 'service_role claims the running job');
+select is(
+  s3_cache_rebuild_stage_page((select id from s3_cache_rebuilds where status = 'running'), 'w1',
+    null, null, array['t04-c.jpg'], array[1]::bigint[], array['"c"'], array[now()]) ->> 'pages',
+  '1', 'service_role stages a page');
+select lives_ok(
+  $$select s3_cache_rebuild_record_invocation(
+    (select id from s3_cache_rebuilds where status = 'running'), 1.5, 2, 1, 1)$$,
+  'service_role records an invocation');
+select is(
+  s3_cache_rebuild_preview((select id from s3_cache_rebuilds where status = 'running')) ->> 'to_insert',
+  '0', 'service_role previews');
+select is((select count(*)::int from s3_cache_rebuild_staging), 1, 'service_role reads staging');
+select is(
+  s3_cache_rebuild_finish((select id from s3_cache_rebuilds where status = 'running')) ->> 'status',
+  'succeeded', 'service_role finishes a job');
+select is(
+  s3_cache_rebuild_fail((s3_cache_rebuild_start('t04-fail') -> 'job' ->> 'id')::bigint, 'boom')
+    ->> 'status', 'failed', 'service_role fails a job');
+select is(
+  s3_cache_rebuild_cancel((s3_cache_rebuild_start('t04-cancel') -> 'job' ->> 'id')::bigint)
+    ->> 'status', 'cancelled', 'service_role cancels a job');
+
+reset role;
+select * from finish();
+rollback;
