@@ -1,0 +1,246 @@
+/**
+ * The one place that talks S3. Handlers receive an {@linkcode ImageStorage}; the S3
+ * implementation works against AWS S3, Cloudflare R2, MinIO and the local emulator by
+ * configuration alone.
+ *
+ * Retries: the SDK's standard strategy (exponential backoff with jitter) retries 5xx,
+ * throttling (`SlowDown`) and connection resets, and never a 4xx; we only raise its attempts.
+ *
+ * @module
+ */
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from "@aws-sdk/client-s3";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import type { Config } from "./config.ts";
+import { AppError, ERRORS } from "./errors.ts";
+
+/** An object's metadata as S3 reports it. ETags are returned without their quotes. */
+export interface StoredObject {
+  key: string;
+  size: number;
+  etag: string;
+  lastModified: Date;
+  contentType?: string;
+  metadata?: Record<string, string>;
+}
+
+/** One ListObjectsV2 page. `nextToken` is absent on the last page. */
+export interface ListPage {
+  objects: Array<Pick<StoredObject, "key" | "size" | "etag" | "lastModified">>;
+  nextToken?: string;
+}
+
+/** Options for {@linkcode ImageStorage.put}. */
+export interface PutOptions {
+  contentType: string;
+  cacheControl?: string;
+  /** User metadata (`x-amz-meta-*`), e.g. the content hash. */
+  metadata?: Record<string, string>;
+}
+
+/** What the functions need from a bucket. */
+export interface ImageStorage {
+  readonly bucket: string;
+  put(key: string, body: Uint8Array, options: PutOptions): Promise<{ etag: string }>;
+  /** The object's metadata, or `null` when there is no such key. */
+  head(key: string): Promise<StoredObject | null>;
+  /** Bytes `start`..`end` inclusive (fewer when the object is shorter). */
+  getRange(key: string, start: number, end: number): Promise<Uint8Array>;
+  get(key: string): Promise<Uint8Array>;
+  delete(key: string): Promise<void>;
+  listPage(options?: { prefix?: string; token?: string; maxKeys?: number }): Promise<ListPage>;
+  signedGetUrl(key: string, seconds: number): Promise<string>;
+  /** A presigned PUT bound to the declared content type and length. */
+  signedPutUrl(
+    key: string,
+    options: { contentType: string; contentLength: number; seconds: number },
+  ): Promise<string>;
+}
+
+/** Strips the quotes S3 puts around ETags. */
+export function unquoteEtag(etag: string | undefined): string {
+  return (etag ?? "").replace(/^W\//, "").replace(/^"|"$/g, "");
+}
+
+/** Builds the SDK client for `config`. Exported for tests and benchmarks. */
+export function createS3Client(config: Config): S3Client {
+  const customEndpoint = config.S3_ENDPOINT !== undefined;
+  return new S3Client({
+    region: config.AWS_REGION,
+    credentials: {
+      accessKeyId: config.AWS_ACCESS_KEY,
+      secretAccessKey: config.AWS_SECRET_ACCESS_KEY,
+    },
+    endpoint: config.S3_ENDPOINT,
+    forcePathStyle: config.S3_FORCE_PATH_STYLE
+      ? config.S3_FORCE_PATH_STYLE === "true"
+      : customEndpoint,
+    // R2, MinIO and the emulators mishandle the SDK's default CRC32 trailers: streamed bodies
+    // get stored corrupted and presigned PUTs carry a checksum of an empty body.
+    ...(customEndpoint
+      ? {
+        requestChecksumCalculation: "WHEN_REQUIRED" as const,
+        responseChecksumValidation: "WHEN_REQUIRED" as const,
+      }
+      : {}),
+    maxAttempts: 5,
+    retryMode: "standard",
+  });
+}
+
+function statusOf(error: unknown): number | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+}
+
+/** Maps an SDK error to what a caller should see; 5xx internals are logged, not returned. */
+export function storageError(error: unknown, bucket: string): AppError {
+  if (error instanceof AppError) return error;
+  const name = (error as { name?: string })?.name ?? "";
+  if (name === "NoSuchBucket") {
+    return ERRORS.Misconfigured(
+      `Bucket "${bucket}" was not found: check S3_BUCKET, AWS_REGION and S3_ENDPOINT`,
+    );
+  }
+  if (
+    name === "AccessDenied" || name === "InvalidAccessKeyId" ||
+    name === "SignatureDoesNotMatch" || statusOf(error) === 403
+  ) {
+    return ERRORS.Misconfigured(
+      `The bucket "${bucket}" refused our credentials (${
+        name || "403"
+      }): check AWS_ACCESS_KEY and AWS_SECRET_ACCESS_KEY`,
+    );
+  }
+  console.error("S3 error:", name, statusOf(error), error);
+  return ERRORS.StorageUnavailable("Image storage is unavailable right now; try again");
+}
+
+function isNotFound(error: unknown): boolean {
+  const name = (error as { name?: string })?.name;
+  return name === "NotFound" || name === "NoSuchKey" || statusOf(error) === 404;
+}
+
+/** The S3-backed {@linkcode ImageStorage}; the client is created on first use. */
+export function createS3Storage(config: Config, client?: S3Client): ImageStorage {
+  let s3 = client;
+  const bucket = config.S3_BUCKET;
+  const sdk = () => (s3 ??= createS3Client(config));
+  const guard = async <T>(operation: () => Promise<T>): Promise<T> => {
+    try {
+      return await operation();
+    } catch (error) {
+      throw storageError(error, bucket);
+    }
+  };
+
+  return {
+    bucket,
+    put: (key, body, options) =>
+      guard(async () => {
+        const output = await sdk().send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Body: body,
+            ContentLength: body.byteLength,
+            ContentType: options.contentType,
+            CacheControl: options.cacheControl,
+            Metadata: options.metadata,
+          }),
+        );
+        return { etag: unquoteEtag(output.ETag) };
+      }),
+
+    head: (key) =>
+      guard(async () => {
+        try {
+          const output = await sdk().send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+          return {
+            key,
+            size: output.ContentLength ?? 0,
+            etag: unquoteEtag(output.ETag),
+            lastModified: output.LastModified ?? new Date(0),
+            contentType: output.ContentType,
+            metadata: output.Metadata,
+          };
+        } catch (error) {
+          if (isNotFound(error)) return null;
+          throw error;
+        }
+      }),
+
+    getRange: (key, start, end) =>
+      guard(async () => {
+        const output = await sdk().send(
+          new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${end}` }),
+        );
+        return await output.Body!.transformToByteArray();
+      }),
+
+    get: (key) =>
+      guard(async () => {
+        const output = await sdk().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        return await output.Body!.transformToByteArray();
+      }),
+
+    delete: (key) =>
+      guard(async () => {
+        await sdk().send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+      }),
+
+    listPage: (options = {}) =>
+      guard(async () => {
+        const output = await sdk().send(
+          new ListObjectsV2Command({
+            Bucket: bucket,
+            Prefix: options.prefix || undefined,
+            ContinuationToken: options.token,
+            MaxKeys: options.maxKeys ?? 1000,
+          }),
+        );
+        return {
+          objects: (output.Contents ?? []).map((object) => ({
+            key: object.Key!,
+            size: object.Size ?? 0,
+            etag: unquoteEtag(object.ETag),
+            lastModified: object.LastModified ?? new Date(0),
+          })),
+          nextToken: output.IsTruncated ? output.NextContinuationToken : undefined,
+        };
+      }),
+
+    signedGetUrl: (key, seconds) =>
+      guard(() =>
+        getSignedUrl(sdk(), new GetObjectCommand({ Bucket: bucket, Key: key }), {
+          expiresIn: seconds,
+        })
+      ),
+
+    signedPutUrl: (key, options) =>
+      guard(() =>
+        getSignedUrl(
+          sdk(),
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            ContentType: options.contentType,
+            ContentLength: options.contentLength,
+          }),
+          {
+            expiresIn: options.seconds,
+            // Signing these headers makes S3 refuse a body of another size or type.
+            signableHeaders: new Set(["content-type", "content-length"]),
+          },
+        )
+      ),
+  };
+}
+
+export { S3ServiceException };

@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import { filenameProblem } from "../../supabase/functions/_shared/filename.ts";
+import { closeTestDb, testDb } from "../support/db.ts";
+
+const NAMES = [
+  "14000.jpg",
+  "14000.JPG",
+  "photo.jpeg",
+  "a.png",
+  "a.webp",
+  "a.gif",
+  "a.avif",
+  "",
+  "x".repeat(252) + ".jpg",
+  "x".repeat(251) + ".jpg",
+  "a/b.jpg",
+  "a\\b.jpg",
+  "../14000.jpg",
+  "..jpg",
+  "a\nb.jpg",
+  "a\u007fb.jpg",
+  " 14000.jpg",
+  "14000.jpg ",
+  "notes.txt",
+  "image.svg",
+  "noextension",
+  "produit-été.jpg",
+];
+
+// NUL cannot reach SQL at all (Postgres text refuses it); filename_test.ts covers it in TS.
+Deno.test("filenameProblem() agrees with SQL s3_cache_filename_problem() on every rule", async () => {
+  const sql = testDb();
+  try {
+    for (const name of NAMES) {
+      const [{ problem }] = await sql`select public.s3_cache_filename_problem(${name}) as problem`;
+      assert.equal(filenameProblem(name), problem ?? undefined, JSON.stringify(name));
+    }
+  } finally {
+    await closeTestDb();
+  }
+});

@@ -1,0 +1,55 @@
+/**
+ * Direct bucket access for tests (out-of-band writes, byte-for-byte read-back) and the S3
+ * emulator's fault injection.
+ *
+ * @module
+ */
+import { parseConfig } from "../../supabase/functions/_shared/config.ts";
+import { createS3Storage, type ImageStorage } from "../../supabase/functions/_shared/storage.ts";
+import { stackInfo } from "./stack.ts";
+
+/** The stack's bucket through our own storage module. */
+export function testStorage(): ImageStorage {
+  const info = stackInfo();
+  return createS3Storage(parseConfig({
+    AWS_ACCESS_KEY: info.AWS_ACCESS_KEY,
+    AWS_SECRET_ACCESS_KEY: info.AWS_SECRET_ACCESS_KEY,
+    AWS_REGION: info.AWS_REGION,
+    S3_BUCKET: info.S3_BUCKET,
+    S3_ENDPOINT: info.S3_ENDPOINT,
+    SUPABASE_DB_URL: info.DB_URL,
+  }));
+}
+
+/** A fault the emulator injects into the next `remaining` matching requests. */
+export interface S3Fault {
+  /** "list", "put", "object" (GET/HEAD/DELETE of a key) or "bucket"; any when absent. */
+  operation?: "list" | "put" | "object" | "bucket";
+  status?: number;
+  code?: string;
+  /** Drop the connection instead of answering. */
+  reset?: boolean;
+  remaining: number;
+}
+
+/** Makes the emulator fail the next matching requests. */
+export async function injectS3Fault(fault: S3Fault): Promise<void> {
+  const response = await fetch(`${stackInfo().S3_ENDPOINT}/__faults`, {
+    method: "POST",
+    body: JSON.stringify(fault),
+  });
+  await response.body?.cancel();
+  if (!response.ok) throw new Error(`Fault injection failed: ${response.status}`);
+}
+
+/** Removes every pending fault. */
+export async function clearS3Faults(): Promise<void> {
+  const response = await fetch(`${stackInfo().S3_ENDPOINT}/__faults`, { method: "DELETE" });
+  await response.body?.cancel();
+}
+
+/** The faults still pending, with how many requests each will still fail. */
+export async function pendingS3Faults(): Promise<S3Fault[]> {
+  const response = await fetch(`${stackInfo().S3_ENDPOINT}/__faults`);
+  return (await response.json()).faults;
+}
