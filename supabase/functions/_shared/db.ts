@@ -12,6 +12,17 @@ export type Sql = postgres.Sql;
 
 let client: Sql | undefined;
 
+/**
+ * Sizes and counts are `bigint` in SQL; postgres.js would hand them over as strings. Every value
+ * we store (bytes of an image, rows of an index) is far below 2^53, so plain numbers are exact.
+ */
+const INT8_AS_NUMBER = {
+  to: 20,
+  from: [20],
+  serialize: (value: number) => String(value),
+  parse: (value: string) => Number(value),
+};
+
 /** The shared client for `dbUrl`, created on first use. */
 export function getDb(dbUrl: string): Sql {
   client ??= postgres(dbUrl, {
@@ -22,6 +33,7 @@ export function getDb(dbUrl: string): Sql {
     connect_timeout: 10,
     onnotice: () => {},
     connection: { application_name: "s3-image-cache" },
+    types: { int8AsNumber: INT8_AS_NUMBER },
   });
   return client;
 }
@@ -31,4 +43,25 @@ export async function closeDb(): Promise<void> {
   const current = client;
   client = undefined;
   await current?.end({ timeout: 5 });
+}
+
+const TRANSIENT_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+  "57P01", // admin_shutdown
+  "57P03", // cannot_connect_now
+  "53300", // too_many_connections
+  "40P01", // deadlock_detected
+]);
+
+/** Whether a database error is worth retrying (connection trouble, not bad input). */
+export function isTransientDbError(error: unknown): boolean {
+  const code = String((error as { code?: unknown })?.code ?? "");
+  return TRANSIENT_CODES.has(code) || code.startsWith("08");
 }

@@ -61,8 +61,11 @@ export function fromPostgresError(error: unknown): AppError | undefined {
       return ERRORS.ValidationFailed(message);
     case "23505":
       return ERRORS.Conflict(message);
-    case "40001":
+    case "40001": // the rebuild's page compare-and-set lost to another worker
+    case "55000": // object_not_in_prerequisite_state: e.g. the job is no longer running
       return ERRORS.Conflict(message);
+    case "P0002": // no_data_found: e.g. no such rebuild job
+      return ERRORS.NotFound(message);
     case "42501":
       return ERRORS.Forbidden("The database refused this operation for your role");
     case "57P01": // admin_shutdown
