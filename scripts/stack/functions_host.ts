@@ -196,10 +196,19 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
     }
   }
 
-  /** Test and operator hook: kill a worker (it restarts on the next request). */
+  /**
+   * Test and operator hooks (service_role key only): `GET /_host/functions` lists the workers
+   * and their pids (benchmarks read their memory); `POST /_host/functions/<name>/kill` kills a
+   * worker mid-flight, as a crashed isolate; it restarts on the next request.
+   */
   async function hostControl(request: Request, path: string): Promise<Response> {
     if (bearerToken(request) !== serviceRoleKey) {
       return gatewayError(403, "forbidden", "Host control needs the service_role key");
+    }
+    if (path === "/_host/functions" && request.method === "GET") {
+      return json({
+        functions: [...workers.values()].map((w) => ({ name: w.name, pid: w.pid, port: w.port })),
+      });
     }
     const match = /^\/_host\/functions\/([^/]+)\/kill$/.exec(path);
     const worker = match ? workers.get(match[1]) : undefined;

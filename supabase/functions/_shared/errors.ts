@@ -44,7 +44,7 @@ export const ERRORS = {
   ContentMismatch: make(415, "content_mismatch"),
   ImageTooLarge: make(422, "image_too_large"),
   CorruptImage: make(422, "corrupt_image"),
-  StoredNotIndexed: make(502, "stored_not_indexed"),
+  StoredNotIndexed: make(503, "stored_not_indexed"),
   StorageUnavailable: make(503, "storage_unavailable"),
   DatabaseUnavailable: make(503, "database_unavailable"),
   Misconfigured: make(500, "misconfigured"),

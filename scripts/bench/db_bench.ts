@@ -1,0 +1,287 @@
+/**
+ * Database benchmark of the s3_image_cache SQL API, each number beside the physical limit
+ * measured in the same run:
+ *
+ * - staging rows/s through `s3_cache_rebuild_stage_page` (1,000-key pages, as ListObjectsV2
+ *   returns them) ÷ a raw `COPY` of the same rows into a table of the staging table's shape;
+ * - `s3_cache_rebuild_finish` on an index of N rows with 1% changed;
+ * - p50/p99 latency of `add_file_to_s3_cache` and of a 500-name `lookup_s3_cache`, beside the
+ *   latency of `select 1` on the same connection (the round trip they cannot beat).
+ *
+ * Run directly, it starts its own throw-away cluster:
+ *
+ * ```sh
+ * node_modules/.bin/deno run -A scripts/bench/db_bench.ts [--keys=100000]
+ * ```
+ *
+ * @module
+ */
+import postgres from "postgres"; // npm:postgres@^3.4.9 via supabase/functions/import_map.json
+import { startCluster } from "../stack/postgres.ts";
+import { applyMigrations } from "../stack/migrations.ts";
+import { makeStackTempDir } from "../stack/process.ts";
+
+/** One measured number, optionally beside the limit it is judged against. */
+export interface BenchRow {
+  /** What was measured, e.g. `staging rows/s (stage_page, 1,000-key pages)`. */
+  name: string;
+  /** The measurement. */
+  value: number;
+  /** Unit of `value` and `baseline`, e.g. `rows/s` or `ms`. */
+  unit: string;
+  /** The physical limit measured in the same run, in the same unit. */
+  baseline?: number;
+  /** `value / baseline`. */
+  ratio?: number;
+  /** How to read the number. */
+  note?: string;
+}
+
+/** Options for {@linkcode runDbBench}. */
+export interface DbBenchOptions {
+  /** Keys in the simulated bucket and rows in the index. Default 100,000. */
+  keys?: number;
+}
+
+type Sql = ReturnType<typeof postgres>;
+
+const PAGE_SIZE = 1000;
+const LOOKUP_NAMES = 500;
+const LATENCY_SAMPLES = 500;
+
+/** A simulated bucket listing: N keys in S3 order with their metadata. */
+interface Listing {
+  names: string[];
+  sizes: string[];
+  etags: string[];
+  lastModifieds: string[];
+}
+
+function makeListing(keys: number): Listing {
+  const names: string[] = [];
+  const sizes: string[] = [];
+  const etags: string[] = [];
+  const lastModifieds: string[] = [];
+  for (let i = 0; i < keys; i++) {
+    names.push(`${1_000_000 + i}.jpg`);
+    sizes.push(String(10_000 + (i % 90_000)));
+    etags.push(`"${(i * 2_654_435_761 % 2 ** 32).toString(16).padStart(8, "0")}"`);
+    lastModifieds.push(new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString());
+  }
+  return { names, sizes, etags, lastModifieds };
+}
+
+function percentile(sortedMs: number[], p: number): number {
+  const index = Math.min(sortedMs.length - 1, Math.ceil((p / 100) * sortedMs.length) - 1);
+  return sortedMs[Math.max(0, index)];
+}
+
+async function latencies(samples: number, call: (i: number) => Promise<unknown>) {
+  const times: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const start = performance.now();
+    await call(i);
+    times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  return { p50: percentile(times, 50), p99: percentile(times, 99) };
+}
+
+const round = (n: number, digits = 3) => Number(n.toFixed(digits));
+
+/**
+ * Measures the SQL API against `dbUrl`, which must have the project's migrations applied and no
+ * running rebuild job. It writes benchmark rows into `s3_image_cache` and a scratch table
+ * (`bench_copy_scratch`, dropped again), so point it at a throw-away database.
+ *
+ * @param dbUrl `postgresql://…` of the database.
+ * @param options `keys`: size of the simulated bucket (default 100,000).
+ * @returns One row per measurement; ratios compare with the limit measured in the same run.
+ *
+ * @example
+ * ```ts
+ * const rows = await runDbBench("postgresql://postgres@127.0.0.1:55440/postgres", { keys: 10_000 });
+ * console.table(rows);
+ * ```
+ */
+export async function runDbBench(dbUrl: string, options: DbBenchOptions = {}): Promise<BenchRow[]> {
+  const keys = options.keys ?? 100_000;
+  if (!Number.isInteger(keys) || keys < PAGE_SIZE) {
+    throw new RangeError(`keys must be an integer of at least ${PAGE_SIZE}, got ${keys}`);
+  }
+  const sql: Sql = postgres(dbUrl, { max: 1, onnotice: () => {}, prepare: true });
+  try {
+    return await measure(sql, keys);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+async function measure(sql: Sql, keys: number): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const listing = makeListing(keys);
+  const changed = Math.floor(keys / 100);
+
+  // The index as the last rebuild left it: every key, 1% of them since replaced in the bucket
+  // (their etag differs). Written before the job starts, as in production.
+  await sql`
+    insert into public.s3_image_cache (filename, size_bytes, etag, last_modified, content_type)
+    select n, s::bigint, case when o <= ${changed} then '"stale"' else e end, l::timestamptz,
+      'image/jpeg'
+    from unnest(${listing.names}::text[], ${listing.sizes}::text[], ${listing.etags}::text[],
+      ${listing.lastModifieds}::text[]) with ordinality as t (n, s, e, l, o)
+    on conflict (filename) do nothing`;
+  await sql`analyze public.s3_image_cache`;
+
+  // Staging through the SQL API, page by page, each page its own transaction (as the edge
+  // function does it).
+  const [{ start }] = await sql`select public.s3_cache_rebuild_start('db_bench') as start`;
+  if (!start.started) throw new Error(`A rebuild is already running: ${start.message}`);
+  const jobId = Number(start.job.id);
+  await sql`select public.s3_cache_rebuild_claim(${jobId}, 'bench-worker', 600)`;
+  const stagingStart = performance.now();
+  let previous: string | null = null;
+  for (let offset = 0; offset < keys; offset += PAGE_SIZE) {
+    const end = Math.min(offset + PAGE_SIZE, keys);
+    const next: string | null = end < keys ? `page-${end}` : null;
+    await sql`select public.s3_cache_rebuild_stage_page(
+      ${jobId}, 'bench-worker', ${previous}, ${next},
+      ${listing.names.slice(offset, end)}::text[],
+      ${listing.sizes.slice(offset, end)}::bigint[],
+      ${listing.etags.slice(offset, end)}::text[],
+      ${listing.lastModifieds.slice(offset, end)}::timestamptz[])`;
+    previous = next;
+  }
+  const stagingSeconds = (performance.now() - stagingStart) / 1000;
+
+  // The limit: COPY of the same rows into a table shaped like the staging table (same columns,
+  // same primary key, logged), from the same client.
+  await sql`drop table if exists public.bench_copy_scratch`;
+  await sql`create table public.bench_copy_scratch (like public.s3_cache_rebuild_staging
+    including defaults including indexes)`;
+  const copyStart = performance.now();
+  const copy = await sql`copy public.bench_copy_scratch
+    (job_id, filename, size_bytes, etag, last_modified, content_type) from stdin`.writable();
+  const encoder = new TextEncoder();
+  for (let offset = 0; offset < keys; offset += PAGE_SIZE) {
+    let chunk = "";
+    for (let i = offset; i < Math.min(offset + PAGE_SIZE, keys); i++) {
+      chunk += `${jobId}\t${listing.names[i]}\t${listing.sizes[i]}\t${listing.etags[i]}\t${
+        listing.lastModifieds[i]
+      }\timage/jpeg\n`;
+    }
+    if (!copy.write(encoder.encode(chunk))) {
+      await new Promise((resolve) => copy.once("drain", resolve));
+    }
+  }
+  await new Promise<void>((resolve, reject) => {
+    copy.once("error", reject);
+    copy.end(() => resolve());
+  });
+  const copySeconds = (performance.now() - copyStart) / 1000;
+  await sql`drop table public.bench_copy_scratch`;
+
+  const stagingRate = keys / stagingSeconds;
+  const copyRate = keys / copySeconds;
+  const stagingRatio = stagingRate / copyRate;
+  rows.push({
+    name: `staging rows/s (stage_page, ${PAGE_SIZE}-key pages)`,
+    value: Math.round(stagingRate),
+    unit: "rows/s",
+    baseline: Math.round(copyRate),
+    ratio: round(stagingRatio),
+    note: `${keys} keys in ${keys / PAGE_SIZE} pages vs one COPY; goal ratio >= 0.5` +
+      (stagingRatio < 0.5 ? " (missed: see docs/sql-api.md, Performance)" : ""),
+  });
+
+  // Finish: 1% changed, nothing new, nothing vanished.
+  const finishStart = performance.now();
+  const [{ job }] = await sql`select public.s3_cache_rebuild_finish(${jobId}) as job`;
+  const finishMs = performance.now() - finishStart;
+  if (Number(job.updated) !== changed || Number(job.inserted) !== 0 || Number(job.removed) !== 0) {
+    throw new Error(`finish applied the wrong changes: ${JSON.stringify(job)}`);
+  }
+  rows.push({
+    name: `rebuild finish (${keys} rows, 1% changed)`,
+    value: round(finishMs, 1),
+    unit: "ms",
+    note: `updated ${job.updated}, inserted ${job.inserted}, removed ${job.removed}`,
+  });
+
+  // Latencies on one connection, beside its bare round trip.
+  const roundTrip = await latencies(LATENCY_SAMPLES, () => sql`select 1`);
+  const add = await latencies(
+    LATENCY_SAMPLES,
+    (i) => sql`select public.add_file_to_s3_cache(${`bench-add-${i}.jpg`}, ${1000 + i})`,
+  );
+  const lookupNames = (i: number) =>
+    Array.from(
+      { length: LOOKUP_NAMES },
+      // Spread over the index; one in ten is absent, as on a real storefront page.
+      (_, j) =>
+        j % 10 === 0
+          ? `absent-${i}-${j}.jpg`
+          : listing.names[(i * 7_919 + j * 104_729) % listing.names.length],
+    );
+  const lookup = await latencies(
+    LATENCY_SAMPLES,
+    (i) => sql`select count(*) from public.lookup_s3_cache(${lookupNames(i)}::text[])`,
+  );
+  const latencyRow = (name: string, value: number, baseline: number): BenchRow => ({
+    name,
+    value: round(value),
+    unit: "ms",
+    baseline: round(baseline),
+    ratio: round(value / baseline, 2),
+    note: "baseline: select 1 on the same connection",
+  });
+  rows.push(
+    latencyRow("add_file_to_s3_cache p50", add.p50, roundTrip.p50),
+    latencyRow("add_file_to_s3_cache p99", add.p99, roundTrip.p99),
+    latencyRow(`lookup_s3_cache ${LOOKUP_NAMES} names p50`, lookup.p50, roundTrip.p50),
+    latencyRow(`lookup_s3_cache ${LOOKUP_NAMES} names p99`, lookup.p99, roundTrip.p99),
+  );
+  return rows;
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+function formatTable(rows: BenchRow[]): string {
+  const header = ["benchmark", "value", "unit", "baseline", "ratio", "note"];
+  const cells = rows.map((row) => [
+    row.name,
+    String(row.value),
+    row.unit,
+    row.baseline === undefined ? "" : String(row.baseline),
+    row.ratio === undefined ? "" : String(row.ratio),
+    row.note ?? "",
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const line = (c: string[]) => c.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd();
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)].join("\n");
+}
+
+if (import.meta.main) {
+  const keysArg = Deno.args.find((arg) => arg.startsWith("--keys="));
+  const keys = keysArg ? Number(keysArg.slice("--keys=".length)) : undefined;
+  const dir = await makeStackTempDir("s3-image-cache-db-bench-");
+  const cluster = await startCluster({
+    dataDir: `${dir}/data`,
+    socketDir: `${dir}/sock`,
+    port: freePort(),
+  });
+  try {
+    await applyMigrations(cluster.url);
+    const rows = await runDbBench(cluster.url, { keys });
+    console.log(formatTable(rows));
+    console.log(JSON.stringify({ benchmark: "db", rows }));
+  } finally {
+    await cluster.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
