@@ -43,8 +43,8 @@ alter table public.s3_image_cache
   add column if not exists height integer;
 
 -- The original script created the timestamps without time zone; comparing them with a job's
--- clock_timestamp() start needs timestamptz. Existing values are read as UTC-less local times in
--- the session's zone, which is what they meant.
+-- clock_timestamp() start needs timestamptz (existing values are read in the session's time
+-- zone, which is what they meant), and NULLs there would make a rebuild delete the row.
 do $$
 declare
   timestamp_column text;
@@ -60,6 +60,22 @@ begin
     ) then
       execute format(
         'alter table public.s3_image_cache alter column %I type timestamptz', timestamp_column
+      );
+    end if;
+    -- The original columns were nullable.
+    if exists (
+      select 1
+      from information_schema.columns as c
+      where c.table_schema = 'public'
+        and c.table_name = 's3_image_cache'
+        and c.column_name = timestamp_column
+        and c.is_nullable = 'YES'
+    ) then
+      execute format(
+        'update public.s3_image_cache set %1$I = now() where %1$I is null', timestamp_column
+      );
+      execute format(
+        'alter table public.s3_image_cache alter column %I set not null', timestamp_column
       );
     end if;
   end loop;
@@ -241,9 +257,10 @@ create or replace trigger s3_image_cache_touch_updated_at
 -- Checks many names at once, in one pass of plain expressions: the rebuild stages 1,000 keys a
 -- page through this, so the rules live here once instead of in a per-row function call.
 -- problem is NULL for a valid name, else the first broken rule, in this order:
--- empty, longer than 255 characters, path segments (/ \ ..), control characters (U+0001-U+001F,
--- U+007F; Postgres text cannot hold U+0000), leading/trailing whitespace (JavaScript's \s set),
--- extension. content_type comes from the extension alone.
+-- empty, longer than 255 characters (code points, like varchar(255)), path segments (/ \ ..),
+-- control characters (U+0001-U+001F, U+007F; Postgres text cannot hold U+0000), leading or
+-- trailing whitespace (JavaScript's trim() set), extension after the last dot (case-insensitive).
+-- content_type comes from that extension alone.
 create or replace function public.s3_cache_check_filenames(filenames text[])
 returns table (ordinality bigint, filename text, problem text, content_type text)
 language sql
@@ -262,21 +279,35 @@ as $$
         or pg_catalog.strpos(n.name, '\') > 0
         or pg_catalog.strpos(n.name, '..') > 0 then 'path segments are not allowed'
       when n.name ~ '[\x01-\x1f\x7f]' then 'control characters are not allowed'
-      when n.name ~ '^[ \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]'
-        or n.name ~ '[ \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]$'
+      -- First or last character in JavaScript's whitespace set (what String.prototype.trim()
+      -- removes; tab, CR and LF are control characters and already refused above).
+      when pg_catalog.strpos(
+          U&' \00A0\1680\2000\2001\2002\2003\2004\2005\2006\2007\2008\2009\200A\2028\2029\202F\205F\3000\FEFF',
+          pg_catalog.left(n.name, 1)) > 0
+        or pg_catalog.strpos(
+          U&' \00A0\1680\2000\2001\2002\2003\2004\2005\2006\2007\2008\2009\200A\2028\2029\202F\205F\3000\FEFF',
+          pg_catalog.right(n.name, 1)) > 0
         then 'leading or trailing spaces are not allowed'
-      when n.name !~* '\.(jpe?g|png|webp|gif|avif)$'
+      when t.content_type is null
         then 'only .jpg, .jpeg, .png, .webp, .gif and .avif images are allowed'
     end,
-    case pg_catalog.lower(pg_catalog.substring(n.name, '\.([^.]*)$'))
-      when 'jpg' then 'image/jpeg'
-      when 'jpeg' then 'image/jpeg'
-      when 'png' then 'image/png'
-      when 'webp' then 'image/webp'
-      when 'gif' then 'image/gif'
-      when 'avif' then 'image/avif'
-    end
+    t.content_type
   from pg_catalog.unnest(filenames) with ordinality as n (name, ordinality)
+  -- The extension is what follows the last dot; plain string functions, no regular expression,
+  -- because a rebuild runs this for every key in the bucket.
+  cross join lateral (
+    select case
+      when pg_catalog.strpos(n.name, '.') = 0 then null
+      else case pg_catalog.lower(pg_catalog.split_part(n.name, '.', -1))
+        when 'jpg' then 'image/jpeg'
+        when 'jpeg' then 'image/jpeg'
+        when 'png' then 'image/png'
+        when 'webp' then 'image/webp'
+        when 'gif' then 'image/gif'
+        when 'avif' then 'image/avif'
+      end
+    end as content_type
+  ) as t
 $$;
 
 -- Why a name cannot be an object in the cache: NULL when it is valid, else one of the messages
@@ -325,20 +356,6 @@ as $$
     end,
     $3
   )
-$$;
-
--- The name rule may not be broken by direct writes either (service_role, owner).
-do $$
-begin
-  if not exists (
-    select 1 from pg_catalog.pg_constraint
-    where conrelid = 'public.s3_image_cache'::regclass and conname = 's3_image_cache_filename_check'
-  ) then
-    alter table public.s3_image_cache
-      add constraint s3_image_cache_filename_check
-      check (public.s3_cache_filename_problem(filename) is null) not valid;
-  end if;
-end
 $$;
 
 -------------------------------------------------------------------------------------------------
@@ -919,6 +936,9 @@ language plpgsql
 volatile
 security invoker
 set search_path = ''
+-- Whole-job set operations: hash joins always win, but staging statistics lag a running job, so
+-- the planner would pick one index probe per staged row.
+set enable_nestloop = off
 as $$
 #variable_conflict use_column
 declare
@@ -1008,6 +1028,9 @@ language plpgsql
 volatile
 security invoker
 set search_path = ''
+-- Whole-job set operations: hash joins always win, but staging statistics lag a running job, so
+-- the planner would pick one index probe per staged row.
+set enable_nestloop = off
 as $$
 #variable_conflict use_column
 declare
