@@ -26,7 +26,7 @@ function banner(info: StackInfo): string {
     "",
     `         API URL: ${info.API_URL}`,
     `   Functions URL: ${info.FUNCTIONS_URL}`,
-    `     Admin UI URL: ${info.UI_URL}`,
+    `    Admin UI URL: ${info.UI_URL}`,
     `          DB URL: ${info.DB_URL}`,
     `     S3 endpoint: ${info.S3_ENDPOINT || "(AWS S3)"}`,
     `       S3 bucket: ${info.S3_BUCKET}`,
