@@ -35,13 +35,19 @@ export const ERRORS = {
   TokenExpired: make(401, "token_expired"),
   Forbidden: make(403, "forbidden"),
   NotFound: make(404, "not_found"),
+  /** A file named for the index that the bucket does not hold. */
+  NotInBucket: make(404, "not_in_bucket"),
   MethodNotAllowed: make(405, "method_not_allowed"),
   Conflict: make(409, "conflict"),
   AlreadyExists: make(409, "already_exists"),
   RebuildRunning: make(409, "rebuild_running"),
+  /** A rebuild or reconcile job ended as failed; the index was left as it was. */
+  RebuildFailed: make(502, "rebuild_failed"),
   PayloadTooLarge: make(413, "payload_too_large"),
   UnsupportedMediaType: make(415, "unsupported_media_type"),
   ContentMismatch: make(415, "content_mismatch"),
+  /** An image that is also something else (markup inside, data after its end). */
+  PolyglotRefused: make(415, "polyglot_refused"),
   ImageTooLarge: make(422, "image_too_large"),
   CorruptImage: make(422, "corrupt_image"),
   StoredNotIndexed: make(503, "stored_not_indexed"),
