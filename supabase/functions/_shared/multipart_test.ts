@@ -1,0 +1,71 @@
+import assert from "node:assert/strict";
+import type { AppError } from "./errors.ts";
+import { dispositionParams, multipartBoundary, parseMultipart } from "./multipart.ts";
+
+async function encode(form: FormData): Promise<{ body: Uint8Array; boundary: string }> {
+  const request = new Request("http://x/", { method: "POST", body: form });
+  const boundary = multipartBoundary(request.headers.get("content-type"));
+  assert.ok(boundary);
+  return { body: new Uint8Array(await request.arrayBuffer()), boundary };
+}
+
+Deno.test("parseMultipart() reads what fetch's FormData encoder writes, byte for byte", async () => {
+  const bytes = new Uint8Array(70_000).map((_, i) => (i * 7919) % 251);
+  bytes.set(new TextEncoder().encode("\r\n--\r\n\r\n"), 100); // boundary-like noise in the file
+  const form = new FormData();
+  form.set("file", new File([bytes], 'Ünïcode "q".JPG', { type: "image/jpeg" }));
+  form.set("filename", "14000.jpg");
+  form.set("replace", "true");
+  const { body, boundary } = await encode(form);
+  const parsed = parseMultipart(body, boundary);
+  const file = parsed.files.get("file");
+  assert.ok(file);
+  assert.equal(file.filename, 'Ünïcode "q".JPG');
+  assert.equal(file.contentType, "image/jpeg");
+  assert.deepEqual(file.bytes, bytes);
+  assert.equal(file.bytes.buffer, body.buffer, "the file is a view, not a copy");
+  assert.equal(parsed.fields.get("filename"), "14000.jpg");
+  assert.equal(parsed.fields.get("replace"), "true");
+});
+
+Deno.test("parseMultipart() reads an empty file part", async () => {
+  const form = new FormData();
+  form.set("file", new File([], "empty.png"));
+  const { body, boundary } = await encode(form);
+  assert.equal(parseMultipart(body, boundary).files.get("file")?.bytes.length, 0);
+});
+
+Deno.test("parseMultipart() refuses a body cut before its closing boundary", async () => {
+  const form = new FormData();
+  form.set("file", new File([new Uint8Array(1000)], "a.png"));
+  const { body, boundary } = await encode(form);
+  assert.throws(
+    () => parseMultipart(body.subarray(0, 600), boundary),
+    (error: AppError) => error.code === "bad_request" && /closing boundary/.test(error.message),
+  );
+});
+
+Deno.test("parseMultipart() refuses a field sent twice", async () => {
+  const form = new FormData();
+  form.append("file", new File([new Uint8Array(3)], "a.png"));
+  form.append("file", new File([new Uint8Array(3)], "b.png"));
+  const { body, boundary } = await encode(form);
+  assert.throws(() => parseMultipart(body, boundary), /more than once/);
+});
+
+Deno.test("multipartBoundary() accepts only multipart/form-data with a boundary", () => {
+  assert.equal(multipartBoundary('multipart/form-data; boundary="a b"'), "a b");
+  assert.equal(multipartBoundary("Multipart/Form-Data;boundary=xyz"), "xyz");
+  assert.equal(multipartBoundary("multipart/form-data"), undefined);
+  assert.equal(multipartBoundary("application/json"), undefined);
+  assert.equal(multipartBoundary(null), undefined);
+});
+
+Deno.test("dispositionParams() prefers nothing over order and decodes filename*", () => {
+  const params = dispositionParams(
+    `form-data; name="file"; filename="fallback.jpg"; filename*=UTF-8''%C3%BC.jpg`,
+  );
+  assert.equal(params.get("name"), "file");
+  assert.equal(params.get("filename"), "fallback.jpg");
+  assert.equal(params.get("filename*"), "ü.jpg");
+});
