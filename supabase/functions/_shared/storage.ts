@@ -9,6 +9,7 @@
  * @module
  */
 import {
+  CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -43,12 +44,26 @@ export interface PutOptions {
   cacheControl?: string;
   /** User metadata (`x-amz-meta-*`), e.g. the content hash. */
   metadata?: Record<string, string>;
+  /**
+   * Write only when no object has the key (`If-None-Match: *`); a lost race is a 409
+   * `already_exists` AppError. Stores that ignore the header (the emulator) simply write.
+   */
+  onlyIfAbsent?: boolean;
 }
 
 /** What the functions need from a bucket. */
 export interface ImageStorage {
   readonly bucket: string;
   put(key: string, body: Uint8Array, options: PutOptions): Promise<{ etag: string }>;
+  /**
+   * Server-side copy of `sourceKey` to `key` with new headers and metadata
+   * (`MetadataDirective: REPLACE`); the bytes never pass through the function.
+   */
+  copy(
+    sourceKey: string,
+    key: string,
+    options: PutOptions,
+  ): Promise<{ etag: string; lastModified: Date }>;
   /** The object's metadata, or `null` when there is no such key. */
   head(key: string): Promise<StoredObject | null>;
   /** Bytes `start`..`end` inclusive (fewer when the object is shorter). */
@@ -122,6 +137,14 @@ export function storageError(error: unknown, bucket: string): AppError {
   return ERRORS.StorageUnavailable("Image storage is unavailable right now; try again");
 }
 
+function alreadyExists(error: unknown, key: string): unknown {
+  return statusOf(error) === 412
+    ? ERRORS.AlreadyExists(
+      `An image named "${key}" already exists; send replace=true to overwrite it`,
+    )
+    : error;
+}
+
 function isNotFound(error: unknown): boolean {
   const name = (error as { name?: string })?.name;
   return name === "NotFound" || name === "NoSuchKey" || statusOf(error) === 404;
@@ -153,9 +176,30 @@ export function createS3Storage(config: Config, client?: S3Client): ImageStorage
             ContentType: options.contentType,
             CacheControl: options.cacheControl,
             Metadata: options.metadata,
+            IfNoneMatch: options.onlyIfAbsent ? "*" : undefined,
           }),
-        );
+        ).catch((error) => Promise.reject(alreadyExists(error, key)));
         return { etag: unquoteEtag(output.ETag) };
+      }),
+
+    copy: (sourceKey, key, options) =>
+      guard(async () => {
+        const output = await sdk().send(
+          new CopyObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            CopySource: `${bucket}/${encodeURIComponent(sourceKey).replace(/%2F/g, "/")}`,
+            MetadataDirective: "REPLACE",
+            ContentType: options.contentType,
+            CacheControl: options.cacheControl,
+            Metadata: options.metadata,
+            IfNoneMatch: options.onlyIfAbsent ? "*" : undefined,
+          }),
+        ).catch((error) => Promise.reject(alreadyExists(error, key)));
+        return {
+          etag: unquoteEtag(output.CopyObjectResult?.ETag),
+          lastModified: output.CopyObjectResult?.LastModified ?? new Date(),
+        };
       }),
 
     head: (key) =>

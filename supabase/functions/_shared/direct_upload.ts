@@ -1,0 +1,180 @@
+/**
+ * The signed direct-upload path for large files: the browser PUTs the bytes straight to the
+ * bucket under a staging key, then asks us to confirm. Only a confirmed, fully checked file is
+ * copied to its live key and indexed; a bad one is deleted.
+ *
+ * Staging keys look like `_incoming/<uuid>/<declared size>/<name>`: they contain `/`, which no
+ * product image name may, so an unchecked body can never be served as a product image and a
+ * rebuild never indexes one. A bucket lifecycle rule should expire `_incoming/` after a day to
+ * collect uploads that were never confirmed (docs/upload.md).
+ *
+ * @module
+ */
+import { z } from "zod";
+import { AppError, ERRORS } from "./errors.ts";
+import { contentTypeForName } from "./filename.ts";
+import { imageKey } from "./image_name.ts";
+import { detectFormat, FORMAT_INFO, IMAGE_FORMATS, inspectImage } from "./image_sniff.ts";
+import type { ImageStorage } from "./storage.ts";
+import {
+  checkExtensionMatches,
+  checkSize,
+  type ImageUploader,
+  sha256Hex,
+  type UploadOutcome,
+} from "./upload.ts";
+
+/** Prefix of every staging key. */
+export const STAGING_PREFIX = "_incoming/";
+
+/** How many first bytes the confirm reads before the whole object, to refuse junk cheaply. */
+const SNIFF_BYTES = 4096;
+
+const replaceFlag = z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")])
+  .optional();
+
+/** Body of `POST /upload-to-s3/direct`. */
+export const DirectUploadRequest = z.object({
+  filename: z.string(),
+  contentType: z.string(),
+  size: z.number().int().nonnegative(),
+  replace: replaceFlag,
+});
+
+/** Body of `POST /upload-to-s3/direct/confirm`. */
+export const DirectConfirmRequest = z.object({
+  stagingKey: z.string().min(1),
+  replace: replaceFlag,
+});
+
+/** What the browser needs to send the bytes. */
+export interface DirectUploadTicket {
+  /** Presigned PUT URL for the staging key. */
+  uploadUrl: string;
+  method: "PUT";
+  /** Headers the PUT must carry exactly (they are part of the signature). */
+  headers: { "content-type": string };
+  /** The live key the image will have once confirmed. */
+  key: string;
+  /** Where the bytes go first; pass it to the confirm call. */
+  stagingKey: string;
+  /** When `uploadUrl` stops working (ISO 8601). */
+  expiresAt: string;
+  /** Whether an image already has `key` (confirming then needs replace=true or the same bytes). */
+  exists: boolean;
+}
+
+/** The direct-upload operations. */
+export interface DirectUploads {
+  prepare(input: z.infer<typeof DirectUploadRequest>): Promise<DirectUploadTicket>;
+  confirm(input: z.infer<typeof DirectConfirmRequest>): Promise<UploadOutcome>;
+}
+
+const STAGING_KEY =
+  /^_incoming\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\/(\d{1,15})\/([^/]+)$/;
+
+/** Direct uploads over `storage`, storing through `uploader`. */
+export function createDirectUploads(storage: ImageStorage, uploader: ImageUploader): DirectUploads {
+  const { settings } = uploader;
+
+  return {
+    async prepare({ filename, contentType, size }) {
+      const key = imageKey(filename);
+      if (size === 0) throw ERRORS.EmptyFile("The file is empty (0 bytes)");
+      checkSize(size, settings.maxBytes);
+      const type = contentType.split(";")[0].trim().toLowerCase();
+      const format = IMAGE_FORMATS.find((f) => FORMAT_INFO[f].contentType === type);
+      if (!format || !settings.allowed.includes(format)) {
+        throw ERRORS.UnsupportedMediaType(
+          `"${contentType}" is not accepted; upload ${
+            settings.allowed.map((f) => FORMAT_INFO[f].label).join(", ")
+          } images`,
+        );
+      }
+      if (contentTypeForName(key) !== type) {
+        throw ERRORS.ContentMismatch(
+          `"${key}" does not name a ${
+            FORMAT_INFO[format].label
+          } image; name it with the extension .${FORMAT_INFO[format].extension}`,
+        );
+      }
+      const stagingKey = `${STAGING_PREFIX}${crypto.randomUUID()}/${size}/${key}`;
+      const seconds = settings.signedUrlSeconds;
+      const [uploadUrl, existing] = await Promise.all([
+        storage.signedPutUrl(stagingKey, { contentType: type, contentLength: size, seconds }),
+        storage.head(key),
+      ]);
+      return {
+        uploadUrl,
+        method: "PUT",
+        headers: { "content-type": type },
+        key,
+        stagingKey,
+        expiresAt: new Date(Date.now() + seconds * 1000).toISOString(),
+        exists: existing !== null,
+      };
+    },
+
+    async confirm({ stagingKey, replace = false }) {
+      const match = STAGING_KEY.exec(stagingKey);
+      if (!match || imageKey(match[2]) !== match[2]) {
+        throw ERRORS.ValidationFailed(
+          `"${stagingKey}" is not a staging key this function handed out`,
+        );
+      }
+      const declared = Number(match[1]);
+      const key = match[2];
+      const staged = await storage.head(stagingKey);
+      if (!staged) {
+        throw ERRORS.NotFound(
+          `Nothing was uploaded to "${stagingKey}" (or it was already confirmed); upload the file with the signed URL first`,
+        );
+      }
+      try {
+        if (staged.size === 0) throw ERRORS.EmptyFile("The uploaded file is empty (0 bytes)");
+        checkSize(staged.size, settings.maxBytes);
+        if (staged.size !== declared) {
+          throw ERRORS.ValidationFailed(
+            `The uploaded file is ${staged.size} bytes but ${declared} were declared; upload it again`,
+          );
+        }
+        // The first bytes alone refuse a non-image without downloading the rest of it.
+        const head = await storage.getRange(stagingKey, 0, SNIFF_BYTES - 1);
+        const format = detectFormat(head);
+        if (!format || !settings.allowed.includes(format)) {
+          inspectImage(head, { allowed: settings.allowed }); // throws the right 415
+        }
+        // The hash (for idempotency) and the markup scan need every byte.
+        const bytes = await storage.get(stagingKey);
+        if (bytes.length !== staged.size) {
+          throw ERRORS.Conflict("The uploaded file changed while it was checked; upload it again");
+        }
+        const info = inspectImage(bytes, {
+          allowed: settings.allowed,
+          maxPixels: settings.maxPixels,
+        });
+        checkExtensionMatches(key, info);
+        const image = { key, info, size: bytes.length, sha256: await sha256Hex(bytes) };
+        const outcome = await uploader.store(image, {
+          replace,
+          write: (onlyIfAbsent) =>
+            storage.copy(stagingKey, key, {
+              contentType: info.contentType,
+              cacheControl: settings.cacheControl,
+              metadata: { sha256: image.sha256 },
+              onlyIfAbsent,
+            }),
+        });
+        await storage.delete(stagingKey);
+        return outcome;
+      } catch (error) {
+        // A refused file is deleted. After a 5xx (stored_not_indexed included) it stays, so
+        // the same confirm can simply be sent again (the copy is then found and re-indexed).
+        if (error instanceof AppError && error.status < 500) {
+          await storage.delete(stagingKey).catch((e) => console.error("Staging cleanup:", e));
+        }
+        throw error;
+      }
+    },
+  };
+}

@@ -1,0 +1,278 @@
+/**
+ * Storing one product image: validate everything first (name, size, content), then write the
+ * bucket, then the index — in the same request, with no silent partial success. Both upload
+ * paths (multipart through the function, and the signed direct upload) end here.
+ *
+ * @module
+ */
+import type { Config } from "./config.ts";
+import { AppError, ERRORS } from "./errors.ts";
+import { contentTypeForName } from "./filename.ts";
+import type { EntryMetadata, ImageIndex } from "./image_index.ts";
+import { withExtension } from "./image_name.ts";
+import {
+  FORMAT_INFO,
+  IMAGE_FORMATS,
+  type ImageFormat,
+  type ImageInfo,
+  inspectImage,
+} from "./image_sniff.ts";
+import { withRetry } from "./retry.ts";
+import type { ImageStorage } from "./storage.ts";
+
+/** The limits and headers uploads obey, from the function's configuration. */
+export interface UploadSettings {
+  /** Largest image, in bytes (`MAX_UPLOAD_BYTES`). */
+  maxBytes: number;
+  /** Largest width × height (`MAX_IMAGE_PIXELS`). */
+  maxPixels: number;
+  /** Accepted formats (`ALLOWED_IMAGE_TYPES`). */
+  allowed: readonly ImageFormat[];
+  /** Cache-Control stored with every image (`IMAGE_CACHE_CONTROL`). */
+  cacheControl: string;
+  /** Lifetime of a signed direct-upload URL (`SIGNED_URL_SECONDS`). */
+  signedUrlSeconds: number;
+}
+
+/**
+ * Reads {@linkcode UploadSettings} from `config`. `ALLOWED_IMAGE_TYPES` takes format names or
+ * MIME types, comma-separated (`jpeg,png` or `image/jpeg, image/png`; `jpg` means `jpeg`).
+ *
+ * @throws AppError 500 `misconfigured` naming an unknown type.
+ */
+export function uploadSettings(config: Config): UploadSettings {
+  const allowed: ImageFormat[] = [];
+  for (const raw of config.ALLOWED_IMAGE_TYPES.split(",")) {
+    let name = raw.trim().toLowerCase().replace(/^image\//, "");
+    if (name === "") continue;
+    if (name === "jpg") name = "jpeg";
+    if (!(IMAGE_FORMATS as readonly string[]).includes(name)) {
+      throw ERRORS.Misconfigured(
+        `ALLOWED_IMAGE_TYPES is invalid: "${raw.trim()}" is not one of ${IMAGE_FORMATS.join(", ")}`,
+      );
+    }
+    if (!allowed.includes(name as ImageFormat)) allowed.push(name as ImageFormat);
+  }
+  if (allowed.length === 0) throw ERRORS.Misconfigured("ALLOWED_IMAGE_TYPES is empty");
+  return {
+    maxBytes: config.MAX_UPLOAD_BYTES,
+    maxPixels: config.MAX_IMAGE_PIXELS,
+    allowed,
+    cacheControl: config.IMAGE_CACHE_CONTROL,
+    signedUrlSeconds: config.SIGNED_URL_SECONDS,
+  };
+}
+
+/** The 200/201 answer of an upload. */
+export interface UploadResult {
+  /** The key the image is stored and indexed under (normalised name). */
+  key: string;
+  size: number;
+  contentType: string;
+  width: number;
+  height: number;
+  etag: string;
+  /** Hex SHA-256 of the bytes, also stored as the object's `sha256` metadata. */
+  sha256: string;
+  /** Whether an existing, different image under this key was overwritten. */
+  replaced: boolean;
+  /** Always true: an answer without the index row is an error (`stored_not_indexed`). */
+  indexed: true;
+  /** True when the same bytes were already stored under this key and nothing was written. */
+  unchanged: boolean;
+}
+
+/** HTTP status and body of a finished upload: 201 when written, 200 when already there. */
+export interface UploadOutcome {
+  status: 200 | 201;
+  body: UploadResult;
+}
+
+/** A validated image about to be stored. */
+export interface ValidatedImage {
+  key: string;
+  info: ImageInfo;
+  size: number;
+  sha256: string;
+}
+
+/** Options for {@linkcode ImageUploader.store}. */
+export interface StoreOptions {
+  /** Overwrite a different image under the same key. */
+  replace: boolean;
+  /** Puts the bytes at `image.key`; `onlyIfAbsent` unless replacing. */
+  write: (
+    onlyIfAbsent: boolean,
+  ) => Promise<{ etag: string; lastModified?: Date }>;
+}
+
+/** What both upload paths share. */
+export interface ImageUploader {
+  readonly settings: UploadSettings;
+  /** Validates `bytes` named `key` and stores them (multipart path). */
+  upload(input: { key: string; bytes: Uint8Array; replace: boolean }): Promise<UploadOutcome>;
+  /** Stores an already validated image through `write`, then indexes it. */
+  store(image: ValidatedImage, options: StoreOptions): Promise<UploadOutcome>;
+}
+
+/** Collaborators of {@linkcode createImageUploader}. */
+export interface UploaderDeps {
+  storage: ImageStorage;
+  index: ImageIndex;
+  settings: UploadSettings;
+  /** Sleeps between index retries (unit tests pass a fake). */
+  sleep?: (ms: number) => Promise<void>;
+  /** Index write attempts before answering `stored_not_indexed`. Default 3. */
+  indexAttempts?: number;
+}
+
+/** Hex SHA-256 of `bytes`. */
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>),
+  );
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Throws 413 unless `size` is within `maxBytes`. */
+export function checkSize(size: number, maxBytes: number): void {
+  if (size > maxBytes) {
+    throw ERRORS.PayloadTooLarge(
+      `The file is ${formatBytes(size)}; images may be at most ${
+        formatBytes(maxBytes)
+      }. Make it smaller and upload it again`,
+      { maxBytes },
+    );
+  }
+}
+
+/** `10 MiB`, `1.5 MiB`, `900 KiB`, `12 bytes`. */
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1024 * 1024) return `${+(bytes / 1024 / 1024).toFixed(1)} MiB`;
+  if (bytes >= 1024) return `${+(bytes / 1024).toFixed(1)} KiB`;
+  return `${bytes} bytes`;
+}
+
+/**
+ * Throws 415 `content_mismatch` unless `key`'s extension names the format the bytes really
+ * are. Refused rather than renamed: the storefront asks for the product's image by name, so a
+ * silently renamed file would never be shown.
+ */
+export function checkExtensionMatches(key: string, info: ImageInfo): void {
+  if (contentTypeForName(key) === info.contentType) return;
+  const label = FORMAT_INFO[info.format].label;
+  const suggestion = withExtension(key, FORMAT_INFO[info.format].extension);
+  throw ERRORS.ContentMismatch(
+    `"${key}" is really a ${label} image; rename it to "${suggestion}" (or save it in the format its name says) and upload it again`,
+    { detected: info.contentType, suggestedName: suggestion },
+  );
+}
+
+/** The uploader over `deps`. */
+export function createImageUploader(deps: UploaderDeps): ImageUploader {
+  const { storage, index, settings } = deps;
+  const indexAttempts = deps.indexAttempts ?? 3;
+
+  async function indexOrFail(key: string, metadata: EntryMetadata): Promise<void> {
+    try {
+      await withRetry(() => index.add(key, metadata), {
+        attempts: indexAttempts,
+        baseMs: 100,
+        maxMs: 1000,
+        // Bad input is not worth repeating; anything else (connection, missing function) is.
+        retryable: (error) => !(error instanceof AppError && error.status < 500),
+        sleep: deps.sleep,
+      });
+    } catch (error) {
+      console.error(`Index write for "${key}" failed after the bucket write:`, error);
+      throw ERRORS.StoredNotIndexed(
+        `The image is stored in the bucket as "${key}" but not yet in the index, so the storefront may not show it; retry the upload or run a rebuild`,
+        { key },
+      );
+    }
+  }
+
+  async function store(image: ValidatedImage, options: StoreOptions): Promise<UploadOutcome> {
+    const { key, info, size, sha256 } = image;
+    const existing = await storage.head(key);
+    const dimensions = { width: info.width, height: info.height };
+    if (existing && !options.replace) {
+      if (existing.metadata?.sha256 !== sha256) {
+        throw ERRORS.AlreadyExists(
+          `An image named "${key}" already exists; send replace=true to overwrite it`,
+          { key },
+        );
+      }
+      // The same bytes again: nothing to write; make sure the index says so too.
+      await indexOrFail(key, {
+        sizeBytes: existing.size,
+        etag: existing.etag,
+        contentType: existing.contentType ?? info.contentType,
+        lastModified: existing.lastModified,
+        ...dimensions,
+      });
+      return {
+        status: 200,
+        body: {
+          key,
+          size: existing.size,
+          contentType: existing.contentType ?? info.contentType,
+          ...dimensions,
+          etag: existing.etag,
+          sha256,
+          replaced: false,
+          indexed: true,
+          unchanged: true,
+        },
+      };
+    }
+    const written = await options.write(!existing);
+    const lastModified = written.lastModified ?? (await storage.head(key))?.lastModified ??
+      new Date();
+    await indexOrFail(key, {
+      sizeBytes: size,
+      etag: written.etag,
+      contentType: info.contentType,
+      lastModified,
+      ...dimensions,
+    });
+    return {
+      status: 201,
+      body: {
+        key,
+        size,
+        contentType: info.contentType,
+        ...dimensions,
+        etag: written.etag,
+        sha256,
+        replaced: existing !== null,
+        indexed: true,
+        unchanged: false,
+      },
+    };
+  }
+
+  return {
+    settings,
+    store,
+    async upload({ key, bytes, replace }) {
+      checkSize(bytes.length, settings.maxBytes);
+      const info = inspectImage(bytes, {
+        allowed: settings.allowed,
+        maxPixels: settings.maxPixels,
+      });
+      checkExtensionMatches(key, info);
+      const image = { key, info, size: bytes.length, sha256: await sha256Hex(bytes) };
+      return await store(image, {
+        replace,
+        write: (onlyIfAbsent) =>
+          storage.put(key, bytes, {
+            contentType: info.contentType,
+            cacheControl: settings.cacheControl,
+            metadata: { sha256: image.sha256 },
+            onlyIfAbsent,
+          }),
+      });
+    },
+  };
+}
