@@ -68,3 +68,6 @@ as $$
 $$;
 
 grant execute on function auth.jwt(), auth.uid(), auth.role() to anon, authenticated, service_role;
+
+-- Hosted projects resolve unqualified names in `extensions` too (pgtap, pgcrypto, …).
+alter database postgres set search_path = "$user", public, extensions;

@@ -180,15 +180,39 @@ comment on column public.s3_cache_rebuilds.lease_seconds is
 
 -- The bucket listing of a running job, page by page. Logged on purpose: a resumed job must never
 -- lose pages it already committed. Rows go when the job ends.
+--
+-- No primary key and no foreign key, on purpose: staging is the hot path of a rebuild (every key
+-- of the bucket passes through it) and the two cost 60% of its time (a foreign-key probe per row,
+-- a unique-index insert per row). Neither protects anything here: each page is staged exactly once
+-- (stage_page's compare-and-set on the continuation token), S3 never lists a key twice, finish
+-- de-duplicates anyway, and the trigger below does the cascade. Finish, preview and cancel read a
+-- job's rows with one sequential pass, which is all a hash join needs.
 create table if not exists public.s3_cache_rebuild_staging (
-  job_id bigint not null references public.s3_cache_rebuilds (id) on delete cascade,
+  job_id bigint not null,
   filename text not null,
   size_bytes bigint,
   etag text,
   last_modified timestamptz,
-  content_type text,
-  primary key (job_id, filename)
+  -- Null while staged; finish derives it from the name, for the rows it writes only.
+  content_type text
 );
+
+-- What `on delete cascade` would do, for the rare job a DBA deletes by hand.
+create or replace function public.s3_cache_rebuild_staging_cascade()
+returns trigger
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+begin
+  delete from public.s3_cache_rebuild_staging as s where s.job_id = old.id;
+  return old;
+end;
+$$;
+
+create or replace trigger s3_cache_rebuilds_delete_staging
+  after delete on public.s3_cache_rebuilds
+  for each row execute function public.s3_cache_rebuild_staging_cascade();
 
 comment on table public.s3_cache_rebuild_staging is
   'Staged bucket listing of a running rebuild job; emptied when the job ends.';
@@ -768,6 +792,7 @@ declare
   job public.s3_cache_rebuilds;
   refusal text;
   name_count integer := coalesce(pg_catalog.cardinality(s3_cache_rebuild_stage_page.filenames), 0);
+  staged_count integer;
 begin
   select r.* into job
   from public.s3_cache_rebuilds as r
@@ -824,30 +849,35 @@ begin
       message = pg_catalog.format('Cannot stage a page for rebuild %s: %s', job.id, refusal);
   end if;
 
-  with checked as (
-    select c.ordinality, c.filename, c.problem, c.content_type
-    from public.s3_cache_check_filenames(s3_cache_rebuild_stage_page.filenames) as c
-  ),
-  staged as (
-    insert into public.s3_cache_rebuild_staging as s
-      (job_id, filename, size_bytes, etag, last_modified, content_type)
-    select job.id, c.filename, m.size_bytes, m.etag, m.last_modified, c.content_type
-    from checked as c
-    join rows from (
-      pg_catalog.unnest(s3_cache_rebuild_stage_page.sizes),
-      pg_catalog.unnest(s3_cache_rebuild_stage_page.etags),
-      pg_catalog.unnest(s3_cache_rebuild_stage_page.last_modifieds)
-    ) with ordinality as m (size_bytes, etag, last_modified, ordinality)
-      on m.ordinality = c.ordinality
-    where c.problem is null
-    on conflict do nothing
-  )
+  -- One statement, no materialisation: most bucket keys are plain product names, which one
+  -- regular expression proves valid (it accepts a subset of what s3_cache_filename_problem
+  -- accepts: safe characters, an image extension, no "..", no edge spaces); only the rest take
+  -- the full rule cascade. The content type is left to finish, which needs it only for the rows
+  -- it writes.
+  insert into public.s3_cache_rebuild_staging (job_id, filename, size_bytes, etag, last_modified)
+  select job.id, u.filename, u.size_bytes, u.etag, u.last_modified
+  from rows from (
+    pg_catalog.unnest(s3_cache_rebuild_stage_page.filenames),
+    pg_catalog.unnest(s3_cache_rebuild_stage_page.sizes),
+    pg_catalog.unnest(s3_cache_rebuild_stage_page.etags),
+    pg_catalog.unnest(s3_cache_rebuild_stage_page.last_modifieds)
+  ) as u (filename, size_bytes, etag, last_modified)
+  where case
+    when u.filename
+        operator(pg_catalog.~) '^[0-9A-Za-z_-][0-9A-Za-z._ -]*\.([jJ][pP][eE]?[gG]|[pP][nN][gG]|[wW][eE][bB][pP]|[gG][iI][fF]|[aA][vV][iI][fF])$'
+      and pg_catalog.strpos(u.filename, '..') = 0
+      and pg_catalog.char_length(u.filename) <= 255
+      then true
+    else public.s3_cache_filename_problem(u.filename) is null
+  end;
+  get diagnostics staged_count = row_count;
+
   update public.s3_cache_rebuilds as r set
     continuation_token = s3_cache_rebuild_stage_page.next_token,
     listing_complete = s3_cache_rebuild_stage_page.next_token is null,
     pages = r.pages + 1,
     listed = r.listed + name_count,
-    skipped = r.skipped + (select count(*) from checked as c where c.problem is not null),
+    skipped = r.skipped + (name_count - staged_count),
     lease_expires_at = pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => r.lease_seconds)
   where r.id = job.id
   returning r.* into job;
@@ -963,9 +993,10 @@ begin
   end if;
 
   with staged as (
-    select s.filename, s.size_bytes, s.etag, s.last_modified
+    select distinct on (s.filename) s.filename, s.size_bytes, s.etag, s.last_modified
     from public.s3_cache_rebuild_staging as s
     where s.job_id = job.id
+    order by s.filename
   ),
   missing_from_index as (
     select s.filename from staged as s
@@ -1050,7 +1081,10 @@ begin
   with upserted as (
     insert into public.s3_image_cache as c
       (filename, size_bytes, etag, content_type, last_modified, width, height)
-    select s.filename, s.size_bytes, s.etag, s.content_type, s.last_modified, null, null
+    select distinct on (s.filename)
+      s.filename, s.size_bytes, s.etag,
+      coalesce(s.content_type, public.s3_cache_content_type_for(s.filename)),
+      s.last_modified, null::integer, null::integer
     from public.s3_cache_rebuild_staging as s
     left join public.s3_image_cache as existing on existing.filename::text = s.filename
     where s.job_id = job.id

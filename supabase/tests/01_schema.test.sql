@@ -45,10 +45,10 @@ select is(
   'CREATE UNIQUE INDEX s3_cache_rebuilds_one_running_idx ON public.s3_cache_rebuilds USING btree (status) WHERE (status = ''running''::text)',
   'a partial unique index allows one running job'
 );
-select col_is_pk('public', 's3_cache_rebuild_staging', array['job_id', 'filename'],
-  'staging is keyed by (job_id, filename)');
-select fk_ok('public', 's3_cache_rebuild_staging', 'job_id', 'public', 's3_cache_rebuilds', 'id',
-  'staging rows belong to a job');
+select hasnt_pk('public', 's3_cache_rebuild_staging',
+  'staging has no primary key: the hot path of a rebuild pays for no unique index');
+select has_trigger('public', 's3_cache_rebuilds', 's3_cache_rebuilds_delete_staging',
+  'deleting a job deletes its staged rows');
 select is(
   (select relpersistence from pg_class where oid = 'public.s3_cache_rebuild_staging'::regclass),
   'p'::"char",
@@ -90,7 +90,8 @@ select functions_are('public', array[
   's3_cache_stats', 's3_cache_rebuild_start', 's3_cache_rebuild_claim',
   's3_cache_rebuild_stage_page', 's3_cache_rebuild_record_invocation',
   's3_cache_rebuild_lock_running', 's3_cache_rebuild_preview', 's3_cache_rebuild_finish',
-  's3_cache_rebuild_fail', 's3_cache_rebuild_cancel', 's3_cache_rebuild_status'
+  's3_cache_rebuild_fail', 's3_cache_rebuild_cancel', 's3_cache_rebuild_status',
+  's3_cache_rebuild_staging_cascade'
 ], 'public holds exactly the SQL API functions');
 select is(
   (select array_agg(p.proname order by p.proname) from pg_proc as p
