@@ -20,22 +20,9 @@ import postgres from "postgres"; // npm:postgres@^3.4.9 via supabase/functions/i
 import { startCluster } from "../stack/postgres.ts";
 import { applyMigrations } from "../stack/migrations.ts";
 import { makeStackTempDir } from "../stack/process.ts";
+import { type BenchRow, printReport } from "./report.ts";
 
-/** One measured number, optionally beside the limit it is judged against. */
-export interface BenchRow {
-  /** What was measured, e.g. `staging rows/s (stage_page, 1,000-key pages)`. */
-  name: string;
-  /** The measurement. */
-  value: number;
-  /** Unit of `value` and `baseline`, e.g. `rows/s` or `ms`. */
-  unit: string;
-  /** The physical limit measured in the same run, in the same unit. */
-  baseline?: number;
-  /** `value / baseline`. */
-  ratio?: number;
-  /** How to read the number. */
-  note?: string;
-}
+export type { BenchRow };
 
 /** Options for {@linkcode runDbBench}. */
 export interface DbBenchOptions {
@@ -251,21 +238,6 @@ function freePort(): number {
   return port;
 }
 
-function formatTable(rows: BenchRow[]): string {
-  const header = ["benchmark", "value", "unit", "baseline", "ratio", "note"];
-  const cells = rows.map((row) => [
-    row.name,
-    String(row.value),
-    row.unit,
-    row.baseline === undefined ? "" : String(row.baseline),
-    row.ratio === undefined ? "" : String(row.ratio),
-    row.note ?? "",
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  const line = (c: string[]) => c.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd();
-  return [line(header), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)].join("\n");
-}
-
 if (import.meta.main) {
   const keysArg = Deno.args.find((arg) => arg.startsWith("--keys="));
   const keys = keysArg ? Number(keysArg.slice("--keys=".length)) : undefined;
@@ -278,8 +250,7 @@ if (import.meta.main) {
   try {
     await applyMigrations(cluster.url);
     const rows = await runDbBench(cluster.url, { keys });
-    console.log(formatTable(rows));
-    console.log(JSON.stringify({ benchmark: "db", rows }));
+    printReport("db", rows);
   } finally {
     await cluster.stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});

@@ -1,0 +1,53 @@
+/**
+ * How every benchmark reports: rows of measured values, each beside the physical limit measured
+ * in the same run, printed as a table and as one JSON line (`{"benchmark": name, "rows": […]}`)
+ * that `scripts/bench/main.ts` collects.
+ *
+ * @module
+ */
+
+/** One measured number, optionally beside the limit it is judged against. */
+export interface BenchRow {
+  /** What was measured, e.g. `staging rows/s (stage_page, 1,000-key pages)`. */
+  name: string;
+  /** The measurement. */
+  value: number;
+  /** Unit of `value` and `baseline`, e.g. `rows/s` or `ms`. */
+  unit: string;
+  /** The physical limit measured in the same run, in the same unit. */
+  baseline?: number;
+  /** `value / baseline`. */
+  ratio?: number;
+  /** How to read the number. */
+  note?: string;
+}
+
+/** The rows as an aligned text table. */
+export function formatTable(rows: BenchRow[]): string {
+  const header = ["benchmark", "value", "unit", "baseline", "ratio", "note"];
+  const cells = rows.map((row) => [
+    row.name,
+    String(row.value),
+    row.unit,
+    row.baseline === undefined ? "" : String(row.baseline),
+    row.ratio === undefined ? "" : String(row.ratio),
+    row.note ?? "",
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const line = (c: string[]) => c.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd();
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)].join("\n");
+}
+
+/** Prints the table, then the JSON line `main.ts` reads. */
+export function printReport(benchmark: string, rows: BenchRow[]): void {
+  console.log(formatTable(rows));
+  console.log(JSON.stringify({ benchmark, rows }));
+}
+
+/** The JSON report line of one benchmark's output, or undefined. */
+export function parseReportLine(
+  output: string,
+): { benchmark: string; rows: BenchRow[] } | undefined {
+  const line = output.split("\n").reverse().find((l) => l.startsWith('{"benchmark"'));
+  return line ? JSON.parse(line) : undefined;
+}
