@@ -1,0 +1,162 @@
+import assert from "node:assert/strict";
+import { samplePng } from "../../../scripts/lib/png.ts";
+import { parseConfig } from "./config.ts";
+import { AppError } from "./errors.ts";
+import type { EntryMetadata, ImageIndex } from "./image_index.ts";
+import type { ImageStorage, PutOptions, StoredObject } from "./storage.ts";
+import { createImageUploader, sha256Hex, uploadSettings } from "./upload.ts";
+
+/** An in-memory bucket with just what the uploader uses. */
+function fakeStorage() {
+  const objects = new Map<string, StoredObject & { bytes: Uint8Array }>();
+  const puts: string[] = [];
+  const storage = {
+    bucket: "fake",
+    objects,
+    puts,
+    put(key: string, body: Uint8Array, options: PutOptions) {
+      puts.push(key);
+      const etag = `etag-${puts.length}`;
+      objects.set(key, {
+        key,
+        size: body.length,
+        etag,
+        lastModified: new Date(1_700_000_000_000),
+        contentType: options.contentType,
+        metadata: options.metadata,
+        bytes: body,
+      });
+      return Promise.resolve({ etag });
+    },
+    head: (key: string) => Promise.resolve(objects.get(key) ?? null),
+  };
+  return storage as unknown as ImageStorage & typeof storage;
+}
+
+/** An index that fails its first `failures` writes with a connection-level error. */
+function flakyIndex(failures: number) {
+  const rows = new Map<string, EntryMetadata>();
+  let calls = 0;
+  const index = {
+    rows,
+    get calls() {
+      return calls;
+    },
+    add(filename: string, metadata: EntryMetadata = {}) {
+      calls++;
+      if (calls <= failures) {
+        return Promise.reject(
+          Object.assign(new Error("function does not exist"), { code: "42883" }),
+        );
+      }
+      rows.set(filename, metadata);
+      return Promise.resolve();
+    },
+  };
+  return index as unknown as ImageIndex & typeof index;
+}
+
+const settings = uploadSettings(parseConfig({
+  AWS_ACCESS_KEY: "k",
+  AWS_SECRET_ACCESS_KEY: "s",
+  S3_BUCKET: "bucket",
+  SUPABASE_DB_URL: "postgres://x",
+}));
+const noSleep = () => Promise.resolve();
+const PNG = samplePng(3, 40, 30);
+
+Deno.test("uploader stores, then indexes with the object's metadata", async () => {
+  const storage = fakeStorage();
+  const index = flakyIndex(0);
+  const uploader = createImageUploader({ storage, index, settings, sleep: noSleep });
+  const { status, body } = await uploader.upload({ key: "1.png", bytes: PNG, replace: false });
+  assert.equal(status, 201);
+  assert.equal(body.sha256, await sha256Hex(PNG));
+  assert.equal(storage.objects.get("1.png")?.metadata?.sha256, body.sha256);
+  assert.deepEqual(index.rows.get("1.png"), {
+    sizeBytes: PNG.length,
+    etag: "etag-1",
+    contentType: "image/png",
+    lastModified: new Date(1_700_000_000_000),
+    width: 40,
+    height: 30,
+  });
+});
+
+Deno.test("uploader retries a failed index write and succeeds on the third attempt", async () => {
+  const storage = fakeStorage();
+  const index = flakyIndex(2);
+  const uploader = createImageUploader({ storage, index, settings, sleep: noSleep });
+  const { status, body } = await uploader.upload({ key: "2.png", bytes: PNG, replace: false });
+  assert.equal(status, 201);
+  assert.equal(body.indexed, true);
+  assert.equal(index.calls, 3);
+  assert.ok(index.rows.has("2.png"));
+});
+
+Deno.test("uploader answers stored_not_indexed (503) when every index attempt fails", async () => {
+  const storage = fakeStorage();
+  const index = flakyIndex(99);
+  const uploader = createImageUploader({ storage, index, settings, sleep: noSleep });
+  await assert.rejects(
+    uploader.upload({ key: "3.png", bytes: PNG, replace: false }),
+    (error: AppError) =>
+      error.status === 503 && error.code === "stored_not_indexed" &&
+      /stored in the bucket as "3\.png" but not yet in the index/.test(error.message),
+  );
+  assert.equal(index.calls, 3);
+  assert.ok(storage.objects.has("3.png"), "the bucket write stays; the answer says so");
+});
+
+Deno.test("uploader: same bytes twice is idempotent, different bytes need replace", async () => {
+  const storage = fakeStorage();
+  const index = flakyIndex(0);
+  const uploader = createImageUploader({ storage, index, settings, sleep: noSleep });
+  await uploader.upload({ key: "4.png", bytes: PNG, replace: false });
+  const again = await uploader.upload({ key: "4.png", bytes: PNG, replace: false });
+  assert.equal(again.status, 200);
+  assert.equal(again.body.unchanged, true);
+  assert.equal(again.body.replaced, false);
+  assert.equal(storage.puts.length, 1, "nothing written the second time");
+
+  const other = samplePng(4, 40, 30);
+  await assert.rejects(
+    uploader.upload({ key: "4.png", bytes: other, replace: false }),
+    (error: AppError) => error.code === "already_exists" && /replace=true/.test(error.message),
+  );
+  assert.equal(storage.puts.length, 1);
+  const replaced = await uploader.upload({ key: "4.png", bytes: other, replace: true });
+  assert.equal(replaced.status, 201);
+  assert.equal(replaced.body.replaced, true);
+  assert.deepEqual(storage.objects.get("4.png")?.bytes, other);
+});
+
+Deno.test("uploader writes nothing for a refused file", async () => {
+  const storage = fakeStorage();
+  const index = flakyIndex(0);
+  const uploader = createImageUploader({ storage, index, settings, sleep: noSleep });
+  for (
+    const [key, bytes, code] of [
+      ["5.jpg", PNG, "content_mismatch"],
+      ["5.png", PNG.subarray(0, 100), "corrupt_image"],
+      ["5.png", new TextEncoder().encode("<svg><script/></svg>"), "unsupported_media_type"],
+    ] as const
+  ) {
+    await assert.rejects(
+      uploader.upload({ key, bytes, replace: true }),
+      (error: AppError) => error instanceof AppError && error.code === code,
+    );
+  }
+  assert.equal(storage.puts.length, 0);
+  assert.equal(index.calls, 0);
+});
+
+Deno.test("uploadSettings() reads ALLOWED_IMAGE_TYPES as names or MIME types", () => {
+  const base = { AWS_ACCESS_KEY: "k", AWS_SECRET_ACCESS_KEY: "s", S3_BUCKET: "bucket" };
+  const read = (types: string) =>
+    uploadSettings(
+      parseConfig({ ...base, SUPABASE_DB_URL: "x", ALLOWED_IMAGE_TYPES: types }),
+    ).allowed;
+  assert.deepEqual(read("jpg, image/PNG,webp"), ["jpeg", "png", "webp"]);
+  assert.throws(() => read("jpeg,svg"), /"svg" is not one of/);
+});
