@@ -1,13 +1,114 @@
 /**
- * Routes for `s3-image-service`.
+ * Routes for `s3-image-service` (full reference: docs/s3-image-service.md). Every route but
+ * `/health` authenticates the caller and checks the role it needs; `service_role` may call all.
+ *
+ * | route                          | roles            |
+ * | ------------------------------ | ---------------- |
+ * | `POST /`                       | admin            |
+ * | `POST /rebuild`                | admin            |
+ * | `GET /rebuild`, `/rebuild/:id` | manager, admin   |
+ * | `POST /rebuild/:id/continue`   | service_role     |
+ * | `POST /rebuild/:id/cancel`     | admin            |
+ * | `POST /reconcile`              | admin            |
+ * | `GET /reconcile/:id`           | manager, admin   |
+ * | `POST /reconcile/:id/apply`    | admin            |
+ * | `GET /stats`, `GET /files`     | manager, admin   |
+ * | `POST /files`                  | manager, admin   |
+ * | `DELETE /files/:filename`      | admin            |
  *
  * @module
  */
-import { ERRORS } from "../_shared/errors.ts";
+import { authenticate, requireRole } from "../_shared/auth.ts";
+import { config } from "../_shared/config.ts";
 import { healthResponse } from "../_shared/health.ts";
 import { subPath } from "../_shared/http.ts";
+import { FUNCTION_NAME } from "./context.ts";
+import { matchRoute, type Route } from "./router.ts";
+import { addFile, listFiles, removeFile } from "./routes/files.ts";
+import { applyReconcile, reconcileStatus, startReconcile } from "./routes/reconcile.ts";
+import {
+  cancelRebuild,
+  continueRebuild,
+  latestRebuild,
+  rebuildStatus,
+  seedRebuild,
+  startRebuild,
+} from "./routes/rebuild.ts";
+import { stats } from "./routes/stats.ts";
 
-const FUNCTION_NAME = "s3-image-service";
+const READERS = ["manager", "admin"] as const;
+const ADMINS = ["admin"] as const;
+
+/** Every route of the function. */
+export const ROUTES: readonly Route[] = [
+  { method: "POST", path: "/", roles: ADMINS, action: "rebuild the index", handler: seedRebuild },
+  {
+    method: "POST",
+    path: "/rebuild",
+    roles: ADMINS,
+    action: "rebuild the index",
+    handler: startRebuild,
+  },
+  {
+    method: "GET",
+    path: "/rebuild",
+    roles: READERS,
+    action: "read rebuild status",
+    handler: latestRebuild,
+  },
+  {
+    method: "GET",
+    path: "/rebuild/:id",
+    roles: READERS,
+    action: "read rebuild status",
+    handler: rebuildStatus,
+  },
+  {
+    method: "POST",
+    path: "/rebuild/:id/continue",
+    roles: [],
+    action: "continue a rebuild",
+    handler: continueRebuild,
+  },
+  {
+    method: "POST",
+    path: "/rebuild/:id/cancel",
+    roles: ADMINS,
+    action: "cancel a rebuild",
+    handler: cancelRebuild,
+  },
+  {
+    method: "POST",
+    path: "/reconcile",
+    roles: ADMINS,
+    action: "reconcile the index",
+    handler: startReconcile,
+  },
+  {
+    method: "GET",
+    path: "/reconcile/:id",
+    roles: READERS,
+    action: "read reconcile status",
+    handler: reconcileStatus,
+  },
+  {
+    method: "POST",
+    path: "/reconcile/:id/apply",
+    roles: ADMINS,
+    action: "apply a reconcile",
+    handler: applyReconcile,
+  },
+  { method: "GET", path: "/stats", roles: READERS, action: "read index stats", handler: stats },
+  { method: "GET", path: "/files", roles: READERS, action: "list the index", handler: listFiles },
+  { method: "POST", path: "/files", roles: READERS, action: "add files", handler: addFile },
+  {
+    method: "DELETE",
+    path: "/files/:filename",
+    roles: ADMINS,
+    action: "remove files",
+    handler: removeFile,
+  },
+];
 
 /** Handles one request (errors are rendered by `serveJson`). */
 export async function handle(request: Request): Promise<Response> {
@@ -15,5 +116,8 @@ export async function handle(request: Request): Promise<Response> {
   if (path === "/health" && request.method === "GET") {
     return await healthResponse(request, FUNCTION_NAME);
   }
-  throw ERRORS.NotFound(`No route ${request.method} ${path} on ${FUNCTION_NAME}`);
+  const { route, params } = matchRoute(ROUTES, request.method, path);
+  const caller = await authenticate(request, config().SUPABASE_JWT_SECRET);
+  requireRole(caller, route.roles, route.action);
+  return await route.handler({ request, params, caller });
 }

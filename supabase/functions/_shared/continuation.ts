@@ -1,0 +1,94 @@
+/**
+ * How a long job keeps going after the request that started it has answered.
+ *
+ * - {@linkcode runInBackground}: work that should outlive the response. On Supabase the edge
+ *   runtime keeps the isolate alive for promises handed to `EdgeRuntime.waitUntil`; elsewhere
+ *   (the local host, `deno serve`) the process simply lives on and the promise runs.
+ * - {@linkcode createContinuation}: the next slice of a job runs in a *fresh invocation* (its own
+ *   CPU and wall-clock budget), reached by a self-call to the function with the service-role
+ *   key. That works the same on Supabase and on the local host. Without a URL or key it falls
+ *   back to running the slice in this process.
+ *
+ * @module
+ */
+
+/** What the next invocation of a job needs. */
+export interface ContinueRequest {
+  jobId: number;
+  /** Lease owner name of the chain; the next slice reuses it to keep the lease. */
+  worker: string;
+  budget: { cpuMs: number; wallMs: number };
+}
+
+/** Schedules the next slice of a job; resolves once it is handed off, not when it is done. */
+export interface Continuation {
+  schedule(request: ContinueRequest): Promise<void>;
+}
+
+interface EdgeRuntimeGlobal {
+  EdgeRuntime?: { waitUntil?: (promise: Promise<unknown>) => void };
+}
+
+/**
+ * Lets `promise` run past the response: `EdgeRuntime.waitUntil` when the runtime offers it.
+ * Its failure is logged, never unhandled.
+ */
+export function runInBackground(promise: Promise<unknown>, label = "background task"): void {
+  const guarded = promise.catch((error) => console.error(`${label} failed:`, error));
+  const runtime = (globalThis as EdgeRuntimeGlobal).EdgeRuntime;
+  if (typeof runtime?.waitUntil === "function") runtime.waitUntil(guarded);
+}
+
+/** Options for {@linkcode createContinuation}. */
+export interface ContinuationOptions {
+  /**
+   * The function's own base URL, e.g. `https://<ref>.supabase.co/functions/v1/s3-image-service`.
+   * Without it (or without `serviceRoleKey`) slices run in this process.
+   */
+  functionUrl?: string;
+  serviceRoleKey?: string;
+  /** Runs a slice in this process (the fallback, and what a self-call ends up doing). */
+  runHere: (request: ContinueRequest) => Promise<unknown>;
+  /** How long the self-call may take to be accepted. Default 15 000 ms. */
+  handOffTimeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+/**
+ * A {@linkcode Continuation} that POSTs `{worker, budget}` to
+ * `<functionUrl>/rebuild/<jobId>/continue` and waits only for the `202 Accepted` (the callee
+ * answers at once and works in the background, so calls never nest). If the self-call cannot be
+ * handed off, the slice runs here instead; should that process die too, the job's lease expires
+ * and the next status call picks the job up again.
+ */
+export function createContinuation(options: ContinuationOptions): Continuation {
+  const doFetch = options.fetch ?? fetch;
+  const runHere = (request: ContinueRequest) =>
+    runInBackground(options.runHere(request), `Rebuild ${request.jobId} slice`);
+  return {
+    async schedule(request) {
+      if (!options.functionUrl || !options.serviceRoleKey) {
+        runHere(request);
+        return;
+      }
+      const url = `${options.functionUrl.replace(/\/+$/, "")}/rebuild/${request.jobId}/continue`;
+      try {
+        const response = await doFetch(url, {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${options.serviceRoleKey}`,
+            "content-type": "application/json",
+          },
+          body: JSON.stringify({ worker: request.worker, budget: request.budget }),
+          signal: AbortSignal.timeout(options.handOffTimeoutMs ?? 15_000),
+        });
+        await response.body?.cancel();
+        if (response.status === 202) return;
+        console.error(`Rebuild ${request.jobId}: self-call answered ${response.status}`);
+      } catch (error) {
+        console.error(`Rebuild ${request.jobId}: self-call failed:`, error);
+      }
+      runHere(request);
+    },
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * Single-file admin operations on the index, each checked against the bucket: add a file by name
+ * (HeadObject first, so no phantom entries; metadata from S3), remove an entry (optionally the
+ * object too), and list/search entries with preview URLs.
+ *
+ * @module
+ */
+import { ERRORS } from "./errors.ts";
+import { filenameProblem, quoteName } from "./filename.ts";
+import type { ImageIndex, IndexEntry } from "./image_index.ts";
+import type { ImageStorage } from "./storage.ts";
+
+/** An index entry with a URL to preview it. */
+export type ListedFile = IndexEntry & { url: string };
+
+/** One page of {@linkcode FileAdmin.list}. */
+export interface FilePage {
+  files: ListedFile[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
+}
+
+/** The outcome of {@linkcode FileAdmin.remove}. */
+export interface RemoveResult {
+  filename: string;
+  /** Whether an index entry was removed. */
+  removed: boolean;
+  /** Whether the object was deleted from the bucket (only when asked). */
+  objectDeleted: boolean;
+}
+
+/** The operations. */
+export interface FileAdmin {
+  /**
+   * Adds (or refreshes) `filename` with the size, ETag, type and Last-Modified S3 reports.
+   * `force` indexes it without checking the bucket (metadata stays empty).
+   *
+   * @throws 400 `invalid_filename`; 404 `not_in_bucket` when the object is absent.
+   */
+  add(
+    filename: string,
+    options?: { force?: boolean },
+  ): Promise<{ file: IndexEntry; checked: boolean }>;
+  /**
+   * Removes the entry, then (with `deleteObject`) the object: in that order, so a failure half
+   * way leaves an object the index does not list (a rebuild adds it back) and never an index
+   * entry without its object.
+   *
+   * @throws 404 `not_found` when there was neither an entry nor (when asked) an object.
+   */
+  remove(filename: string, options?: { deleteObject?: boolean }): Promise<RemoveResult>;
+  /** A page of entries by prefix, after `cursor`, in S3's byte order, with preview URLs. */
+  list(options: { prefix?: string; cursor?: string; limit: number }): Promise<FilePage>;
+}
+
+/** Options for {@linkcode createFileAdmin}. */
+export interface FileAdminOptions {
+  index: ImageIndex;
+  storage: Pick<ImageStorage, "head" | "delete" | "signedGetUrl">;
+  /** Lifetime of signed preview URLs, in seconds. */
+  signedUrlSeconds: number;
+  /** A public or CDN base URL; when set, previews are `base + key` instead of signed URLs. */
+  publicBaseUrl?: string;
+}
+
+/** A preview URL builder: public base + encoded key, or a signed GET. */
+export function previewUrlFor(
+  options: Pick<FileAdminOptions, "storage" | "signedUrlSeconds" | "publicBaseUrl">,
+): (key: string) => Promise<string> {
+  const base = options.publicBaseUrl?.replace(/\/*$/, "/");
+  if (base) return (key) => Promise.resolve(base + encodeURIComponent(key));
+  return (key) => options.storage.signedGetUrl(key, options.signedUrlSeconds);
+}
+
+function checkName(verb: string, filename: string): void {
+  const problem = filenameProblem(filename);
+  if (problem) throw ERRORS.NameInvalid(`Cannot ${verb} file "${quoteName(filename)}": ${problem}`);
+}
+
+/** The operations over an index and a bucket. */
+export function createFileAdmin(options: FileAdminOptions): FileAdmin {
+  const { index, storage } = options;
+  const previewUrl = previewUrlFor(options);
+  return {
+    async add(filename, { force = false } = {}) {
+      checkName("add", filename);
+      const object = await storage.head(filename);
+      if (!object && !force) {
+        throw ERRORS.NotInBucket(
+          `Cannot add file "${filename}": the bucket has no such object (pass force to index it anyway)`,
+        );
+      }
+      await index.add(
+        filename,
+        object
+          ? {
+            sizeBytes: object.size,
+            etag: object.etag,
+            // Only a real image type from S3; anything else (octet-stream from a careless
+            // uploader) is left to the SQL API, which derives it from the extension.
+            contentType: object.contentType?.startsWith("image/") ? object.contentType : undefined,
+            lastModified: object.lastModified,
+          }
+          : {},
+      );
+      const file = await index.get(filename);
+      if (!file) throw ERRORS.Conflict(`File "${filename}" was removed while it was being added`);
+      return { file, checked: object !== null };
+    },
+
+    async remove(filename, { deleteObject = false } = {}) {
+      checkName("remove", filename);
+      const removed = await index.remove(filename);
+      let objectDeleted = false;
+      if (deleteObject) {
+        if ((await storage.head(filename)) !== null) {
+          await storage.delete(filename);
+          objectDeleted = true;
+        }
+      }
+      if (!removed && !objectDeleted) {
+        throw ERRORS.NotFound(
+          deleteObject
+            ? `Cannot remove file "${filename}": it is neither in the cache nor in the bucket`
+            : `Cannot remove file "${filename}": it is not in the cache`,
+        );
+      }
+      return { filename, removed, objectDeleted };
+    },
+
+    async list({ prefix = "", cursor, limit }) {
+      const rows = await index.search({ prefix, after: cursor, pageSize: limit + 1 });
+      const page = rows.slice(0, limit);
+      const files = await Promise.all(
+        page.map(async (entry) => ({ ...entry, url: await previewUrl(entry.filename) })),
+      );
+      return {
+        files,
+        nextCursor: rows.length > limit ? page[page.length - 1].filename : null,
+      };
+    },
+  };
+}

@@ -1,0 +1,239 @@
+/**
+ * Rebuild and reconcile jobs (`public.s3_cache_rebuilds`) seen from TypeScript: a thin, typed
+ * layer over the SQL rebuild primitives (`s3_cache_rebuild_start`, `_claim`, `_stage_page`,
+ * `_record_invocation`, `_preview`, `_finish`, `_fail`, `_cancel`, `_status`). The rules (one
+ * running job, leases, compare-and-set on the continuation token, the atomic delta) live in SQL;
+ * this module only moves values across.
+ *
+ * @module
+ */
+import type { Sql } from "./db.ts";
+import { isTransientDbError } from "./db.ts";
+import { withRetry } from "./retry.ts";
+
+/** What a job does once its listing is complete. */
+export type JobMode = "rebuild" | "reconcile";
+
+/** A job's life: `running` until it succeeds, fails or is cancelled. */
+export type JobStatus = "running" | "succeeded" | "failed" | "cancelled";
+
+/** One worker invocation's cost, as recorded on the job. */
+export interface Invocation {
+  cpu_ms: number;
+  wall_ms: number;
+  pages: number;
+  keys: number;
+  at: string;
+}
+
+/** A listing key our naming rules refuse, with the reason. */
+export interface SkippedKey {
+  key: string;
+  problem: string;
+}
+
+/**
+ * What the service keeps in the job's `summary` column (no SQL primitive writes it; see
+ * {@linkcode RebuildJobs.annotate}).
+ */
+export interface JobSummary {
+  /** Per-invocation budget chosen at start (service_role may ask for a smaller one). */
+  budget?: { cpu_ms: number; wall_ms: number };
+  /** Reconcile: apply as soon as the listing is complete instead of waiting for review. */
+  apply?: boolean;
+  /** The first skipped keys and why (at most {@linkcode MAX_SKIPPED_SAMPLES}). */
+  skipped_samples?: SkippedKey[];
+  /** The last error a worker met without ending the job (e.g. the database was unreachable). */
+  last_interruption?: { at: string; error: string };
+}
+
+/** How many skipped keys a job remembers by name. */
+export const MAX_SKIPPED_SAMPLES = 20;
+
+/** A row of `s3_cache_rebuilds`, as the SQL API returns it (`to_jsonb`). */
+export interface RebuildJob {
+  id: number;
+  mode: JobMode;
+  status: JobStatus;
+  started_by: string | null;
+  started_at: string;
+  finished_at: string | null;
+  continuation_token: string | null;
+  listing_complete: boolean;
+  pages: number;
+  listed: number;
+  skipped: number;
+  inserted: number;
+  updated: number;
+  removed: number;
+  error: string | null;
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+  lease_seconds: number;
+  invocations: Invocation[];
+  summary: JobSummary | null;
+}
+
+/** `s3_cache_rebuild_start`'s answer. */
+export interface StartResult {
+  started: boolean;
+  job: RebuildJob;
+  message?: string;
+}
+
+/** `s3_cache_rebuild_preview`'s answer: what finishing would change, with samples. */
+export interface JobPreview {
+  job_id: number;
+  to_insert: number;
+  to_update: number;
+  to_remove: number;
+  missing_from_index: string[];
+  missing_from_bucket: string[];
+  changed: string[];
+}
+
+/** One listing page to stage. */
+export interface StagedPage {
+  /** The continuation token the page was listed from (null for the first page). */
+  previousToken: string | null;
+  /** The token of the page after it; null when this was the last page. */
+  nextToken: string | null;
+  objects: ReadonlyArray<{ key: string; size: number; etag: string; lastModified: Date }>;
+}
+
+/** The cost of one invocation, to record on the job. */
+export interface InvocationCost {
+  cpuMs: number;
+  wallMs: number;
+  pages: number;
+  keys: number;
+}
+
+/** A job and the database's clock when it was read (leases are judged by that clock). */
+export interface JobSnapshot {
+  job: RebuildJob;
+  now: Date;
+}
+
+/** The rebuild primitives, typed. Every call raises the SQL API's errors unchanged. */
+export interface RebuildJobs {
+  start(startedBy: string, mode: JobMode): Promise<StartResult>;
+  /** Takes or renews the lease; null when another live worker holds it or the job ended. */
+  claim(jobId: number, worker: string, leaseSeconds: number): Promise<RebuildJob | null>;
+  stagePage(jobId: number, worker: string, page: StagedPage): Promise<RebuildJob>;
+  recordInvocation(jobId: number, cost: InvocationCost): Promise<void>;
+  preview(jobId: number, sampleLimit: number): Promise<JobPreview>;
+  finish(jobId: number): Promise<RebuildJob>;
+  fail(jobId: number, error: string): Promise<RebuildJob>;
+  cancel(jobId: number): Promise<RebuildJob>;
+  /** The job, or the latest one without an id; null when there is none. */
+  status(jobId?: number): Promise<JobSnapshot | null>;
+  /**
+   * Merges `patch` into the job's `summary`, appending skipped samples up to the limit. No SQL
+   * primitive writes `summary`, so this is the one direct UPDATE of the job table.
+   */
+  annotate(jobId: number, patch: JobSummary): Promise<void>;
+}
+
+const retryRead = <T>(operation: () => Promise<T>) =>
+  withRetry(operation, { attempts: 3, baseMs: 100, maxMs: 1000, retryable: isTransientDbError });
+
+/** Whether a running job's lease is free or has expired at `now`. */
+export function leaseIsFree(job: RebuildJob, now: Date): boolean {
+  if (job.status !== "running") return false;
+  if (!job.lease_owner || !job.lease_expires_at) return true;
+  return new Date(job.lease_expires_at).getTime() <= now.getTime();
+}
+
+/** The rebuild primitives over `sql` (postgres.js). */
+export function createRebuildJobs(sql: Sql): RebuildJobs {
+  return {
+    async start(startedBy, mode) {
+      const [{ result }] = await sql`
+        select public.s3_cache_rebuild_start(${startedBy}, ${mode}) as result`;
+      return result as StartResult;
+    },
+
+    async claim(jobId, worker, leaseSeconds) {
+      const [{ job }] = await sql`
+        select public.s3_cache_rebuild_claim(${jobId}, ${worker}, ${leaseSeconds}) as job`;
+      return (job ?? null) as RebuildJob | null;
+    },
+
+    async stagePage(jobId, worker, page) {
+      const names: string[] = [];
+      const sizes: string[] = [];
+      const etags: string[] = [];
+      const lastModifieds: string[] = [];
+      for (const object of page.objects) {
+        names.push(object.key);
+        sizes.push(String(object.size));
+        etags.push(object.etag);
+        lastModifieds.push(object.lastModified.toISOString());
+      }
+      const [{ job }] = await sql`
+        select public.s3_cache_rebuild_stage_page(
+          ${jobId}, ${worker}, ${page.previousToken}, ${page.nextToken},
+          ${names}::text[], ${sizes}::bigint[], ${etags}::text[], ${lastModifieds}::timestamptz[]
+        ) as job`;
+      return job as RebuildJob;
+    },
+
+    async recordInvocation(jobId, cost) {
+      const round = (ms: number) => Math.round(ms * 10) / 10;
+      await sql`select public.s3_cache_rebuild_record_invocation(
+        ${jobId}, ${round(cost.cpuMs)}, ${round(cost.wallMs)}, ${cost.pages}, ${cost.keys})`;
+    },
+
+    async preview(jobId, sampleLimit) {
+      const [{ preview }] = await sql`
+        select public.s3_cache_rebuild_preview(${jobId}, ${sampleLimit}) as preview`;
+      return preview as JobPreview;
+    },
+
+    async finish(jobId) {
+      const [{ job }] = await sql`select public.s3_cache_rebuild_finish(${jobId}) as job`;
+      return job as RebuildJob;
+    },
+
+    async fail(jobId, error) {
+      const [{ job }] = await sql`select public.s3_cache_rebuild_fail(${jobId}, ${error}) as job`;
+      return job as RebuildJob;
+    },
+
+    async cancel(jobId) {
+      const [{ job }] = await sql`select public.s3_cache_rebuild_cancel(${jobId}) as job`;
+      return job as RebuildJob;
+    },
+
+    async status(jobId) {
+      const [row] = await retryRead(() =>
+        sql`select public.s3_cache_rebuild_status(${jobId ?? null}::bigint) as job,
+          clock_timestamp() as now`
+      );
+      if (!row?.job) return null;
+      return { job: row.job as RebuildJob, now: row.now as Date };
+    },
+
+    async annotate(jobId, patch) {
+      const { skipped_samples: samples, ...rest } = patch;
+      await sql`
+        update public.s3_cache_rebuilds as r set summary =
+          coalesce(r.summary, '{}'::jsonb) || ${sql.json(rest as never)}::jsonb
+        where r.id = ${jobId}`;
+      if (!samples?.length) return;
+      await sql`
+        update public.s3_cache_rebuilds as r set summary = r.summary || jsonb_build_object(
+          'skipped_samples', (
+            select coalesce(jsonb_agg(e.value order by e.ordinality), '[]'::jsonb)
+            from jsonb_array_elements(
+              coalesce(r.summary -> 'skipped_samples', '[]'::jsonb)
+                || ${sql.json(samples as never)}::jsonb
+            ) with ordinality as e (value, ordinality)
+            where e.ordinality <= ${MAX_SKIPPED_SAMPLES}
+          )
+        )
+        where r.id = ${jobId}`;
+    },
+  };
+}

@@ -1,0 +1,216 @@
+/**
+ * Rebuild and reconcile jobs end to end: start (one at a time), drive a slice inside a request,
+ * continue in fresh invocations until the listing is complete, pick up jobs whose worker died,
+ * report, apply and cancel. The HTTP routes of `s3-image-service` are thin wrappers of this.
+ *
+ * Job options the SQL API has no column for (the per-invocation budget chosen at start, and a
+ * reconcile's "apply when listed") are kept in the job's `summary`, so a worker that picks a job
+ * up after a crash honours them.
+ *
+ * @module
+ */
+import type { BudgetLimits } from "./budget.ts";
+import type { Continuation, ContinueRequest } from "./continuation.ts";
+import { ERRORS } from "./errors.ts";
+import type { ImageStorage } from "./storage.ts";
+import {
+  type JobMode,
+  type JobPreview,
+  leaseIsFree,
+  type RebuildJob,
+  type RebuildJobs,
+  type StartResult,
+} from "./rebuild_jobs.ts";
+import { runSlice, type SliceOutcome } from "./rebuild_worker.ts";
+
+/** Defaults from the configuration. */
+export interface RebuildDefaults {
+  budget: BudgetLimits;
+  leaseSeconds: number;
+}
+
+/** What {@linkcode createRebuildService} needs. */
+export interface RebuildServiceDeps {
+  jobs: RebuildJobs;
+  storage: Pick<ImageStorage, "listPage">;
+  /** Hands the next slice to a fresh invocation. */
+  continuation: Continuation;
+  defaults: RebuildDefaults;
+  /** Keys per listing page (tests). */
+  pageSize?: number;
+}
+
+/** Options for starting a job. */
+export interface StartOptions {
+  /** A smaller per-invocation budget (never larger than the configured one). */
+  budget?: Partial<BudgetLimits>;
+  /** Reconcile only: apply as soon as the listing is complete. */
+  apply?: boolean;
+}
+
+/** A job with its computed duration, as the API shows it. */
+export type JobView = RebuildJob & { duration_ms: number };
+
+/** The rebuild service. */
+export interface RebuildService {
+  /**
+   * Starts a job, or returns the running one (`started: false`). A rebuild supersedes a
+   * reconcile that is only waiting for review (its listing is done and nobody asked to apply
+   * it): that dry run is cancelled and the rebuild starts.
+   */
+  start(mode: JobMode, startedBy: string, options?: StartOptions): Promise<StartResult>;
+  /** Runs one slice of `job` in this request, then hands the rest to a fresh invocation. */
+  drive(job: RebuildJob, worker?: string): Promise<SliceOutcome>;
+  /** One slice for a continuation request, then the next hand-off when pages remain. */
+  continueChain(request: ContinueRequest): Promise<SliceOutcome>;
+  /** The job (latest without an id), handing a stalled one (lease expired) to a new worker. */
+  status(jobId?: number): Promise<RebuildJob | null>;
+  /** Hands `job` to a fresh worker if it is running, has work left and its lease is free. */
+  kickIfStalled(job: RebuildJob, now: Date): Promise<boolean>;
+  cancel(jobId: number): Promise<RebuildJob>;
+  /** What applying a listed reconcile job would change. */
+  preview(job: RebuildJob, sampleLimit: number): Promise<JobPreview>;
+  /**
+   * Applies a reconcile job: at once when its listing is complete, else marks it to be applied
+   * when it is (`applied: false`).
+   */
+  apply(jobId: number): Promise<{ applied: boolean; job: RebuildJob }>;
+}
+
+/** A lease owner name unique to this invocation chain. */
+export function newWorkerName(jobId: number): string {
+  return `job${jobId}-${crypto.randomUUID().slice(0, 13)}`;
+}
+
+/** The job with `duration_ms` (to its end, or to now while it runs). */
+export function jobView(job: RebuildJob, now = new Date()): JobView {
+  const end = job.finished_at ? new Date(job.finished_at) : now;
+  return { ...job, duration_ms: Math.max(0, end.getTime() - new Date(job.started_at).getTime()) };
+}
+
+/** Whether a running job still needs a worker (a listed reconcile waits for a person instead). */
+export function hasWorkLeft(job: RebuildJob): boolean {
+  if (job.status !== "running") return false;
+  return !(job.mode === "reconcile" && job.listing_complete && !job.summary?.apply);
+}
+
+/** The service over its dependencies. */
+export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
+  const { jobs, defaults } = deps;
+
+  const budgetOf = (job: RebuildJob): BudgetLimits => ({
+    cpuMs: job.summary?.budget?.cpu_ms ?? defaults.budget.cpuMs,
+    wallMs: job.summary?.budget?.wall_ms ?? defaults.budget.wallMs,
+  });
+
+  const slice = (jobId: number, worker: string, budget: BudgetLimits) =>
+    runSlice({
+      jobs,
+      storage: deps.storage,
+      jobId,
+      worker,
+      leaseSeconds: defaults.leaseSeconds,
+      budget,
+      pageSize: deps.pageSize,
+    });
+
+  const handOff = async (outcome: SliceOutcome, worker: string, budget: BudgetLimits) => {
+    if (outcome.state === "more") {
+      await deps.continuation.schedule({ jobId: outcome.job.id, worker, budget });
+    }
+  };
+
+  const service: RebuildService = {
+    async start(mode, startedBy, options = {}) {
+      let result = await jobs.start(startedBy, mode);
+      const running = result.job;
+      if (
+        !result.started && mode === "rebuild" && running.mode === "reconcile" &&
+        !hasWorkLeft(running)
+      ) {
+        await jobs.cancel(running.id).catch(() => {}); // it may have been applied meanwhile
+        result = await jobs.start(startedBy, mode);
+      }
+      if (result.started) {
+        const budget = {
+          cpu_ms: Math.min(options.budget?.cpuMs ?? Infinity, defaults.budget.cpuMs),
+          wall_ms: Math.min(options.budget?.wallMs ?? Infinity, defaults.budget.wallMs),
+        };
+        const summary = { budget, ...(mode === "reconcile" ? { apply: !!options.apply } : {}) };
+        await jobs.annotate(result.job.id, summary);
+        result = { ...result, job: { ...result.job, summary } };
+      }
+      return result;
+    },
+
+    async drive(job, worker = newWorkerName(job.id)) {
+      const budget = budgetOf(job);
+      const outcome = await slice(job.id, worker, budget);
+      await handOff(outcome, worker, budget);
+      return outcome;
+    },
+
+    async continueChain(request) {
+      const outcome = await slice(request.jobId, request.worker, request.budget);
+      await handOff(outcome, request.worker, request.budget);
+      return outcome;
+    },
+
+    async status(jobId) {
+      const snapshot = await jobs.status(jobId);
+      if (!snapshot) return null;
+      await service.kickIfStalled(snapshot.job, snapshot.now);
+      return snapshot.job;
+    },
+
+    async kickIfStalled(job, now) {
+      if (!hasWorkLeft(job) || !leaseIsFree(job, now)) return false;
+      await deps.continuation.schedule({
+        jobId: job.id,
+        worker: newWorkerName(job.id),
+        budget: budgetOf(job),
+      });
+      return true;
+    },
+
+    cancel: (jobId) => jobs.cancel(jobId),
+
+    async preview(job, sampleLimit) {
+      if (job.mode !== "reconcile") {
+        throw ERRORS.Conflict(`Job ${job.id} is a rebuild, not a reconcile: it has no dry run`);
+      }
+      return await jobs.preview(job.id, sampleLimit);
+    },
+
+    async apply(jobId) {
+      const snapshot = await jobs.status(jobId);
+      if (!snapshot) throw ERRORS.NotFound(`Rebuild ${jobId} does not exist`);
+      const { job } = snapshot;
+      if (job.mode !== "reconcile") {
+        throw ERRORS.Conflict(`Job ${jobId} is a rebuild, not a reconcile: it applies itself`);
+      }
+      if (job.status !== "running") {
+        throw ERRORS.Conflict(
+          `Cannot apply reconcile ${jobId}: it is not running (status: ${job.status})`,
+        );
+      }
+      if (job.listing_complete) return { applied: true, job: await jobs.finish(jobId) };
+      await jobs.annotate(jobId, { apply: true });
+      // The worker may have staged the last page just before the mark; then nobody else will
+      // apply it, so do it here (a finish racing the worker's is refused by the job lock).
+      const after = await jobs.status(jobId);
+      if (after?.job.status === "running" && after.job.listing_complete) {
+        try {
+          return { applied: true, job: await jobs.finish(jobId) };
+        } catch (error) {
+          const ended = await jobs.status(jobId);
+          if (ended?.job.status === "succeeded") return { applied: true, job: ended.job };
+          throw error;
+        }
+      }
+      if (after) await service.kickIfStalled(after.job, after.now);
+      return { applied: after?.job.status === "succeeded", job: after?.job ?? job };
+    },
+  };
+  return service;
+}

@@ -1,0 +1,271 @@
+/**
+ * One invocation's worth of a rebuild or reconcile job ("a slice"): claim the lease, list the
+ * bucket page by page from the job's committed continuation token, stage each page with its
+ * token, stop before the budget would be exceeded, record what the invocation cost, and finish
+ * the job once the listing is complete.
+ *
+ * The live index is only ever changed by `s3_cache_rebuild_finish`, one transaction at the very
+ * end, so nothing a slice meets half-way (S3 down, database down, the worker killed) can leave
+ * the index emptied or half-built:
+ *
+ * - S3 errors are retried by the SDK (5xx, `SlowDown`, resets); if a page still fails the job
+ *   fails with a readable error.
+ * - Database connection errors are retried with backoff; if the database stays away the slice
+ *   *pauses*: it stops without ending the job, its lease runs out, and the next status or start
+ *   call resumes the job from the last committed page.
+ * - A page refused by the compare-and-set (the job was cancelled or another worker took it over)
+ *   ends the slice quietly.
+ *
+ * @module
+ */
+import { type BudgetClock, type BudgetLimits, startBudget } from "./budget.ts";
+import { isTransientDbError } from "./db.ts";
+import { AppError } from "./errors.ts";
+import { filenameProblem } from "./filename.ts";
+import type { RebuildJob, RebuildJobs, SkippedKey, StagedPage } from "./rebuild_jobs.ts";
+import { MAX_SKIPPED_SAMPLES } from "./rebuild_jobs.ts";
+import { withRetry } from "./retry.ts";
+import type { ImageStorage, ListPage } from "./storage.ts";
+
+/** Keys per ListObjectsV2 page (S3's maximum). */
+export const PAGE_SIZE = 1000;
+
+/** How a slice ended. */
+export type SliceOutcome =
+  /** The listing is complete and the delta was applied; the job succeeded. */
+  | { state: "finished"; job: RebuildJob }
+  /** Pages remain; the budget is spent. Continue with the same worker name. */
+  | { state: "more"; job: RebuildJob }
+  /** A reconcile job's listing is complete; it waits for review (preview, then apply). */
+  | { state: "listed"; job: RebuildJob }
+  /** Another live worker holds the lease; nothing was done. */
+  | { state: "busy"; job: RebuildJob | null }
+  /** The job is not running (any more): cancelled, finished or failed elsewhere. */
+  | { state: "ended"; job: RebuildJob | null }
+  /** The job could not go on and was marked failed (the index is untouched). */
+  | { state: "failed"; job: RebuildJob }
+  /** The database was unreachable; the job stays running and resumes once its lease expires. */
+  | { state: "paused"; error: string };
+
+/** What a slice needs. */
+export interface SliceOptions {
+  jobs: RebuildJobs;
+  storage: Pick<ImageStorage, "listPage">;
+  jobId: number;
+  /** Lease owner name; a continuation passes the same name on, so it keeps the lease. */
+  worker: string;
+  leaseSeconds: number;
+  budget: BudgetLimits;
+  /** Keys per page. Default {@linkcode PAGE_SIZE}. */
+  pageSize?: number;
+  /** Budget clocks (tests pass fakes). Default: process CPU time and `performance.now()`. */
+  clock?: BudgetClock;
+  /** Backoff between database retries (tests pass a fake). */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const describe = (error: unknown): string => {
+  if (error instanceof AppError) return error.message;
+  const { message, code } = error as { message?: string; code?: string };
+  return [code, message].filter(Boolean).join(": ") || String(error);
+};
+
+/** SQLSTATEs with which the SQL API refuses a page of a job this worker no longer owns. */
+const isLostJob = (error: unknown) => {
+  const code = (error as { code?: unknown })?.code;
+  return code === "40001" || code === "55000" || code === "P0002";
+};
+
+class Paused extends Error {}
+
+/**
+ * Runs one slice of job `jobId`. Never throws for an outcome a caller can act on; see
+ * {@linkcode SliceOutcome}.
+ */
+export async function runSlice(options: SliceOptions): Promise<SliceOutcome> {
+  const { jobs, storage, jobId, worker, leaseSeconds } = options;
+  const pageSize = options.pageSize ?? PAGE_SIZE;
+  const budget = startBudget(options.budget, options.clock);
+  const retryOptions = {
+    attempts: 5,
+    baseMs: 200,
+    maxMs: 3000,
+    retryable: isTransientDbError,
+    sleep: options.sleep,
+  };
+  /** Database calls that are safe to repeat; a lasting connection failure pauses the slice. */
+  const db = async <T>(operation: (attempt: number) => Promise<T>): Promise<T> => {
+    try {
+      return await withRetry(operation, retryOptions);
+    } catch (error) {
+      if (isTransientDbError(error)) throw new Paused(describe(error));
+      throw error;
+    }
+  };
+
+  let pages = 0;
+  let keys = 0;
+  const record = async () => {
+    const spent = budget.spent();
+    await jobs.recordInvocation(jobId, { cpuMs: spent.cpuMs, wallMs: spent.wallMs, pages, keys })
+      .catch((error) => console.error(`Rebuild ${jobId}: could not record the invocation:`, error));
+  };
+
+  let job: RebuildJob | null;
+  try {
+    job = await db(() => jobs.claim(jobId, worker, leaseSeconds));
+    if (!job) {
+      const snapshot = await db(() => jobs.status(jobId));
+      const current = snapshot?.job ?? null;
+      return current?.status === "running"
+        ? { state: "busy", job: current }
+        : { state: "ended", job: current };
+    }
+
+    let skippedSamples = job.summary?.skipped_samples?.length ?? 0;
+    if (!job.listing_complete) {
+      const list = (token: string | null): Promise<ListPage> => {
+        const pending = storage.listPage({ token: token ?? undefined, maxKeys: pageSize });
+        pending.catch(() => {}); // awaited below; a prefetch we abandon must not go unhandled
+        return pending;
+      };
+      let token = job.continuation_token;
+      let pending = list(token);
+      while (true) {
+        let page: ListPage;
+        try {
+          page = await pending;
+        } catch (error) {
+          const message = `Listing the bucket failed after ${job.pages} page(s) (${job.listed} ` +
+            `keys): ${describe(error)}`;
+          const failed = await db(() => jobs.fail(jobId, message)).catch((failure) => {
+            if (failure instanceof Paused) throw failure;
+            return null; // the job ended meanwhile (e.g. cancelled)
+          });
+          await record();
+          return failed ? { state: "failed", job: failed } : { state: "ended", job: null };
+        }
+        budget.unitDone();
+        const nextToken = page.nextToken ?? null;
+        const goOn = nextToken !== null && budget.roomForAnotherUnit();
+        // Overlap the next listing request with staging this page.
+        if (goOn) pending = list(nextToken);
+
+        const staged: StagedPage = { previousToken: token, nextToken, objects: page.objects };
+        try {
+          job = await stageVerified(jobs, jobId, worker, staged, db);
+        } catch (error) {
+          if (isLostJob(error)) {
+            await record();
+            const snapshot = await db(() => jobs.status(jobId)).catch(() => null);
+            return { state: "ended", job: snapshot?.job ?? null };
+          }
+          throw error;
+        }
+        pages++;
+        keys += page.objects.length;
+
+        if (skippedSamples < MAX_SKIPPED_SAMPLES) {
+          const skipped: SkippedKey[] = [];
+          for (const object of page.objects) {
+            const problem = filenameProblem(object.key);
+            if (problem && skippedSamples + skipped.length < MAX_SKIPPED_SAMPLES) {
+              skipped.push({ key: object.key, problem });
+            }
+          }
+          if (skipped.length) {
+            skippedSamples += skipped.length;
+            await db(() => jobs.annotate(jobId, { skipped_samples: skipped })).catch((error) => {
+              if (error instanceof Paused) throw error;
+              console.error(`Rebuild ${jobId}: could not note skipped keys:`, error);
+            });
+          }
+        }
+
+        if (nextToken === null) break;
+        if (!goOn) {
+          await record();
+          return { state: "more", job };
+        }
+        token = nextToken;
+      }
+    }
+
+    const current: RebuildJob = job;
+    if (current.mode === "reconcile" && !current.summary?.apply) {
+      await record();
+      return { state: "listed", job: current };
+    }
+    let finished = await finishVerified(jobs, jobId, db);
+    await record();
+    // Read back so the answer carries this invocation's cost too.
+    finished = (await jobs.status(jobId).catch(() => null))?.job ?? finished;
+    return finished.status === "succeeded"
+      ? { state: "finished", job: finished }
+      : { state: "ended", job: finished };
+  } catch (error) {
+    if (error instanceof Paused) {
+      console.error(`Rebuild ${jobId} paused, the database is unreachable: ${error.message}`);
+      return { state: "paused", error: error.message };
+    }
+    // Anything else (the SQL API refusing our data, a bug): end the job readably.
+    const message = `Rebuild stopped: ${describe(error)}`;
+    console.error(`Rebuild ${jobId} failed:`, error);
+    try {
+      const failed = await db(() => jobs.fail(jobId, message));
+      await record();
+      return { state: "failed", job: failed };
+    } catch (failure) {
+      if (failure instanceof Paused) return { state: "paused", error: failure.message };
+      const snapshot = await jobs.status(jobId).catch(() => null);
+      return { state: "ended", job: snapshot?.job ?? null };
+    }
+  }
+}
+
+type Db = <T>(operation: (attempt: number) => Promise<T>) => Promise<T>;
+
+/**
+ * Stages a page, retrying connection errors. A retry of a page whose first attempt did commit
+ * (the reply was lost) is refused by the compare-and-set; then the job's committed token tells
+ * whether our page is in, and if it is, the slice goes on.
+ */
+async function stageVerified(
+  jobs: RebuildJobs,
+  jobId: number,
+  worker: string,
+  page: StagedPage,
+  db: Db,
+): Promise<RebuildJob> {
+  let retried = false;
+  try {
+    return await db((attempt) => {
+      retried = attempt > 1;
+      return jobs.stagePage(jobId, worker, page);
+    });
+  } catch (error) {
+    if (!retried || !isLostJob(error)) throw error;
+    const snapshot = await db(() => jobs.status(jobId));
+    const job = snapshot?.job;
+    if (
+      job?.status === "running" && job.lease_owner === worker &&
+      job.continuation_token === page.nextToken &&
+      job.listing_complete === (page.nextToken === null)
+    ) {
+      return job;
+    }
+    throw error;
+  }
+}
+
+/** Finishes the job; a retry after a lost reply finds it already succeeded and returns it. */
+async function finishVerified(jobs: RebuildJobs, jobId: number, db: Db): Promise<RebuildJob> {
+  try {
+    return await db(() => jobs.finish(jobId));
+  } catch (error) {
+    if (!isLostJob(error)) throw error;
+    const snapshot = await db(() => jobs.status(jobId));
+    if (snapshot && snapshot.job.status !== "running") return snapshot.job;
+    throw error;
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The function's dependencies, built once per process from the validated configuration: the
+ * database client, the bucket, the index, the file operations and the rebuild service.
+ *
+ * @module
+ */
+import { type Config, config } from "../_shared/config.ts";
+import { createContinuation } from "../_shared/continuation.ts";
+import { getDb } from "../_shared/db.ts";
+import { createFileAdmin, type FileAdmin } from "../_shared/file_admin.ts";
+import { createImageIndex, type ImageIndex } from "../_shared/image_index.ts";
+import { createRebuildJobs } from "../_shared/rebuild_jobs.ts";
+import { createRebuildService, type RebuildService } from "../_shared/rebuild_service.ts";
+import { createS3Storage } from "../_shared/storage.ts";
+
+/** This function's name, as deployed and as routed by the host. */
+export const FUNCTION_NAME = "s3-image-service";
+
+/** Everything the routes use. */
+export interface ServiceContext {
+  config: Config;
+  index: ImageIndex;
+  files: FileAdmin;
+  rebuilds: RebuildService;
+  /** The function's public base URL (`…/functions/v1/s3-image-service`), when known. */
+  functionUrl?: string;
+}
+
+let context: ServiceContext | undefined;
+
+/** The process's context, created on first use (a bad configuration throws a clear 500). */
+export function serviceContext(): ServiceContext {
+  if (context) return context;
+  const settings = config();
+  const sql = getDb(settings.SUPABASE_DB_URL);
+  const storage = createS3Storage(settings);
+  const index = createImageIndex(sql);
+  const functionUrl = settings.SUPABASE_URL
+    ? `${settings.SUPABASE_URL.replace(/\/+$/, "")}/functions/v1/${FUNCTION_NAME}`
+    : undefined;
+  // The continuation runs slices through the service, and the service schedules them through
+  // the continuation; the closure breaks the cycle.
+  const continuation = createContinuation({
+    functionUrl,
+    serviceRoleKey: settings.SUPABASE_SERVICE_ROLE_KEY,
+    runHere: (request) => rebuilds.continueChain(request),
+  });
+  const rebuilds: RebuildService = createRebuildService({
+    jobs: createRebuildJobs(sql),
+    storage,
+    continuation,
+    defaults: {
+      budget: { cpuMs: settings.REBUILD_CPU_BUDGET_MS, wallMs: settings.REBUILD_WALL_BUDGET_MS },
+      leaseSeconds: settings.REBUILD_LEASE_SECONDS,
+    },
+  });
+  context = {
+    config: settings,
+    index,
+    files: createFileAdmin({
+      index,
+      storage,
+      signedUrlSeconds: settings.SIGNED_URL_SECONDS,
+      publicBaseUrl: settings.PUBLIC_IMAGE_BASE_URL,
+    }),
+    rebuilds,
+    functionUrl,
+  };
+  return context;
+}
+
+/** Where a job's status can be read: absolute when the public URL is known. */
+export function statusUrl(kind: "rebuild" | "reconcile", jobId: number): string {
+  const base = serviceContext().functionUrl ?? `/functions/v1/${FUNCTION_NAME}`;
+  return `${base}/${kind}/${jobId}`;
+}

@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { AppError } from "../_shared/errors.ts";
+import { matchRoute, type Route } from "./router.ts";
+
+const handler = () => Promise.resolve(new Response());
+const route = (method: Route["method"], path: string): Route => ({
+  method,
+  path,
+  roles: [],
+  action: "test",
+  handler,
+});
+const ROUTES = [
+  route("POST", "/"),
+  route("GET", "/rebuild/:id"),
+  route("POST", "/rebuild/:id/cancel"),
+  route("GET", "/files"),
+  route("POST", "/files"),
+  route("DELETE", "/files/:filename"),
+];
+
+Deno.test("matchRoute() finds a route and decodes its parameters", () => {
+  const match = matchRoute(ROUTES, "DELETE", "/files/a%20b.jpg");
+  assert.equal(match.route.path, "/files/:filename");
+  assert.deepEqual(match.params, { filename: "a b.jpg" });
+  assert.deepEqual(matchRoute(ROUTES, "POST", "/rebuild/12/cancel").params, { id: "12" });
+  assert.equal(matchRoute(ROUTES, "POST", "/").route.path, "/");
+});
+
+Deno.test("matchRoute() answers 405 naming the allowed methods for a known path", () => {
+  assert.throws(() => matchRoute(ROUTES, "PUT", "/files"), (error: AppError) => {
+    assert.equal(error.status, 405);
+    assert.deepEqual(error.details, { allow: ["GET", "POST"] });
+    return true;
+  });
+});
+
+Deno.test("matchRoute() answers 404 for an unknown path", () => {
+  assert.throws(
+    () => matchRoute(ROUTES, "GET", "/nope"),
+    (error: AppError) => error.status === 404,
+  );
+  assert.throws(
+    () => matchRoute(ROUTES, "GET", "/rebuild/1/2/3"),
+    (error: AppError) => error.status === 404,
+  );
+});

@@ -1,0 +1,85 @@
+/**
+ * Pieces the route files share: job ids from the path, the optional budget of a start, and how
+ * a slice's outcome becomes a response.
+ *
+ * @module
+ */
+import { z } from "zod";
+import type { Caller } from "../../_shared/auth.ts";
+import { ERRORS } from "../../_shared/errors.ts";
+import { json } from "../../_shared/http.ts";
+import type { RebuildJob } from "../../_shared/rebuild_jobs.ts";
+import { jobView } from "../../_shared/rebuild_service.ts";
+import type { SliceOutcome } from "../../_shared/rebuild_worker.ts";
+import { statusUrl } from "../context.ts";
+
+/** `:id` of a job: a positive integer. */
+export function jobIdParam(params: Record<string, string>): number {
+  const id = Number(params.id);
+  if (!/^\d+$/.test(params.id ?? "") || !Number.isSafeInteger(id) || id < 1) {
+    throw ERRORS.ValidationFailed(`Invalid job id "${params.id}": expected a positive integer`);
+  }
+  return id;
+}
+
+/**
+ * A smaller per-invocation budget than the configured one (service_role only: tests and
+ * benchmarks use it to make a small bucket take several invocations).
+ */
+export const BudgetSchema = z.strictObject({
+  cpuMs: z.number().int().min(10).optional(),
+  wallMs: z.number().int().min(50).optional(),
+});
+
+/** Refuses a budget from anyone but service_role. */
+export function checkBudgetCaller(caller: Caller, budget: unknown): void {
+  if (budget !== undefined && caller.role !== "service_role") {
+    throw ERRORS.Forbidden("Only service_role may set a rebuild budget");
+  }
+}
+
+/** Who started a job, as recorded on it. */
+export function startedBy(caller: Caller): string {
+  return caller.email ?? `${caller.role}:${caller.id}`;
+}
+
+/** A slice's outcome that leaves the job running or done. */
+export type ProgressOutcome = Extract<
+  SliceOutcome,
+  { state: "finished" | "more" | "listed" | "busy" }
+>;
+
+/**
+ * Throws the error a slice that could not go on turns into, carrying the job: `502
+ * rebuild_failed`, `409 conflict` (it ended elsewhere, e.g. cancelled) or `503
+ * database_unavailable` (paused).
+ */
+export function assertProgress(outcome: SliceOutcome): asserts outcome is ProgressOutcome {
+  switch (outcome.state) {
+    case "failed":
+      throw ERRORS.RebuildFailed(
+        outcome.job.error ?? `Rebuild ${outcome.job.id} failed`,
+        { job: jobView(outcome.job) },
+      );
+    case "ended":
+      throw ERRORS.Conflict(
+        outcome.job
+          ? `Job ${outcome.job.id} ended while it was being driven (status: ${outcome.job.status})`
+          : "The job ended while it was being driven",
+        outcome.job ? { job: jobView(outcome.job) } : undefined,
+      );
+    case "paused":
+      throw ERRORS.DatabaseUnavailable(
+        "The image index is unavailable right now; the job is paused and resumes on the next status call",
+      );
+  }
+}
+
+/** `202 Accepted` for a job that goes on in the background. */
+export function acceptedResponse(
+  kind: "rebuild" | "reconcile",
+  job: RebuildJob,
+  extra: Record<string, unknown> = {},
+): Response {
+  return json({ ...extra, job: jobView(job), statusUrl: statusUrl(kind, job.id) }, 202);
+}

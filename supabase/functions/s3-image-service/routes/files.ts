@@ -1,0 +1,57 @@
+/**
+ * Single-file routes: add one file by name (checked against the bucket), remove an entry (and
+ * optionally the object), and list/search the index with preview URLs.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { ERRORS } from "../../_shared/errors.ts";
+import { json } from "../../_shared/http.ts";
+import { parseJsonBody, parseQuery } from "../../_shared/json_body.ts";
+import { serviceContext } from "../context.ts";
+import type { RouteContext } from "../router.ts";
+
+/** Largest page of `GET /files` (each entry carries a signed URL, which costs CPU to sign). */
+export const MAX_LIST_LIMIT = 200;
+
+const AddBody = z.strictObject({
+  filename: z.string().min(1).max(1024),
+  /** Index the name even when the bucket has no such object (admin only). */
+  force: z.boolean().default(false),
+});
+
+const ListQuery = z.strictObject({
+  prefix: z.string().max(255).default(""),
+  cursor: z.string().min(1).max(1024).optional(),
+  limit: z.coerce.number().int().min(1).max(MAX_LIST_LIMIT).default(50),
+});
+
+const RemoveQuery = z.strictObject({
+  deleteObject: z.enum(["true", "false"]).default("false"),
+});
+
+/** `POST /files` `{filename, force?}` — adds one file with its metadata from S3. */
+export async function addFile({ request, caller }: RouteContext): Promise<Response> {
+  const body = await parseJsonBody(request, AddBody);
+  if (body.force && caller.role !== "admin" && caller.role !== "service_role") {
+    throw ERRORS.Forbidden("Only admin users may force-add a file the bucket does not hold");
+  }
+  const result = await serviceContext().files.add(body.filename, { force: body.force });
+  return json(result);
+}
+
+/** `DELETE /files/:filename[?deleteObject=true]` — removes the entry (then the object). */
+export async function removeFile({ request, params }: RouteContext): Promise<Response> {
+  const { deleteObject } = parseQuery(request, RemoveQuery);
+  const result = await serviceContext().files.remove(params.filename, {
+    deleteObject: deleteObject === "true",
+  });
+  return json(result);
+}
+
+/** `GET /files?prefix=&cursor=&limit=` — a page of the index, in byte order, with preview URLs. */
+export async function listFiles({ request }: RouteContext): Promise<Response> {
+  const query = parseQuery(request, ListQuery);
+  const page = await serviceContext().files.list(query);
+  return json(page);
+}

@@ -1,0 +1,117 @@
+/**
+ * Rebuild routes: the seed's `POST /`, start, status (which also picks up a job whose worker
+ * died), the worker's self-continuation, and cancel.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { runInBackground } from "../../_shared/continuation.ts";
+import { ERRORS } from "../../_shared/errors.ts";
+import { json } from "../../_shared/http.ts";
+import { parseJsonBody } from "../../_shared/json_body.ts";
+import { jobView } from "../../_shared/rebuild_service.ts";
+import { serviceContext } from "../context.ts";
+import type { RouteContext } from "../router.ts";
+import {
+  acceptedResponse,
+  assertProgress,
+  BudgetSchema,
+  checkBudgetCaller,
+  jobIdParam,
+  startedBy,
+} from "./common.ts";
+
+/** The seed sent a bare POST (or a few fields we ignore); only `budget` means something here. */
+const SeedBody = z.looseObject({ budget: BudgetSchema.optional() });
+
+const StartBody = z.strictObject({ budget: BudgetSchema.optional() });
+
+const ContinueBody = z.strictObject({
+  worker: z.string().min(1).max(100),
+  budget: z.strictObject({
+    cpuMs: z.number().positive(),
+    wallMs: z.number().positive(),
+  }),
+});
+
+const runningReconcile = (job: { id: number; mode: string }) =>
+  ERRORS.RebuildRunning(
+    `Reconcile ${job.id} is running; apply or cancel it before starting a rebuild`,
+    { job },
+  );
+
+/**
+ * `POST /` — the seed's call: starts a rebuild (or joins the running one) and drives it in this
+ * request. `200 {success, count, job}` when it completed within this request's budget (count:
+ * the image keys now indexed from the bucket), else `202 {job, statusUrl}` while it continues.
+ */
+export async function seedRebuild({ request, caller }: RouteContext): Promise<Response> {
+  const body = await parseJsonBody(request, SeedBody);
+  checkBudgetCaller(caller, body.budget);
+  const { rebuilds } = serviceContext();
+  const start = await rebuilds.start("rebuild", startedBy(caller), { budget: body.budget });
+  if (start.job.mode !== "rebuild") throw runningReconcile(start.job);
+  const outcome = await rebuilds.drive(start.job);
+  assertProgress(outcome);
+  if (outcome.state === "finished") {
+    const job = outcome.job;
+    return json({ success: true, count: job.listed - job.skipped, job: jobView(job) });
+  }
+  const job = outcome.job ?? start.job;
+  return acceptedResponse("rebuild", job, { success: true, started: start.started });
+}
+
+/**
+ * `POST /rebuild` — starts a rebuild and answers at once (`202`); the work goes on in fresh
+ * invocations. While one runs, answers with that job and `started: false`.
+ */
+export async function startRebuild({ request, caller }: RouteContext): Promise<Response> {
+  const body = await parseJsonBody(request, StartBody);
+  checkBudgetCaller(caller, body.budget);
+  const { rebuilds } = serviceContext();
+  const start = await rebuilds.start("rebuild", startedBy(caller), { budget: body.budget });
+  if (start.job.mode !== "rebuild") throw runningReconcile(start.job);
+  // Reading the status hands a job without a live worker (this new one, or a stalled one) on.
+  const job = (await rebuilds.status(start.job.id)) ?? start.job;
+  return acceptedResponse("rebuild", job, {
+    started: start.started,
+    ...(start.message ? { message: start.message } : {}),
+  });
+}
+
+/** `GET /rebuild` — the latest job (`{job: null}` when there has been none). */
+export async function latestRebuild(_: RouteContext): Promise<Response> {
+  const job = await serviceContext().rebuilds.status();
+  return json({ job: job ? jobView(job) : null });
+}
+
+/**
+ * `GET /rebuild/:id` — a job's status and progress. A running job whose lease has expired (its
+ * worker died) is handed to a new worker here.
+ */
+export async function rebuildStatus({ params }: RouteContext): Promise<Response> {
+  const id = jobIdParam(params);
+  const job = await serviceContext().rebuilds.status(id);
+  if (!job) throw ERRORS.NotFound(`Rebuild ${id} does not exist`);
+  return json({ job: jobView(job) });
+}
+
+/**
+ * `POST /rebuild/:id/continue` (service_role) — the worker's self-call: answers `202` at once
+ * and runs one slice in the background, then hands the rest on the same way.
+ */
+export async function continueRebuild({ request, params }: RouteContext): Promise<Response> {
+  const jobId = jobIdParam(params);
+  const body = await parseJsonBody(request, ContinueBody);
+  runInBackground(
+    serviceContext().rebuilds.continueChain({ jobId, worker: body.worker, budget: body.budget }),
+    `Rebuild ${jobId} slice`,
+  );
+  return json({ accepted: true, job_id: jobId, worker: body.worker }, 202);
+}
+
+/** `POST /rebuild/:id/cancel` — stops a running job; the index stays exactly as it was. */
+export async function cancelRebuild({ params }: RouteContext): Promise<Response> {
+  const job = await serviceContext().rebuilds.cancel(jobIdParam(params));
+  return json({ job: jobView(job) });
+}

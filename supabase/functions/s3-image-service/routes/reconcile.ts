@@ -1,0 +1,114 @@
+/**
+ * Reconcile routes: a dry run by default (what the bucket holds that the index lacks, the
+ * reverse, and what changed), then apply. A reconcile is a job of mode `reconcile`: it lists the
+ * bucket like a rebuild, then waits for review instead of applying.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { ERRORS } from "../../_shared/errors.ts";
+import { json } from "../../_shared/http.ts";
+import { parseJsonBody, parseQuery } from "../../_shared/json_body.ts";
+import type { RebuildJob } from "../../_shared/rebuild_jobs.ts";
+import { hasWorkLeft, jobView } from "../../_shared/rebuild_service.ts";
+import { serviceContext } from "../context.ts";
+import type { RouteContext } from "../router.ts";
+import {
+  acceptedResponse,
+  assertProgress,
+  BudgetSchema,
+  checkBudgetCaller,
+  jobIdParam,
+  startedBy,
+} from "./common.ts";
+
+const SampleLimit = z.coerce.number().int().min(0).max(1000);
+
+const ReconcileBody = z.strictObject({
+  /** Apply as soon as the listing is complete, without a separate review step. */
+  apply: z.boolean().default(false),
+  /** Names listed per kind in the report. */
+  sampleLimit: SampleLimit.default(100),
+  budget: BudgetSchema.optional(),
+});
+
+const ReportQuery = z.strictObject({ sampleLimit: SampleLimit.default(100) });
+
+/** The job and, while it waits for review, its report. */
+async function withReport(job: RebuildJob, sampleLimit: number): Promise<Response> {
+  const { rebuilds } = serviceContext();
+  if (job.status === "running" && !hasWorkLeft(job)) {
+    const report = await rebuilds.preview(job, sampleLimit);
+    return json({ job: jobView(job), applied: false, report });
+  }
+  if (job.status === "succeeded") return json({ job: jobView(job), applied: true });
+  if (job.status === "running") return acceptedResponse("reconcile", job, { applied: false });
+  return json({ job: jobView(job), applied: false });
+}
+
+/**
+ * `POST /reconcile` — starts a reconcile (or joins the running one) and drives it in this
+ * request. `200 {job, report}` once listed (dry run), `200 {job, applied: true}` with
+ * `apply: true`, `202 {job, statusUrl}` while the listing continues.
+ */
+export async function startReconcile({ request, caller }: RouteContext): Promise<Response> {
+  const body = await parseJsonBody(request, ReconcileBody);
+  checkBudgetCaller(caller, body.budget);
+  const { rebuilds } = serviceContext();
+  const start = await rebuilds.start("reconcile", startedBy(caller), {
+    apply: body.apply,
+    budget: body.budget,
+  });
+  let job = start.job;
+  if (job.mode !== "reconcile") {
+    throw ERRORS.RebuildRunning(
+      `Rebuild ${job.id} is running; a reconcile can start once it ends`,
+      { job: jobView(job) },
+    );
+  }
+  if (!start.started) {
+    if (body.apply && !job.summary?.apply) {
+      const applied = await rebuilds.apply(job.id);
+      if (applied.applied) return json({ job: jobView(applied.job), applied: true });
+      job = applied.job;
+    }
+    // Already listed and waiting for review: the same dry run again, against today's index.
+    if (!hasWorkLeft(job)) return await withReport(job, body.sampleLimit);
+  }
+  const outcome = await rebuilds.drive(job);
+  assertProgress(outcome);
+  switch (outcome.state) {
+    case "finished":
+      return json({ job: jobView(outcome.job), applied: true });
+    case "listed":
+      return await withReport(outcome.job, body.sampleLimit);
+    case "more":
+    case "busy":
+      return acceptedResponse("reconcile", outcome.job ?? job, { applied: false });
+  }
+}
+
+/**
+ * `GET /reconcile/:id` — the job; while it waits for review, its report (`?sampleLimit=` names
+ * per kind). Picks up a reconcile whose worker died, as the rebuild status does.
+ */
+export async function reconcileStatus({ request, params }: RouteContext): Promise<Response> {
+  const id = jobIdParam(params);
+  const { sampleLimit } = parseQuery(request, ReportQuery);
+  const job = await serviceContext().rebuilds.status(id);
+  if (!job) throw ERRORS.NotFound(`Reconcile ${id} does not exist`);
+  if (job.mode !== "reconcile") {
+    throw ERRORS.NotFound(`Job ${id} is a rebuild; read it at /rebuild/${id}`);
+  }
+  return await withReport(job, sampleLimit);
+}
+
+/**
+ * `POST /reconcile/:id/apply` — applies the reviewed reconcile (`200`), or, while it is still
+ * listing, marks it to be applied when done (`202`).
+ */
+export async function applyReconcile({ params }: RouteContext): Promise<Response> {
+  const { applied, job } = await serviceContext().rebuilds.apply(jobIdParam(params));
+  if (applied) return json({ job: jobView(job), applied: true });
+  return acceptedResponse("reconcile", job, { applied: false });
+}
