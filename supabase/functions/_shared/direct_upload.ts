@@ -154,7 +154,7 @@ export function createDirectUploads(storage: ImageStorage, uploader: ImageUpload
           maxPixels: settings.maxPixels,
         });
         checkExtensionMatches(key, info);
-        const image = { key, info, size: bytes.length, sha256: await sha256Hex(bytes) };
+        const image = { key, info, size: bytes.length, sha256: sha256Hex(bytes) };
         const outcome = await uploader.store(image, {
           replace,
           write: (onlyIfAbsent) =>

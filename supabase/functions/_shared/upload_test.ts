@@ -71,7 +71,7 @@ Deno.test("uploader stores, then indexes with the object's metadata", async () =
   const uploader = createImageUploader({ storage, index, settings, sleep: noSleep });
   const { status, body } = await uploader.upload({ key: "1.png", bytes: PNG, replace: false });
   assert.equal(status, 201);
-  assert.equal(body.sha256, await sha256Hex(PNG));
+  assert.equal(body.sha256, sha256Hex(PNG));
   assert.equal(storage.objects.get("1.png")?.metadata?.sha256, body.sha256);
   assert.deepEqual(index.rows.get("1.png"), {
     sizeBytes: PNG.length,
