@@ -1,0 +1,284 @@
+/**
+ * Upload benchmark: 200 uploads of a ~1 MB real JPEG at concurrency 8 through `upload-to-s3`
+ * (host → function → validate, hash, PutObject, HeadObject, index row), beside 200 direct
+ * PutObjects of the same bytes through our storage module in the same run — the physical limit
+ * the function cannot beat. Also the function worker's peak memory (VmHWM) per concurrent
+ * request, against the file size.
+ *
+ * Goals: the function costs at most 1.5× a direct PutObject; its memory stays under 3× the file
+ * size per request.
+ *
+ * Run directly, it starts its own isolated stack and stops it:
+ *
+ * ```sh
+ * node_modules/.bin/deno run -A scripts/bench/upload_bench.ts [--uploads=200] [--concurrency=8]
+ * ```
+ *
+ * The JPEG is drawn once by Chromium (canvas noise, `toBlob("image/jpeg")`), so it is a real
+ * encoder's output of realistic size and entropy.
+ *
+ * @module
+ */
+import { chromium } from "playwright-core";
+import { parseConfig } from "../../supabase/functions/_shared/config.ts";
+import { inspectImage } from "../../supabase/functions/_shared/image_sniff.ts";
+import { createS3Storage, type ImageStorage } from "../../supabase/functions/_shared/storage.ts";
+import { freePort, makeStackTempDir } from "../stack/process.ts";
+import { type StackInfo, startStack } from "../stack/stack.ts";
+import { type BenchRow, printReport } from "./report.ts";
+
+/** Options for {@linkcode runUploadBench}. */
+export interface UploadBenchOptions {
+  /** Uploads per side. Default 200. */
+  uploads?: number;
+  /** Requests in flight. Default 8. */
+  concurrency?: number;
+  /** The JPEG to upload; drawn by Chromium when absent. */
+  jpeg?: Uint8Array;
+}
+
+const round = (value: number, digits = 2) => Number(value.toFixed(digits));
+
+function percentile(sorted: number[], p: number): number {
+  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
+  return sorted[Math.max(0, index)];
+}
+
+/** Runs `count` operations, `concurrency` at a time; returns each one's latency and the wall time. */
+async function pool(
+  count: number,
+  concurrency: number,
+  operation: (i: number) => Promise<void>,
+): Promise<{ sorted: number[]; wallMs: number }> {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < count) {
+      const i = next++;
+      const t0 = performance.now();
+      await operation(i);
+      latencies.push(performance.now() - t0);
+    }
+  }));
+  return { sorted: latencies.sort((a, b) => a - b), wallMs: performance.now() - started };
+}
+
+/** A ~1 MB JPEG from Chromium's encoder; noise keeps it from compressing to nothing. */
+export async function drawJpeg(targetBytes = 1024 * 1024): Promise<Uint8Array> {
+  const browser = await chromium.launch({
+    executablePath: Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+  });
+  try {
+    const page = await browser.newPage();
+    for (let seed = 1; seed < 10; seed++) {
+      const base64 = await page.evaluate(({ targetBytes, seed }) => {
+        const canvas = document.createElement("canvas");
+        canvas.width = 1350;
+        canvas.height = 1000;
+        const context = canvas.getContext("2d")!;
+        const pixels = context.createImageData(canvas.width, canvas.height);
+        let state = seed * 2_654_435_761;
+        for (let i = 0; i < pixels.data.length; i += 4) {
+          state = (state * 1_103_515_245 + 12_345) >>> 0;
+          const x = (i / 4) % canvas.width;
+          pixels.data[i] = (x / 4 + (state & 63)) & 255;
+          pixels.data[i + 1] = ((state >>> 8) & 127) + 64;
+          pixels.data[i + 2] = (state >>> 16) & 255;
+          pixels.data[i + 3] = 255;
+        }
+        context.putImageData(pixels, 0, 0);
+        let best = "";
+        for (let quality = 0.98; quality > 0.3; quality -= 0.04) {
+          best = canvas.toDataURL("image/jpeg", quality);
+          if (best.length * 0.75 <= targetBytes) break;
+        }
+        return best.slice(best.indexOf(",") + 1);
+      }, { targetBytes, seed });
+      const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+      try {
+        inspectImage(bytes); // a markup false alarm in noise is possible; then draw another
+        return bytes;
+      } catch { /* next seed */ }
+    }
+    throw new Error("Could not draw a JPEG the upload function accepts");
+  } finally {
+    await browser.close();
+  }
+}
+
+async function uploadWorker(info: StackInfo): Promise<{ pid: number; port: number }> {
+  const response = await fetch(`${info.API_URL}/_host/functions`, {
+    headers: { authorization: `Bearer ${info.SERVICE_ROLE_KEY}` },
+  });
+  const { functions } = await response.json() as {
+    functions: { name: string; pid: number; port: number }[];
+  };
+  const worker = functions.find((f) => f.name === "upload-to-s3");
+  if (!worker?.pid) throw new Error("The functions host lists no upload-to-s3 worker");
+  return worker;
+}
+
+/** `VmHWM` (peak resident set) and `VmRSS` of a process, in bytes. */
+async function memoryOf(pid: number): Promise<{ peak: number; resident: number }> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const kib = (name: string) =>
+    Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1]) * 1024;
+  return { peak: kib("VmHWM"), resident: kib("VmRSS") };
+}
+
+function storageFor(info: StackInfo): ImageStorage {
+  return createS3Storage(parseConfig({
+    AWS_ACCESS_KEY: info.AWS_ACCESS_KEY,
+    AWS_SECRET_ACCESS_KEY: info.AWS_SECRET_ACCESS_KEY,
+    AWS_REGION: info.AWS_REGION,
+    S3_BUCKET: info.S3_BUCKET,
+    S3_ENDPOINT: info.S3_ENDPOINT || undefined,
+    SUPABASE_DB_URL: info.DB_URL,
+  }));
+}
+
+/** Measures uploads through the function against direct PutObjects on `info`'s stack. */
+export async function runUploadBench(
+  info: StackInfo,
+  options: UploadBenchOptions = {},
+): Promise<BenchRow[]> {
+  const { uploads = 200, concurrency = 8 } = options;
+  const jpeg = options.jpeg ?? await drawJpeg();
+  const storage = storageFor(info);
+  const run = crypto.randomUUID().slice(0, 8);
+
+  const upload = async (url: string, key: string) => {
+    const form = new FormData();
+    form.set("file", new File([jpeg as Uint8Array<ArrayBuffer>], key, { type: "image/jpeg" }));
+    form.set("replace", "true");
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { authorization: `Bearer ${info.SERVICE_ROLE_KEY}` },
+      body: form,
+    });
+    const body = await response.text();
+    if (response.status !== 201) throw new Error(`upload ${key}: ${response.status} ${body}`);
+  };
+  const direct = async (key: string) => {
+    await storage.put(key, jpeg, {
+      contentType: "image/jpeg",
+      cacheControl: "public, max-age=300",
+      metadata: { sha256: "x" },
+    });
+  };
+
+  const worker = await uploadWorker(info);
+  const viaFunction = (key: string) => upload(`${info.FUNCTIONS_URL}/upload-to-s3`, key);
+  // The same function without the local gateway in front (it verifies the JWT itself).
+  const viaWorker = (key: string) => upload(`http://127.0.0.1:${worker.port}/upload-to-s3`, key);
+  // Warm both paths (module loading, connections), then note the worker's memory.
+  for (let i = 0; i < concurrency; i++) {
+    await direct(`bench-warm-${run}-d${i}.jpg`);
+    await viaFunction(`bench-warm-${run}-f${i}.jpg`);
+  }
+  await viaWorker(`bench-warm-${run}-w.jpg`);
+  const before = await memoryOf(worker.pid);
+
+  const directRun = await pool(uploads, concurrency, (i) => direct(`bench-${run}-d${i}.jpg`));
+  const functionRun = await pool(
+    uploads,
+    concurrency,
+    (i) => viaFunction(`bench-${run}-f${i}.jpg`),
+  );
+  const after = await memoryOf(worker.pid);
+  const workerRun = await pool(uploads, concurrency, (i) => viaWorker(`bench-${run}-w${i}.jpg`));
+
+  const size = jpeg.length;
+  const mib = (bytes: number) => round(bytes / 1024 / 1024, 2);
+  const p = (run: { sorted: number[] }, q: number) => round(percentile(run.sorted, q), 1);
+  const perRequest = Math.max(0, after.peak - before.peak) / concurrency;
+  const throughputRatio = functionRun.wallMs / directRun.wallMs;
+  const rows: BenchRow[] = [
+    {
+      name: `${uploads} uploads of ${mib(size)} MiB JPEG, concurrency ${concurrency}: wall time`,
+      value: round(functionRun.wallMs / 1000, 2),
+      unit: "s",
+      baseline: round(directRun.wallMs / 1000, 2),
+      ratio: round(throughputRatio),
+      note: `function ÷ direct PutObject; goal <= 1.5${throughputRatio > 1.5 ? " (missed)" : ""}`,
+    },
+    {
+      name: "upload latency p50",
+      value: p(functionRun, 50),
+      unit: "ms",
+      baseline: p(directRun, 50),
+      ratio: round(percentile(functionRun.sorted, 50) / percentile(directRun.sorted, 50)),
+      note: "function ÷ direct PutObject",
+    },
+    {
+      name: "upload latency p99",
+      value: p(functionRun, 99),
+      unit: "ms",
+      baseline: p(directRun, 99),
+      ratio: round(percentile(functionRun.sorted, 99) / percentile(directRun.sorted, 99)),
+      note: "function ÷ direct PutObject",
+    },
+    {
+      name: "same, straight to the worker (no local gateway): wall time",
+      value: round(workerRun.wallMs / 1000, 2),
+      unit: "s",
+      baseline: round(directRun.wallMs / 1000, 2),
+      ratio: round(workerRun.wallMs / directRun.wallMs),
+      note: `p50 ${p(workerRun, 50)} ms, p99 ${p(workerRun, 99)} ms; shows the gateway's share`,
+    },
+    {
+      name: "function worker peak memory growth per concurrent request",
+      value: mib(perRequest),
+      unit: "MiB",
+      baseline: mib(size),
+      ratio: round(perRequest / size),
+      note: `VmHWM ${mib(before.peak)} → ${mib(after.peak)} MiB over ${concurrency} in flight ` +
+        `(RSS after ${mib(after.resident)} MiB); goal ratio < 3${
+          perRequest / size >= 3 ? " (missed)" : ""
+        }`,
+    },
+  ];
+
+  // Leave the bucket as we found it (the index rows go with the throw-away stack).
+  const keys = [
+    ...Array.from(
+      { length: uploads },
+      (_, i) => [`bench-${run}-d${i}.jpg`, `bench-${run}-f${i}.jpg`, `bench-${run}-w${i}.jpg`],
+    ).flat(),
+    `bench-warm-${run}-w.jpg`,
+    ...Array.from(
+      { length: concurrency },
+      (_, i) => [`bench-warm-${run}-d${i}.jpg`, `bench-warm-${run}-f${i}.jpg`],
+    ).flat(),
+  ];
+  await pool(keys.length, 16, (i) => storage.delete(keys[i]));
+  return rows;
+}
+
+if (import.meta.main) {
+  const arg = (name: string) => {
+    const found = Deno.args.find((a) => a.startsWith(`--${name}=`));
+    return found ? Number(found.slice(name.length + 3)) : undefined;
+  };
+  const jpeg = await drawJpeg();
+  const dir = await makeStackTempDir("s3-image-cache-upload-bench-");
+  const stack = await startStack({
+    stateDir: dir,
+    isolated: true,
+    ports: { api: freePort(), db: freePort(), ui: freePort(), s3: freePort() },
+  });
+  try {
+    const rows = await runUploadBench(stack.info, {
+      uploads: arg("uploads"),
+      concurrency: arg("concurrency"),
+      jpeg,
+    });
+    printReport("upload", rows);
+  } finally {
+    await stack.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
