@@ -1,0 +1,306 @@
+/**
+ * The rebuild over HTTP through the functions host, against the real bucket (emulator) and the
+ * real index (Postgres). The bucket is filled out of band (PutObject straight to S3), 5,000+
+ * objects, and the tests run in order, each starting from the index in step with the bucket the
+ * previous one left: exact deltas, never-fewer rows for readers, writes during a job kept, one
+ * job for two starts, a killed worker resumed, cancel, S3 faults, per-invocation budgets.
+ */
+import assert from "node:assert/strict";
+import type { Invocation } from "../../supabase/functions/_shared/rebuild_jobs.ts";
+import { closeTestDb, testDb } from "../support/db.ts";
+import { clearS3Faults, injectS3Fault, pendingS3Faults } from "../support/s3.ts";
+import { stackInfo } from "../support/stack.ts";
+import {
+  assertIndexEqualsBucket,
+  bucketListing,
+  deleteObjects,
+  indexSnapshot,
+  type Job,
+  putObjects,
+  rebuildToEnd,
+  service,
+  sleep,
+  waitForJob,
+} from "./service_support.ts";
+
+const RUN = crypto.randomUUID().slice(0, 6);
+const P = `rb${RUN}-`;
+const OBJECTS = 5_000;
+const key = (i: number) => `${P}${String(i).padStart(5, "0")}.jpg`;
+const BASE_KEYS = Array.from({ length: OBJECTS }, (_, i) => key(i));
+/** A budget small enough that a 5,000-object job takes several invocations. */
+const SMALL_BUDGET = { cpuMs: 150, wallMs: 300 };
+
+const serviceKey = () => stackInfo().SERVICE_ROLE_KEY;
+
+async function startSmallRebuild(): Promise<Job> {
+  const { status, body } = await service("/rebuild", {
+    body: { budget: SMALL_BUDGET },
+    token: serviceKey(),
+  });
+  assert.equal(status, 202, JSON.stringify(body));
+  assert.equal(body.started, true, JSON.stringify(body));
+  return body.job as Job;
+}
+
+Deno.test({
+  name: "a bucket filled out of band is indexed exactly; refused keys are counted as skipped",
+  sanitizeResources: false,
+  async fn() {
+    await putObjects([
+      ...BASE_KEYS,
+      `${P}folder/a.jpg`,
+      `${P}notes.txt`,
+      `_incoming/${P}staged.png`,
+    ]);
+    // The seed's call: a bare POST that answers with the count of files cached.
+    const { status, body } = await service("/", { body: {} });
+    assert.ok(status === 200 || status === 202, JSON.stringify(body));
+    const job = status === 200 ? body.job as Job : await waitForJob((body.job as Job).id);
+    assert.equal(job.status, "succeeded", JSON.stringify(job));
+
+    const images = await assertIndexEqualsBucket();
+    const { refused, keys } = await bucketListing();
+    assert.equal(job.listed, keys);
+    assert.equal(job.skipped, refused.length);
+    assert.ok(refused.length >= 3);
+    assert.deepEqual(job.summary?.skipped_samples, refused.slice(0, 20));
+    if (status === 200) {
+      assert.equal(body.success, true);
+      assert.equal(body.count, images.size);
+    }
+    assert.ok(job.duration_ms > 0);
+    assert.ok(job.invocations.length >= 1);
+    await closeTestDb();
+  },
+});
+
+Deno.test({
+  name: "each invocation's CPU and wall time is recorded and stays within its budget",
+  sanitizeResources: false,
+  async fn() {
+    const job = await rebuildToEnd(SMALL_BUDGET);
+    const invocations = job.invocations as Invocation[];
+    // Every invocation but the last stopped because its budget said so, not because the
+    // listing ended.
+    assert.ok(invocations.length >= 3, `expected several invocations: ${invocations.length}`);
+    assert.deepEqual(job.summary?.budget, { cpu_ms: 150, wall_ms: 300 });
+    assert.equal(invocations.reduce((n, i) => n + i.pages, 0), job.pages);
+    assert.equal(invocations.reduce((n, i) => n + i.keys, 0), job.listed);
+    // An invocation stops before a page as costly as its costliest would overrun; allow that
+    // one page of margin (the first page of an invocation always runs).
+    const pageCpu = Math.max(...invocations.map((i) => i.cpu_ms / Math.max(1, i.pages)));
+    const pageWall = Math.max(...invocations.map((i) => i.wall_ms / Math.max(1, i.pages)));
+    for (const invocation of invocations) {
+      assert.ok(invocation.cpu_ms > 0 && invocation.wall_ms > 0, JSON.stringify(invocation));
+      assert.ok(
+        invocation.cpu_ms <= SMALL_BUDGET.cpuMs + pageCpu,
+        `CPU ${invocation.cpu_ms} ms > ${SMALL_BUDGET.cpuMs} + ${pageCpu}`,
+      );
+      assert.ok(
+        invocation.wall_ms <= SMALL_BUDGET.wallMs + pageWall,
+        `wall ${invocation.wall_ms} ms > ${SMALL_BUDGET.wallMs} + ${pageWall}`,
+      );
+    }
+    assert.equal(job.inserted + job.updated + job.removed, 0, "nothing changed since the last");
+    await assertIndexEqualsBucket();
+    await closeTestDb();
+  },
+});
+
+Deno.test({
+  name: "a rebuild applies exactly the objects added, replaced and deleted since the last one",
+  sanitizeResources: false,
+  async fn() {
+    const added = Array.from({ length: 7 }, (_, i) => key(OBJECTS + i));
+    const deleted = [key(10), key(2_500), key(4_999), key(1), key(3_333)];
+    const replaced = [key(20), key(2_000), key(4_000)];
+    await putObjects(added);
+    await deleteObjects(deleted);
+    await sleep(1_100); // S3's Last-Modified has one-second precision
+    await putObjects(replaced, 1);
+    const job = await rebuildToEnd();
+    assert.deepEqual(
+      { inserted: job.inserted, updated: job.updated, removed: job.removed },
+      { inserted: 7, updated: 3, removed: 5 },
+    );
+    await assertIndexEqualsBucket();
+    await closeTestDb();
+  },
+});
+
+Deno.test({
+  name: "while a rebuild of 5,000+ objects runs, a reader never sees fewer rows than before",
+  sanitizeResources: false,
+  async fn() {
+    const added = Array.from({ length: 20 }, (_, i) => key(OBJECTS + 100 + i));
+    await putObjects(added);
+    const reader = testDb();
+    const count = async () => Number((await reader`select count(*) from s3_image_cache`)[0].count);
+    const before = await count();
+    const job = await startSmallRebuild();
+    let least = Infinity;
+    let reads = 0;
+    let status = "running";
+    while (status === "running") {
+      least = Math.min(least, await count());
+      reads++;
+      if (reads % 10 === 0) {
+        status = ((await service(`/rebuild/${job.id}`)).body.job as Job).status;
+      }
+    }
+    assert.equal(status, "succeeded");
+    assert.ok(reads > 20, `the reader polled ${reads} times`);
+    assert.ok(least >= before, `a reader saw ${least} rows, fewer than ${before}`);
+    assert.equal(await count(), before + added.length);
+    await closeTestDb();
+  },
+});
+
+Deno.test({
+  name: "an index add made during a rebuild survives it, though the listing never saw it",
+  sanitizeResources: false,
+  async fn() {
+    const job = await startSmallRebuild();
+    await waitForJob(job.id, (j) => j.pages >= 1 || j.status !== "running");
+    // "!" sorts before every other key: the listing has already passed it.
+    const late = `!late-${RUN}.jpg`;
+    await putObjects([late]);
+    const { status, body } = await service("/files", { body: { filename: late } });
+    assert.equal(status, 200, JSON.stringify(body));
+    const done = await waitForJob(job.id);
+    assert.equal(done.status, "succeeded");
+    const [row] = await testDb()`select filename from s3_image_cache where filename = ${late}`;
+    assert.equal(row?.filename, late, "the row written during the job was kept");
+    await assertIndexEqualsBucket();
+    await closeTestDb();
+  },
+});
+
+Deno.test({
+  name: "two concurrent starts yield one job",
+  sanitizeResources: false,
+  async fn() {
+    const [a, b] = await Promise.all([
+      service("/rebuild", { body: {} }),
+      service("/rebuild", { body: {} }),
+    ]);
+    assert.equal(a.status, 202);
+    assert.equal(b.status, 202);
+    const jobA = a.body.job as Job;
+    const jobB = b.body.job as Job;
+    assert.equal(jobA.id, jobB.id);
+    assert.deepEqual([a.body.started, b.body.started].sort(), [false, true]);
+    const loser = a.body.started ? b.body : a.body;
+    assert.match(String(loser.message), new RegExp(`Rebuild ${jobA.id} is already running`));
+    assert.equal((await waitForJob(jobA.id)).status, "succeeded");
+    const [{ running }] = await testDb()`
+      select count(*)::int as running from s3_cache_rebuilds where status = 'running'`;
+    assert.equal(running, 0);
+    await closeTestDb();
+  },
+});
+
+Deno.test({
+  name: "a job whose function is killed mid-way resumes after its lease and finishes right",
+  sanitizeResources: false,
+  async fn() {
+    const added = Array.from({ length: 10 }, (_, i) => key(OBJECTS + 200 + i));
+    const deleted = Array.from({ length: 10 }, (_, i) => key(100 + i * 7));
+    await putObjects(added);
+    await deleteObjects(deleted);
+    const job = await startSmallRebuild();
+    const before = await waitForJob(
+      job.id,
+      (j) => (j.pages >= 2 && !j.listing_complete) || j.status !== "running",
+    );
+    assert.equal(before.status, "running", "the job must still run when it is killed");
+    const info = stackInfo();
+    const kill = await fetch(`${info.API_URL}/_host/functions/s3-image-service/kill`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${info.SERVICE_ROLE_KEY}` },
+    });
+    assert.equal(kill.status, 200, await kill.text());
+
+    const done = await waitForJob(job.id);
+    assert.equal(done.status, "succeeded", JSON.stringify(done));
+    assert.deepEqual(
+      { inserted: done.inserted, removed: done.removed, updated: done.updated },
+      { inserted: 10, removed: 10, updated: 0 },
+    );
+    const { keys } = await bucketListing();
+    assert.equal(done.listed, keys, "every key listed exactly once across the restart");
+    assert.equal(done.pages, Math.ceil(keys / 1000));
+    await assertIndexEqualsBucket();
+    await closeTestDb();
+  },
+});
+
+Deno.test({
+  name: "cancel stops a rebuild and leaves the table exactly as it was",
+  sanitizeResources: false,
+  async fn() {
+    await putObjects(Array.from({ length: 10 }, (_, i) => key(OBJECTS + 300 + i)));
+    await deleteObjects([key(200), key(201), key(202)]);
+    const before = await indexSnapshot();
+    const job = await startSmallRebuild();
+    await waitForJob(job.id, (j) => j.pages >= 1 || j.status !== "running");
+    const { status, body } = await service(`/rebuild/${job.id}/cancel`, { body: {} });
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.equal((body.job as Job).status, "cancelled");
+    await sleep(1_500); // a slice in flight notices at its next page and stops
+    assert.deepEqual(await indexSnapshot(), before);
+    const [{ staged }] = await testDb()`
+      select count(*)::int as staged from s3_cache_rebuild_staging where job_id = ${job.id}`;
+    assert.equal(staged, 0);
+    const again = await service(`/rebuild/${job.id}/cancel`, { body: {} });
+    assert.equal(again.status, 409);
+    // Back in step for the next test.
+    const synced = await rebuildToEnd();
+    assert.deepEqual([synced.inserted, synced.removed], [10, 3]);
+    await closeTestDb();
+  },
+});
+
+Deno.test({
+  name: "S3 faults mid-listing (503 SlowDown, a reset connection) are retried and the job succeeds",
+  sanitizeResources: false,
+  async fn() {
+    await putObjects([key(OBJECTS + 400)]);
+    const job = await startSmallRebuild();
+    await waitForJob(job.id, (j) => j.pages >= 1 || j.status !== "running");
+    await injectS3Fault({ operation: "list", status: 503, code: "SlowDown", remaining: 2 });
+    await injectS3Fault({ operation: "list", reset: true, remaining: 1 });
+    const done = await waitForJob(job.id);
+    assert.equal(done.status, "succeeded", JSON.stringify(done));
+    const unmet = (await pendingS3Faults()).filter((fault) => fault.remaining > 0);
+    assert.deepEqual(unmet, [], "every injected fault was met");
+    assert.equal(done.inserted, 1);
+    await assertIndexEqualsBucket();
+    await closeTestDb();
+  },
+});
+
+Deno.test({
+  name: "S3 failing past the retries fails the job readably and leaves the index untouched",
+  sanitizeResources: false,
+  async fn() {
+    await putObjects([key(OBJECTS + 500)]);
+    const before = await indexSnapshot();
+    await injectS3Fault({ operation: "list", status: 500, code: "InternalError", remaining: 1000 });
+    try {
+      const { status, body } = await service("/", { body: {} });
+      assert.equal(status, 502, JSON.stringify(body));
+      const error = body.error as { code: string; message: string; details: { job: Job } };
+      assert.equal(error.code, "rebuild_failed");
+      assert.match(error.message, /^Listing the bucket failed after 0 page\(s\) \(0 keys\): /);
+      assert.equal(error.details.job.status, "failed");
+    } finally {
+      await clearS3Faults();
+    }
+    assert.deepEqual(await indexSnapshot(), before);
+    const synced = await rebuildToEnd();
+    assert.equal(synced.inserted, 1);
+    await closeTestDb();
+  },
+});

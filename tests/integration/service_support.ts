@@ -1,0 +1,174 @@
+/**
+ * Helpers for the `s3-image-service` integration tests: out-of-band bucket writes, the bucket's
+ * image keys and the index side by side, and driving jobs over HTTP to their end.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { filenameProblem } from "../../supabase/functions/_shared/filename.ts";
+import type { RebuildJob } from "../../supabase/functions/_shared/rebuild_jobs.ts";
+import { testDb } from "../support/db.ts";
+import { testStorage } from "../support/s3.ts";
+import { callFunction, stackInfo } from "../support/stack.ts";
+
+export const storage = testStorage();
+
+/** A job as the service shows it. */
+export type Job = RebuildJob & { duration_ms: number };
+
+/** What the bucket or the index says about one image. */
+export interface ImageFacts {
+  size: number;
+  etag: string;
+  contentType: string;
+  lastModified: string;
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  png: "image/png",
+  webp: "image/webp",
+  gif: "image/gif",
+  avif: "image/avif",
+};
+
+/** Distinct small bodies, so sizes and ETags differ from key to key. */
+export function bodyFor(key: string, version = 0): Uint8Array {
+  return new TextEncoder().encode(`${key}#${version}`.repeat(1 + (key.length + version) % 3));
+}
+
+/** PUTs `keys` straight to the bucket (not through our functions), 16 at a time. */
+export async function putObjects(keys: string[], version = 0): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: 16 }, async () => {
+    while (next < keys.length) {
+      const key = keys[next++];
+      await storage.put(key, bodyFor(key, version), { contentType: "application/octet-stream" });
+    }
+  }));
+}
+
+/** Deletes `keys` straight from the bucket, 16 at a time. */
+export async function deleteObjects(keys: string[]): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: 16 }, async () => {
+    while (next < keys.length) await storage.delete(keys[next++]);
+  }));
+}
+
+/** The whole bucket listing in S3 order: image keys with their facts, and the refused keys. */
+export async function bucketListing(): Promise<{
+  images: Map<string, ImageFacts>;
+  refused: Array<{ key: string; problem: string }>;
+  keys: number;
+}> {
+  const images = new Map<string, ImageFacts>();
+  const refused: Array<{ key: string; problem: string }> = [];
+  let token: string | undefined;
+  let keys = 0;
+  do {
+    const page = await storage.listPage({ token });
+    for (const object of page.objects) {
+      keys++;
+      const problem = filenameProblem(object.key);
+      if (problem) {
+        refused.push({ key: object.key, problem });
+        continue;
+      }
+      const extension = object.key.slice(object.key.lastIndexOf(".") + 1).toLowerCase();
+      images.set(object.key, {
+        size: object.size,
+        etag: object.etag,
+        contentType: CONTENT_TYPES[extension],
+        lastModified: object.lastModified.toISOString(),
+      });
+    }
+    token = page.nextToken;
+  } while (token);
+  return { images, refused, keys };
+}
+
+/** Every index row with the facts a rebuild writes. */
+export async function indexRows(): Promise<Map<string, ImageFacts>> {
+  const rows = await testDb()`
+    select filename, size_bytes::float8 as size, etag, content_type, last_modified
+    from public.s3_image_cache`;
+  return new Map(rows.map((row) => [row.filename as string, {
+    size: row.size as number,
+    etag: row.etag as string,
+    contentType: row.content_type as string,
+    lastModified: (row.last_modified as Date | null)?.toISOString() ?? "",
+  }]));
+}
+
+/** The index rows as they are, for "unchanged" comparisons (updated_at included). */
+export async function indexSnapshot(): Promise<string[]> {
+  const rows = await testDb()`
+    select filename, size_bytes, etag, content_type, last_modified, updated_at
+    from public.s3_image_cache order by filename collate "C"`;
+  return rows.map((row) => JSON.stringify(row));
+}
+
+/** Asserts the index holds exactly the bucket's image keys, with their facts. */
+export async function assertIndexEqualsBucket(): Promise<Map<string, ImageFacts>> {
+  const { images } = await bucketListing();
+  const rows = await indexRows();
+  const missing = [...images.keys()].filter((key) => !rows.has(key));
+  const extra = [...rows.keys()].filter((key) => !images.has(key));
+  assert.deepEqual(
+    { missing: missing.slice(0, 10), extra: extra.slice(0, 10) },
+    { missing: [], extra: [] },
+  );
+  for (const [key, facts] of images) assert.deepEqual(rows.get(key), facts, key);
+  return images;
+}
+
+/** Calls `s3-image-service/<path>` as `token` (the admin by default) with a JSON body. */
+export function service(
+  path: string,
+  options: { method?: string; body?: unknown; token?: string } = {},
+) {
+  return callFunction(`s3-image-service${path}`, {
+    method: options.method ?? (options.body === undefined ? "GET" : "POST"),
+    token: options.token ?? stackInfo().ADMIN_TOKEN,
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    headers: { "content-type": "application/json" },
+  });
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `GET /rebuild/:id` until `done(job)` holds (default: the job is no longer running). */
+export async function waitForJob(
+  id: number,
+  done: (job: Job) => boolean = (job) => job.status !== "running",
+  timeoutMs = 90_000,
+): Promise<Job> {
+  const deadline = Date.now() + timeoutMs;
+  while (true) {
+    const { status, body } = await service(`/rebuild/${id}`);
+    assert.equal(status, 200, JSON.stringify(body));
+    const job = body.job as Job;
+    if (done(job)) return job;
+    if (Date.now() > deadline) {
+      throw new Error(`Job ${id} did not get there in time: ${JSON.stringify(job)}`);
+    }
+    await sleep(100);
+  }
+}
+
+/**
+ * Starts a rebuild as service_role (with an optional smaller budget) and waits for its end.
+ * Asserts it succeeded.
+ */
+export async function rebuildToEnd(budget?: { cpuMs?: number; wallMs?: number }): Promise<Job> {
+  const { status, body } = await service("/rebuild", {
+    body: budget ? { budget } : {},
+    token: stackInfo().SERVICE_ROLE_KEY,
+  });
+  assert.equal(status, 202, JSON.stringify(body));
+  const job = await waitForJob((body.job as Job).id);
+  assert.equal(job.status, "succeeded", JSON.stringify(job));
+  return job;
+}
