@@ -1,0 +1,299 @@
+/**
+ * Rebuild benchmark: the full rebuild through `s3-image-service` (POST /rebuild, until the job
+ * has succeeded) beside a bare ListObjectsV2 of the same bucket in the same run — the physical
+ * limit a rebuild cannot beat, since it has to list every key. At 5,000 and 20,000 objects:
+ *
+ * - rebuild time ÷ bare listing time (goal ≤ 1.15) and keys/s;
+ * - CPU ms per 1,000 keys, from the invocations the job records;
+ * - peak memory (VmHWM) of the function's worker process, restarted before each measurement so
+ *   the peak is this rebuild's; the goal is flat as the bucket grows.
+ *
+ * Each rebuild starts from an empty index (the worst case: every key is inserted at finish) and
+ * runs with the configured budgets, as in production. Run directly, it starts its own isolated
+ * stack and stops it:
+ *
+ * ```sh
+ * node_modules/.bin/deno run -A scripts/bench/rebuild_bench.ts [--objects=20000] [--small=5000]
+ * ```
+ *
+ * @module
+ */
+import postgres from "postgres"; // npm:postgres via supabase/functions/import_map.json
+import { parseConfig } from "../../supabase/functions/_shared/config.ts";
+import type { Invocation, RebuildJob } from "../../supabase/functions/_shared/rebuild_jobs.ts";
+import { createS3Storage, type ImageStorage } from "../../supabase/functions/_shared/storage.ts";
+import { freePort, makeStackTempDir } from "../stack/process.ts";
+import { type StackInfo, startStack } from "../stack/stack.ts";
+import { type BenchRow, printReport } from "./report.ts";
+
+/** Options for {@linkcode runRebuildBench}. */
+export interface RebuildBenchOptions {
+  /** Objects in the big bucket. Default 20,000. */
+  objects?: number;
+  /** Objects in the small bucket, measured first for the memory comparison. Default 5,000. */
+  smallObjects?: number;
+  /** Repetitions of each measurement; the fastest counts. Default 2. */
+  repeats?: number;
+}
+
+const FUNCTION = "s3-image-service";
+const PREFIX = "bench-";
+const round = (value: number, digits = 0) => Number(value.toFixed(digits));
+
+function storageFor(info: StackInfo): ImageStorage {
+  return createS3Storage(parseConfig({
+    AWS_ACCESS_KEY: info.AWS_ACCESS_KEY,
+    AWS_SECRET_ACCESS_KEY: info.AWS_SECRET_ACCESS_KEY,
+    AWS_REGION: info.AWS_REGION,
+    S3_BUCKET: info.S3_BUCKET,
+    S3_ENDPOINT: info.S3_ENDPOINT || undefined,
+    SUPABASE_DB_URL: info.DB_URL,
+  }));
+}
+
+/** Fills the bucket with keys `from`..`to`-1 (small distinct bodies), 32 requests at a time. */
+async function fill(storage: ImageStorage, from: number, to: number): Promise<void> {
+  let next = from;
+  await Promise.all(Array.from({ length: 32 }, async () => {
+    while (next < to) {
+      const i = next++;
+      const key = `${PREFIX}${String(i).padStart(7, "0")}.jpg`;
+      await storage.put(key, new TextEncoder().encode(`product image ${i}`), {
+        contentType: "image/jpeg",
+      });
+    }
+  }));
+}
+
+/** Lists the whole bucket as a rebuild must; returns milliseconds and keys. */
+async function bareListing(storage: ImageStorage): Promise<{ ms: number; keys: number }> {
+  const started = performance.now();
+  let keys = 0;
+  let token: string | undefined;
+  do {
+    const page = await storage.listPage({ token, maxKeys: 1000 });
+    keys += page.objects.length;
+    token = page.nextToken;
+  } while (token);
+  return { ms: performance.now() - started, keys };
+}
+
+async function host(info: StackInfo, path: string, method = "GET"): Promise<unknown> {
+  const response = await fetch(`${info.API_URL}/_host/functions${path}`, {
+    method,
+    headers: { authorization: `Bearer ${info.SERVICE_ROLE_KEY}` },
+  });
+  if (!response.ok) throw new Error(`host ${path}: ${response.status} ${await response.text()}`);
+  return await response.json();
+}
+
+/**
+ * Kills the worker, then wakes a fresh one and lets it connect to the database and S3 (stats; a
+ * HeadObject of an absent key), so the process start is not timed — the bare listing it is
+ * compared with runs on a warm client too. Returns its pid.
+ */
+async function freshWorker(info: StackInfo): Promise<number> {
+  await host(info, `/${FUNCTION}/kill`, "POST");
+  const call = async (path: string, body?: unknown) => {
+    const response = await fetch(`${info.FUNCTIONS_URL}/${FUNCTION}${path}`, {
+      method: body === undefined ? "GET" : "POST",
+      headers: { authorization: `Bearer ${info.SERVICE_ROLE_KEY}` },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    await response.body?.cancel();
+  };
+  await call("/stats");
+  await call("/files", { filename: "bench-warm-up-absent.jpg" });
+  const { functions } = await host(info, "") as { functions: Array<{ name: string; pid: number }> };
+  const pid = functions.find((f) => f.name === FUNCTION)?.pid;
+  if (!pid) throw new Error(`No worker pid for ${FUNCTION}`);
+  return pid;
+}
+
+/** Peak and current resident memory of a process, in MiB (Linux /proc). */
+async function memoryOf(pid: number): Promise<{ peakMiB: number; rssMiB: number }> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1]);
+  return { peakMiB: kib("VmHWM") / 1024, rssMiB: kib("VmRSS") / 1024 };
+}
+
+interface RebuildRun {
+  ms: number;
+  job: RebuildJob;
+  peakMiB: number;
+}
+
+/**
+ * One rebuild through the function on a fresh worker, timed until the job succeeded: `full`
+ * from an empty index (every key inserted at finish), else with the index already in step.
+ */
+async function rebuildOnce(info: StackInfo, sql: postgres.Sql, full: boolean): Promise<RebuildRun> {
+  if (full) await sql`delete from public.s3_image_cache`;
+  const pid = await freshWorker(info);
+  const started = performance.now();
+  const response = await fetch(`${info.FUNCTIONS_URL}/${FUNCTION}/rebuild`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${info.SERVICE_ROLE_KEY}`,
+      "content-type": "application/json",
+    },
+    body: "{}",
+  });
+  const body = await response.json();
+  if (response.status !== 202) throw new Error(`start: ${response.status} ${JSON.stringify(body)}`);
+  const id = body.job.id as number;
+  // Poll the job row directly: status requests would add work to the worker being measured.
+  while (true) {
+    const [{ job }] = await sql`select to_jsonb(r) as job from public.s3_cache_rebuilds as r
+      where r.id = ${id}`;
+    if (job.status !== "running") {
+      const ms = performance.now() - started;
+      if (job.status !== "succeeded") throw new Error(`rebuild ${id} ${job.status}: ${job.error}`);
+      // Only the invocation record is written after finish; wait for it.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const [{ done }] = await sql`select to_jsonb(r) as done from public.s3_cache_rebuilds as r
+        where r.id = ${id}`;
+      return { ms, job: done as RebuildJob, peakMiB: (await memoryOf(pid)).peakMiB };
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function measure(
+  info: StackInfo,
+  sql: postgres.Sql,
+  storage: ImageStorage,
+  objects: number,
+  repeats: number,
+): Promise<BenchRow[]> {
+  const listings: number[] = [];
+  const fulls: RebuildRun[] = [];
+  const steadies: RebuildRun[] = [];
+  let keys = 0;
+  for (let i = 0; i < repeats; i++) {
+    const listing = await bareListing(storage);
+    listings.push(listing.ms);
+    keys = listing.keys;
+    fulls.push(await rebuildOnce(info, sql, true));
+    steadies.push(await rebuildOnce(info, sql, false));
+  }
+  const listMs = Math.min(...listings);
+  const fastest = (runs: RebuildRun[]) => runs.reduce((a, b) => (b.ms < a.ms ? b : a));
+  const full = fastest(fulls);
+  const steady = fastest(steadies);
+  for (const run of [full, steady]) {
+    if (run.job.listed !== keys) {
+      throw new Error(`the rebuild listed ${run.job.listed} keys, the bucket holds ${keys}`);
+    }
+  }
+  const label = `${objects.toLocaleString("en")} objects`;
+  const versusListing = (name: string, run: RebuildRun, note: string): BenchRow => ({
+    name,
+    value: round(run.ms),
+    unit: "ms",
+    baseline: round(listMs),
+    ratio: round(run.ms / listMs, 2),
+    note: `${note}; baseline: bare ListObjectsV2 of the same bucket; best of ${repeats}`,
+  });
+  const invocations = full.job.invocations as Invocation[];
+  const cpuMs = invocations.reduce((sum, i) => sum + i.cpu_ms, 0);
+  return [
+    versusListing(
+      `rebuild ${label}, index in step (typical)`,
+      steady,
+      "through the function until done; goal ≤ 1.15",
+    ),
+    versusListing(
+      `rebuild ${label}, from an empty index`,
+      full,
+      `worst case: finish inserts ${full.job.inserted} rows`,
+    ),
+    {
+      name: `rebuild ${label}, keys/s (index in step)`,
+      value: round(keys / (steady.ms / 1000)),
+      unit: "keys/s",
+      baseline: round(keys / (listMs / 1000)),
+      ratio: round(listMs / steady.ms, 2),
+      note: "baseline: bare listing keys/s",
+    },
+    {
+      name: `rebuild ${label}, CPU per 1,000 keys`,
+      value: round((cpuMs / keys) * 1000, 1),
+      unit: "ms",
+      note: `from the job's invocations: ${invocations.length}, largest ${
+        round(Math.max(...invocations.map((i) => i.cpu_ms)))
+      } ms CPU / ${round(Math.max(...invocations.map((i) => i.wall_ms)))} ms wall`,
+    },
+    {
+      name: `rebuild ${label}, worker peak memory (VmHWM)`,
+      value: round(Math.max(full.peakMiB, steady.peakMiB), 1),
+      unit: "MiB",
+      note: "worker restarted before each rebuild; includes its start-up",
+    },
+  ];
+}
+
+/**
+ * Measures the rebuild against `info`'s stack (its bucket should hold nothing else of size).
+ * Fills the bucket to `smallObjects`, measures, fills to `objects`, measures again.
+ */
+export async function runRebuildBench(
+  info: StackInfo,
+  options: RebuildBenchOptions = {},
+): Promise<BenchRow[]> {
+  const { objects = 20_000, smallObjects = 5_000, repeats = 2 } = options;
+  const storage = storageFor(info);
+  const sql = postgres(info.DB_URL, { max: 2, onnotice: () => {} });
+  try {
+    let fillMs = performance.now();
+    await fill(storage, 0, smallObjects);
+    fillMs = performance.now() - fillMs;
+    const small = await measure(info, sql, storage, smallObjects, repeats);
+    const bigFillStarted = performance.now();
+    await fill(storage, smallObjects, objects);
+    fillMs += performance.now() - bigFillStarted;
+    const big = await measure(info, sql, storage, objects, repeats);
+    const peakSmall = small[4].value;
+    const peakBig = big[4].value;
+    return [
+      ...small,
+      ...big,
+      {
+        name: `worker peak memory, ${objects.toLocaleString("en")} vs ${
+          smallObjects.toLocaleString("en")
+        } objects`,
+        value: peakBig,
+        unit: "MiB",
+        baseline: peakSmall,
+        ratio: round(peakBig / peakSmall, 2),
+        note: `goal: flat (ratio ≈ 1); bucket filled at ${round(objects / (fillMs / 1000))} PUT/s`,
+      },
+    ];
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+if (import.meta.main) {
+  const arg = (name: string) => {
+    const found = Deno.args.find((a) => a.startsWith(`--${name}=`));
+    return found ? Number(found.slice(name.length + 3)) : undefined;
+  };
+  const dir = await makeStackTempDir("s3-image-cache-rebuild-bench-");
+  const stack = await startStack({
+    stateDir: dir,
+    isolated: true,
+    ports: { api: freePort(), db: freePort(), ui: freePort(), s3: freePort() },
+  });
+  try {
+    const rows = await runRebuildBench(stack.info, {
+      objects: arg("objects"),
+      smallObjects: arg("small"),
+      repeats: arg("repeats"),
+    });
+    printReport("rebuild", rows);
+  } finally {
+    await stack.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
