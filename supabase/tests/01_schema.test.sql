@@ -88,7 +88,7 @@ select functions_are('public', array[
   's3_cache_content_type_for', 's3_cache_file_error', 'add_file_to_s3_cache',
   'add_files_to_s3_cache', 'remove_file_from_s3_cache', 'lookup_s3_cache', 'search_s3_cache',
   's3_cache_stats', 's3_cache_rebuild_start', 's3_cache_rebuild_claim',
-  's3_cache_rebuild_stage_page', 's3_cache_rebuild_record_invocation',
+  's3_cache_rebuild_stage_page', 's3_cache_rebuild_record_invocation', 's3_cache_rebuild_annotate',
   's3_cache_rebuild_lock_running', 's3_cache_rebuild_preview', 's3_cache_rebuild_finish',
   's3_cache_rebuild_fail', 's3_cache_rebuild_cancel', 's3_cache_rebuild_status',
   's3_cache_rebuild_staging_cascade'

@@ -5,7 +5,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 -- Hosted Supabase has extensions on the search_path already; a bare cluster does not.
 set local search_path = public, extensions;
-select plan(65);
+select plan(67);
 
 -- Our migration makes new functions non-executable by PUBLIC; pgTAP's own functions must stay
 -- callable while a test runs as anon or authenticated (hosted Supabase grants this already).
@@ -27,6 +27,7 @@ insert into t04_write_calls values
   ($$select s3_cache_rebuild_claim(1, 'w')$$),
   ($$select s3_cache_rebuild_stage_page(1, 'w', null, null, array[]::text[], array[]::bigint[], array[]::text[], array[]::timestamptz[])$$),
   ($$select s3_cache_rebuild_record_invocation(1, 1, 1, 1, 1)$$),
+  ($$select s3_cache_rebuild_annotate(1, '{}')$$),
   ($$select s3_cache_rebuild_preview(1)$$),
   ($$select s3_cache_rebuild_finish(1)$$),
   ($$select s3_cache_rebuild_fail(1, 'x')$$),

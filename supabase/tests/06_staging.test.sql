@@ -4,7 +4,7 @@
 begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = public, extensions;
-select plan(4);
+select plan(8);
 
 update s3_cache_rebuilds set status = 'cancelled', finished_at = now() where status = 'running';
 
@@ -41,6 +41,33 @@ select is(
   (select count(*)::int from s3_cache_rebuild_staging where job_id = (select id from t06_job)),
   (select count(*)::int from t06_names where s3_cache_filename_problem(name) is null),
   'nothing else was staged'
+);
+
+-- Annotations: top-level keys merge, skipped samples append up to the cap.
+select s3_cache_rebuild_annotate((select id from t06_job), '{"apply": true, "budget": {"cpu_ms": 1}}');
+select s3_cache_rebuild_annotate((select id from t06_job),
+  '{"budget": {"cpu_ms": 2}, "skipped_samples": [{"key": "a"}, {"key": "b"}]}', 3);
+select s3_cache_rebuild_annotate((select id from t06_job),
+  '{"skipped_samples": [{"key": "c"}, {"key": "d"}]}', 3);
+select is(
+  (select summary from s3_cache_rebuilds where id = (select id from t06_job)),
+  '{"apply": true, "budget": {"cpu_ms": 2}, "skipped_samples": [{"key": "a"}, {"key": "b"}, {"key": "c"}]}'::jsonb,
+  'annotate merges keys and appends skipped samples up to the cap'
+);
+select throws_ok(
+  format($$select s3_cache_rebuild_annotate(%s, '[1]')$$, (select id from t06_job)),
+  '22023',
+  format('Cannot annotate rebuild %s: the patch must be a JSON object', (select id from t06_job)),
+  'annotate refuses a patch that is not an object'
+);
+select throws_ok(
+  $$select s3_cache_rebuild_annotate(-1, '{}')$$, 'P0002', 'Rebuild -1 does not exist',
+  'annotate names a job that does not exist'
+);
+select is(
+  (select count(*)::int from s3_cache_rebuild_staging where job_id = (select id from t06_job)) > 0,
+  true,
+  'annotating leaves the staged listing alone'
 );
 
 update s3_cache_rebuilds set status = 'cancelled' where id = (select id from t06_job);

@@ -32,10 +32,7 @@ export interface SkippedKey {
   problem: string;
 }
 
-/**
- * What the service keeps in the job's `summary` column (no SQL primitive writes it; see
- * {@linkcode RebuildJobs.annotate}).
- */
+/** What the service keeps in the job's `summary` column (see {@linkcode RebuildJobs.annotate}). */
 export interface JobSummary {
   /** Per-invocation budget chosen at start (service_role may ask for a smaller one). */
   budget?: { cpu_ms: number; wall_ms: number };
@@ -129,8 +126,8 @@ export interface RebuildJobs {
   /** The job, or the latest one without an id; null when there is none. */
   status(jobId?: number): Promise<JobSnapshot | null>;
   /**
-   * Merges `patch` into the job's `summary`, appending skipped samples up to the limit. No SQL
-   * primitive writes `summary`, so this is the one direct UPDATE of the job table.
+   * Merges `patch` into the job's `summary` (`s3_cache_rebuild_annotate`), appending skipped
+   * samples up to {@linkcode MAX_SKIPPED_SAMPLES}.
    */
   annotate(jobId: number, patch: JobSummary): Promise<void>;
 }
@@ -216,24 +213,9 @@ export function createRebuildJobs(sql: Sql): RebuildJobs {
     },
 
     async annotate(jobId, patch) {
-      const { skipped_samples: samples, ...rest } = patch;
-      await sql`
-        update public.s3_cache_rebuilds as r set summary =
-          coalesce(r.summary, '{}'::jsonb) || ${sql.json(rest as never)}::jsonb
-        where r.id = ${jobId}`;
-      if (!samples?.length) return;
-      await sql`
-        update public.s3_cache_rebuilds as r set summary = r.summary || jsonb_build_object(
-          'skipped_samples', (
-            select coalesce(jsonb_agg(e.value order by e.ordinality), '[]'::jsonb)
-            from jsonb_array_elements(
-              coalesce(r.summary -> 'skipped_samples', '[]'::jsonb)
-                || ${sql.json(samples as never)}::jsonb
-            ) with ordinality as e (value, ordinality)
-            where e.ordinality <= ${MAX_SKIPPED_SAMPLES}
-          )
-        )
-        where r.id = ${jobId}`;
+      await sql`select public.s3_cache_rebuild_annotate(
+        ${jobId}, ${sql.json(patch as never)}::jsonb, ${MAX_SKIPPED_SAMPLES}
+      )`;
     },
   };
 }
