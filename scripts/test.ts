@@ -23,7 +23,7 @@ import {
   MissingPrerequisite,
   run,
 } from "./stack/process.ts";
-import { startStack } from "./stack/stack.ts";
+import { withIsolatedStack } from "./stack/stack.ts";
 
 const DENO = `${REPO_ROOT}node_modules/.bin/deno`;
 const SUPABASE = `${REPO_ROOT}node_modules/.bin/supabase`;
@@ -209,23 +209,11 @@ async function againstIsolatedStack(
   paths: string[],
   env: Record<string, string> = {},
 ): Promise<TierResult> {
-  const dir = await makeStackTempDir("s3-image-cache-stack-");
-  const stack = await startStack({
-    stateDir: dir,
-    isolated: true,
-    functionEnv: TEST_FUNCTION_ENV,
-    ports: { api: freePort(), db: freePort(), ui: freePort(), s3: freePort() },
-  });
-  try {
-    return await denoTest(paths, {
-      ...env,
-      STACK_INFO: JSON.stringify(stack.info),
-      STACK_STATE_DIR: dir,
-    });
-  } finally {
-    await stack.stop();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
+  return await withIsolatedStack(
+    (info, stateDir) =>
+      denoTest(paths, { ...env, STACK_INFO: JSON.stringify(info), STACK_STATE_DIR: stateDir }),
+    { functionEnv: TEST_FUNCTION_ENV },
+  );
 }
 
 async function integrationTests(): Promise<TierResult> {

@@ -19,8 +19,8 @@
 import postgres from "postgres"; // npm:postgres@^3.4.9 via supabase/functions/import_map.json
 import { startCluster } from "../stack/postgres.ts";
 import { applyMigrations } from "../stack/migrations.ts";
-import { makeStackTempDir } from "../stack/process.ts";
-import { type BenchRow, printReport } from "./report.ts";
+import { freePort, makeStackTempDir } from "../stack/process.ts";
+import { type BenchRow, numericFlag, printReport } from "./report.ts";
 
 export type { BenchRow };
 
@@ -231,16 +231,8 @@ async function measure(sql: Sql, keys: number): Promise<BenchRow[]> {
   return rows;
 }
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
 if (import.meta.main) {
-  const keysArg = Deno.args.find((arg) => arg.startsWith("--keys="));
-  const keys = keysArg ? Number(keysArg.slice("--keys=".length)) : undefined;
+  const keys = numericFlag("keys");
   const dir = await makeStackTempDir("s3-image-cache-db-bench-");
   const cluster = await startCluster({
     dataDir: `${dir}/data`,

@@ -22,9 +22,8 @@ import postgres from "postgres"; // npm:postgres via supabase/functions/import_m
 import { parseConfig } from "../../supabase/functions/_shared/config.ts";
 import type { Invocation, RebuildJob } from "../../supabase/functions/_shared/rebuild_jobs.ts";
 import { createS3Storage, type ImageStorage } from "../../supabase/functions/_shared/storage.ts";
-import { freePort, makeStackTempDir } from "../stack/process.ts";
-import { type StackInfo, startStack } from "../stack/stack.ts";
-import { type BenchRow, printReport } from "./report.ts";
+import { type StackInfo, withIsolatedStack } from "../stack/stack.ts";
+import { type BenchRow, numericFlag, printReport } from "./report.ts";
 
 /** Options for {@linkcode runRebuildBench}. */
 export interface RebuildBenchOptions {
@@ -275,25 +274,12 @@ export async function runRebuildBench(
 }
 
 if (import.meta.main) {
-  const arg = (name: string) => {
-    const found = Deno.args.find((a) => a.startsWith(`--${name}=`));
-    return found ? Number(found.slice(name.length + 3)) : undefined;
-  };
-  const dir = await makeStackTempDir("s3-image-cache-rebuild-bench-");
-  const stack = await startStack({
-    stateDir: dir,
-    isolated: true,
-    ports: { api: freePort(), db: freePort(), ui: freePort(), s3: freePort() },
-  });
-  try {
-    const rows = await runRebuildBench(stack.info, {
-      objects: arg("objects"),
-      smallObjects: arg("small"),
-      repeats: arg("repeats"),
+  await withIsolatedStack(async (info) => {
+    const rows = await runRebuildBench(info, {
+      objects: numericFlag("objects"),
+      smallObjects: numericFlag("small"),
+      repeats: numericFlag("repeats"),
     });
     printReport("rebuild", rows);
-  } finally {
-    await stack.stop();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
+  }, { prefix: "s3-image-cache-rebuild-bench-" });
 }

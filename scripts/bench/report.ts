@@ -51,3 +51,9 @@ export function parseReportLine(
   const line = output.split("\n").reverse().find((l) => l.startsWith('{"benchmark"'));
   return line ? JSON.parse(line) : undefined;
 }
+
+/** The number given as `--name=N` on the command line, or undefined. */
+export function numericFlag(name: string, args: string[] = Deno.args): number | undefined {
+  const found = args.find((arg) => arg.startsWith(`--${name}=`));
+  return found ? Number(found.slice(name.length + 3)) : undefined;
+}

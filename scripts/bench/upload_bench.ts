@@ -23,9 +23,8 @@ import { chromium } from "playwright-core";
 import { parseConfig } from "../../supabase/functions/_shared/config.ts";
 import { inspectImage } from "../../supabase/functions/_shared/image_sniff.ts";
 import { createS3Storage, type ImageStorage } from "../../supabase/functions/_shared/storage.ts";
-import { freePort, makeStackTempDir } from "../stack/process.ts";
-import { type StackInfo, startStack } from "../stack/stack.ts";
-import { type BenchRow, printReport } from "./report.ts";
+import { type StackInfo, withIsolatedStack } from "../stack/stack.ts";
+import { type BenchRow, numericFlag, printReport } from "./report.ts";
 
 /** Options for {@linkcode runUploadBench}. */
 export interface UploadBenchOptions {
@@ -259,26 +258,13 @@ export async function runUploadBench(
 }
 
 if (import.meta.main) {
-  const arg = (name: string) => {
-    const found = Deno.args.find((a) => a.startsWith(`--${name}=`));
-    return found ? Number(found.slice(name.length + 3)) : undefined;
-  };
   const jpeg = await drawJpeg();
-  const dir = await makeStackTempDir("s3-image-cache-upload-bench-");
-  const stack = await startStack({
-    stateDir: dir,
-    isolated: true,
-    ports: { api: freePort(), db: freePort(), ui: freePort(), s3: freePort() },
-  });
-  try {
-    const rows = await runUploadBench(stack.info, {
-      uploads: arg("uploads"),
-      concurrency: arg("concurrency"),
+  await withIsolatedStack(async (info) => {
+    const rows = await runUploadBench(info, {
+      uploads: numericFlag("uploads"),
+      concurrency: numericFlag("concurrency"),
       jpeg,
     });
     printReport("upload", rows);
-  } finally {
-    await stack.stop();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
+  }, { prefix: "s3-image-cache-upload-bench-" });
 }

@@ -13,7 +13,7 @@ import { startFunctionsHost } from "./functions_host.ts";
 import { loadOrCreateJwtSecret, mintKeys } from "./keys.ts";
 import { applyMigrations, REPO_ROOT } from "./migrations.ts";
 import { startCluster } from "./postgres.ts";
-import { assertPortFree, type Service } from "./process.ts";
+import { assertPortFree, freePort, makeStackTempDir, type Service } from "./process.ts";
 import { EMULATOR_CREDENTIALS, startS3Emulator } from "./s3.ts";
 import { startUiServer } from "./ui_server.ts";
 
@@ -202,4 +202,31 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
 /** `KEY=value` lines for {@linkcode StackInfo}, the shape of `supabase status -o env`. */
 export function formatStatusEnv(info: StackInfo): string {
   return Object.entries(info).map(([key, value]) => `${key}=${value}`).join("\n") + "\n";
+}
+
+/**
+ * Runs `work` against a throw-away isolated stack (temporary folder, free ports, none of the
+ * developer's environment), then stops it and removes its folder, whatever `work` did.
+ */
+export async function withIsolatedStack<T>(
+  work: (info: StackInfo, stateDir: string) => Promise<T>,
+  options: Pick<StackOptions, "functionEnv" | "wallClockMs"> & { prefix?: string } = {},
+): Promise<T> {
+  const stateDir = await makeStackTempDir(options.prefix ?? "s3-image-cache-stack-");
+  try {
+    const stack = await startStack({
+      stateDir,
+      isolated: true,
+      functionEnv: options.functionEnv,
+      wallClockMs: options.wallClockMs,
+      ports: { api: freePort(), db: freePort(), ui: freePort(), s3: freePort() },
+    });
+    try {
+      return await work(stack.info, stateDir);
+    } finally {
+      await stack.stop();
+    }
+  } finally {
+    await Deno.remove(stateDir, { recursive: true }).catch(() => {});
+  }
 }
