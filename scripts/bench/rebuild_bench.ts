@@ -19,9 +19,9 @@
  * @module
  */
 import postgres from "postgres"; // npm:postgres via supabase/functions/import_map.json
-import { parseConfig } from "../../supabase/functions/_shared/config.ts";
 import type { Invocation, RebuildJob } from "../../supabase/functions/_shared/rebuild_jobs.ts";
-import { createS3Storage, type ImageStorage } from "../../supabase/functions/_shared/storage.ts";
+import type { ImageStorage } from "../../supabase/functions/_shared/storage.ts";
+import { stackStorage } from "../stack/stack_storage.ts";
 import { type StackInfo, withIsolatedStack } from "../stack/stack.ts";
 import { type BenchRow, numericFlag, printReport } from "./report.ts";
 
@@ -38,17 +38,6 @@ export interface RebuildBenchOptions {
 const FUNCTION = "s3-image-service";
 const PREFIX = "bench-";
 const round = (value: number, digits = 0) => Number(value.toFixed(digits));
-
-function storageFor(info: StackInfo): ImageStorage {
-  return createS3Storage(parseConfig({
-    AWS_ACCESS_KEY: info.AWS_ACCESS_KEY,
-    AWS_SECRET_ACCESS_KEY: info.AWS_SECRET_ACCESS_KEY,
-    AWS_REGION: info.AWS_REGION,
-    S3_BUCKET: info.S3_BUCKET,
-    S3_ENDPOINT: info.S3_ENDPOINT || undefined,
-    SUPABASE_DB_URL: info.DB_URL,
-  }));
-}
 
 /** Fills the bucket with keys `from`..`to`-1 (small distinct bodies), 32 requests at a time. */
 async function fill(storage: ImageStorage, from: number, to: number): Promise<void> {
@@ -241,7 +230,7 @@ export async function runRebuildBench(
   options: RebuildBenchOptions = {},
 ): Promise<BenchRow[]> {
   const { objects = 20_000, smallObjects = 5_000, repeats = 2 } = options;
-  const storage = storageFor(info);
+  const storage = stackStorage(info);
   const sql = postgres(info.DB_URL, { max: 2, onnotice: () => {} });
   try {
     let fillMs = performance.now();

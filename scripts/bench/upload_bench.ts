@@ -20,9 +20,8 @@
  * @module
  */
 import { chromium } from "playwright-core";
-import { parseConfig } from "../../supabase/functions/_shared/config.ts";
 import { inspectImage } from "../../supabase/functions/_shared/image_sniff.ts";
-import { createS3Storage, type ImageStorage } from "../../supabase/functions/_shared/storage.ts";
+import { stackStorage } from "../stack/stack_storage.ts";
 import { type StackInfo, withIsolatedStack } from "../stack/stack.ts";
 import { type BenchRow, numericFlag, printReport } from "./report.ts";
 
@@ -128,17 +127,6 @@ async function memoryOf(pid: number): Promise<{ peak: number; resident: number }
   return { peak: kib("VmHWM"), resident: kib("VmRSS") };
 }
 
-function storageFor(info: StackInfo): ImageStorage {
-  return createS3Storage(parseConfig({
-    AWS_ACCESS_KEY: info.AWS_ACCESS_KEY,
-    AWS_SECRET_ACCESS_KEY: info.AWS_SECRET_ACCESS_KEY,
-    AWS_REGION: info.AWS_REGION,
-    S3_BUCKET: info.S3_BUCKET,
-    S3_ENDPOINT: info.S3_ENDPOINT || undefined,
-    SUPABASE_DB_URL: info.DB_URL,
-  }));
-}
-
 /** Measures uploads through the function against direct PutObjects on `info`'s stack. */
 export async function runUploadBench(
   info: StackInfo,
@@ -146,7 +134,7 @@ export async function runUploadBench(
 ): Promise<BenchRow[]> {
   const { uploads = 200, concurrency = 8 } = options;
   const jpeg = options.jpeg ?? await drawJpeg();
-  const storage = storageFor(info);
+  const storage = stackStorage(info);
   const run = crypto.randomUUID().slice(0, 8);
 
   const upload = async (url: string, key: string) => {

@@ -51,7 +51,7 @@ const s3rver = new S3rver({
 await s3rver.configureBuckets();
 const handle = s3rver.callback();
 
-/** Pending injected faults: { method, operation, status, code, remaining, reset }. */
+/** Pending injected faults: { operation, status, code, remaining, reset, after }. */
 const faults = [];
 
 function operationOf(req) {
@@ -97,7 +97,13 @@ const server = http.createServer(async (req, res) => {
     return;
   }
   const operation = operationOf(req);
-  const fault = faults.find((f) => f.remaining > 0 && (!f.operation || f.operation === operation));
+  const matching = faults.filter((f) =>
+    f.remaining > 0 && (!f.operation || f.operation === operation)
+  );
+  const fault = matching.find((f) => !(f.after > 0));
+  // `after: N` lets N matching requests through before the fault starts (e.g. "fail the second
+  // page of a listing"); only requests that pass untouched count.
+  if (!fault) { for (const f of matching) f.after -= 1; }
   if (fault) {
     fault.remaining -= 1;
     if (fault.reset) {

@@ -29,7 +29,9 @@ const OBJECTS = 5_000;
 const key = (i: number) => `${P}${String(i).padStart(5, "0")}.jpg`;
 const BASE_KEYS = Array.from({ length: OBJECTS }, (_, i) => key(i));
 /** A budget small enough that a 5,000-object job takes several invocations. */
-const SMALL_BUDGET = { cpuMs: 150, wallMs: 300 };
+// 50 ms of wall clock is less than one listing page takes, so every invocation does exactly one
+// page (the first page of an invocation always runs) and a 5,000-object job needs several.
+const SMALL_BUDGET = { cpuMs: 150, wallMs: 50 };
 
 const serviceKey = () => stackInfo().SERVICE_ROLE_KEY;
 
@@ -84,7 +86,7 @@ Deno.test({
     // Every invocation but the last stopped because its budget said so, not because the
     // listing ended.
     assert.ok(invocations.length >= 3, `expected several invocations: ${invocations.length}`);
-    assert.deepEqual(job.summary?.budget, { cpu_ms: 150, wall_ms: 300 });
+    assert.deepEqual(job.summary?.budget, { cpu_ms: 150, wall_ms: 50 });
     assert.equal(invocations.reduce((n, i) => n + i.pages, 0), job.pages);
     assert.equal(invocations.reduce((n, i) => n + i.keys, 0), job.listed);
     // An invocation stops before a page as costly as its costliest would overrun; allow that
@@ -267,10 +269,17 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     await putObjects([key(OBJECTS + 400)]);
+    // Armed before the job starts: the first page lists cleanly, then the second page's request
+    // meets two 503 SlowDown answers and a reset connection before it succeeds.
+    await injectS3Fault({
+      operation: "list",
+      status: 503,
+      code: "SlowDown",
+      remaining: 2,
+      after: 1,
+    });
+    await injectS3Fault({ operation: "list", reset: true, remaining: 1, after: 1 });
     const job = await startSmallRebuild();
-    await waitForJob(job.id, (j) => j.pages >= 1 || j.status !== "running");
-    await injectS3Fault({ operation: "list", status: 503, code: "SlowDown", remaining: 2 });
-    await injectS3Fault({ operation: "list", reset: true, remaining: 1 });
     const done = await waitForJob(job.id);
     assert.equal(done.status, "succeeded", JSON.stringify(done));
     const unmet = (await pendingS3Faults()).filter((fault) => fault.remaining > 0);

@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { filenameProblem } from "../../supabase/functions/_shared/filename.ts";
+import { contentTypeForName, filenameProblem } from "../../supabase/functions/_shared/filename.ts";
 import type { RebuildJob } from "../../supabase/functions/_shared/rebuild_jobs.ts";
 import { testDb } from "../support/db.ts";
 import { testStorage } from "../support/s3.ts";
@@ -23,15 +23,6 @@ export interface ImageFacts {
   contentType: string;
   lastModified: string;
 }
-
-const CONTENT_TYPES: Record<string, string> = {
-  jpg: "image/jpeg",
-  jpeg: "image/jpeg",
-  png: "image/png",
-  webp: "image/webp",
-  gif: "image/gif",
-  avif: "image/avif",
-};
 
 /** Distinct small bodies, so sizes and ETags differ from key to key. */
 export function bodyFor(key: string, version = 0): Uint8Array {
@@ -76,11 +67,11 @@ export async function bucketListing(): Promise<{
         refused.push({ key: object.key, problem });
         continue;
       }
-      const extension = object.key.slice(object.key.lastIndexOf(".") + 1).toLowerCase();
       images.set(object.key, {
         size: object.size,
         etag: object.etag,
-        contentType: CONTENT_TYPES[extension],
+        // The TypeScript mapping, so the SQL one is checked against an independent copy.
+        contentType: contentTypeForName(object.key) ?? "(none)",
         lastModified: object.lastModified.toISOString(),
       });
     }

@@ -10,26 +10,15 @@ import { signJwt } from "../../supabase/functions/_shared/jwt.ts";
 import { closeTestDb, testDb } from "../support/db.ts";
 import { testStorage } from "../support/s3.ts";
 import { callFunction, stackInfo } from "../support/stack.ts";
+import { concat, fixture, text } from "../support/bytes.ts";
 
 const storage = testStorage();
 const P = `up-${crypto.randomUUID().slice(0, 8)}-`;
 const MAX_UPLOAD_BYTES = 10 * 1024 * 1024; // the stack runs with the default
 
-const fixture = (name: string) =>
-  Deno.readFileSync(new URL(`../testdata/${name}`, import.meta.url));
 const JPEG = fixture("product.jpg");
 const WEBP = fixture("product.webp");
 const PNG = samplePng(11, 120, 90);
-const text = (s: string) => new TextEncoder().encode(s);
-const concat = (...parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-};
 
 interface UploadOptions {
   filename?: string;

@@ -4,21 +4,13 @@
  *
  * @module
  */
-import { parseConfig } from "../../supabase/functions/_shared/config.ts";
-import { createS3Storage, type ImageStorage } from "../../supabase/functions/_shared/storage.ts";
+import type { ImageStorage } from "../../supabase/functions/_shared/storage.ts";
+import { stackStorage } from "../../scripts/stack/stack_storage.ts";
 import { stackInfo } from "./stack.ts";
 
 /** The stack's bucket through our own storage module. */
 export function testStorage(): ImageStorage {
-  const info = stackInfo();
-  return createS3Storage(parseConfig({
-    AWS_ACCESS_KEY: info.AWS_ACCESS_KEY,
-    AWS_SECRET_ACCESS_KEY: info.AWS_SECRET_ACCESS_KEY,
-    AWS_REGION: info.AWS_REGION,
-    S3_BUCKET: info.S3_BUCKET,
-    S3_ENDPOINT: info.S3_ENDPOINT,
-    SUPABASE_DB_URL: info.DB_URL,
-  }));
+  return stackStorage(stackInfo());
 }
 
 /** A fault the emulator injects into the next `remaining` matching requests. */
@@ -29,6 +21,8 @@ export interface S3Fault {
   code?: string;
   /** Drop the connection instead of answering. */
   reset?: boolean;
+  /** Let this many matching requests through untouched before failing. Default 0. */
+  after?: number;
   remaining: number;
 }
 

@@ -2,25 +2,13 @@ import assert from "node:assert/strict";
 import { samplePng } from "../../../scripts/lib/png.ts";
 import type { AppError } from "./errors.ts";
 import { detectFormat, findMarkup, inspectImage } from "./image_sniff.ts";
-
-const fixture = (name: string) =>
-  Deno.readFileSync(new URL(`../../../tests/testdata/${name}`, import.meta.url));
+import { concat, fixture, text } from "../../../tests/support/bytes.ts";
 
 const JPEG = fixture("product.jpg");
 const WEBP = fixture("product.webp");
 const AVIF = fixture("product.avif");
 const GIF = fixture("pixel.gif");
 const PNG = samplePng(7, 160, 120);
-const text = (s: string) => new TextEncoder().encode(s);
-const concat = (...parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-};
 
 function assertRefused(bytes: Uint8Array, code: string, status: number, message?: RegExp) {
   assert.throws(() => inspectImage(bytes), (error: AppError) => {
