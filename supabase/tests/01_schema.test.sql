@@ -4,11 +4,13 @@ begin;
 create extension if not exists pgtap with schema extensions;
 -- Hosted Supabase has extensions on the search_path already; a bare cluster does not.
 set local search_path = public, extensions;
-select plan(38);
+select plan(47);
 
 select has_table('public', 's3_image_cache', 's3_image_cache exists');
 select has_table('public', 's3_cache_rebuilds', 's3_cache_rebuilds exists');
-select has_table('public', 's3_cache_rebuild_staging', 's3_cache_rebuild_staging exists');
+select has_table('public', 's3_cache_rebuild_pages', 's3_cache_rebuild_pages exists');
+select hasnt_table('public', 's3_cache_rebuild_staging',
+  'the row-per-key staging table of the first form is gone');
 
 select columns_are(
   'public', 's3_image_cache',
@@ -45,14 +47,31 @@ select is(
   'CREATE UNIQUE INDEX s3_cache_rebuilds_one_running_idx ON public.s3_cache_rebuilds USING btree (status) WHERE (status = ''running''::text)',
   'a partial unique index allows one running job'
 );
-select hasnt_pk('public', 's3_cache_rebuild_staging',
-  'staging has no primary key: the hot path of a rebuild pays for no unique index');
-select has_trigger('public', 's3_cache_rebuilds', 's3_cache_rebuilds_delete_staging',
-  'deleting a job deletes its staged rows');
+select views_are('public', array['s3_cache_rebuild_listing'],
+  'public holds one view, the staged listing');
+select columns_are('public', 's3_cache_rebuild_listing',
+  array['job_id', 'filename', 'size_bytes', 'etag', 'last_modified', 'action'],
+  's3_cache_rebuild_listing shows each listed key of a job with its metadata and finish''s action');
 select is(
-  (select relpersistence from pg_class where oid = 'public.s3_cache_rebuild_staging'::regclass),
+  (select reloptions from pg_class where oid = 'public.s3_cache_rebuild_listing'::regclass),
+  array['security_invoker=true'],
+  'the listing view runs with its reader''s rights (security_invoker)'
+);
+select columns_are('public', 's3_cache_rebuild_pages', array['job_id', 'page', 'listing'],
+  's3_cache_rebuild_pages holds a job, a page number and the page''s listing text');
+select col_is_pk('public', 's3_cache_rebuild_pages', array['job_id', 'page'],
+  'a page is identified by its job and its number');
+select is(
+  (select attstorage from pg_attribute
+   where attrelid = 'public.s3_cache_rebuild_pages'::regclass and attname = 'listing'),
+  'e'::"char", 'a page''s listing is stored out of line without compression'
+);
+select has_trigger('public', 's3_cache_rebuilds', 's3_cache_rebuilds_delete_staging',
+  'deleting a job deletes its staged pages');
+select is(
+  (select relpersistence from pg_class where oid = 'public.s3_cache_rebuild_pages'::regclass),
   'p'::"char",
-  'staging is a logged table (a resumed job never loses staged pages)'
+  'the pages table is logged (a resumed job never loses a staged page)'
 );
 
 select is(
@@ -64,8 +83,8 @@ select is(
   'RLS is on for s3_cache_rebuilds'
 );
 select is(
-  (select relrowsecurity from pg_class where oid = 'public.s3_cache_rebuild_staging'::regclass),
-  true, 'RLS is on for s3_cache_rebuild_staging'
+  (select relrowsecurity from pg_class where oid = 'public.s3_cache_rebuild_pages'::regclass),
+  true, 'RLS is on for s3_cache_rebuild_pages'
 );
 select policies_are('public', 's3_image_cache', array['Anyone can read the image index'],
   'one read policy on s3_image_cache');
@@ -77,8 +96,8 @@ select policies_are('public', 's3_cache_rebuilds', array['Signed-in users can re
   'one read policy on s3_cache_rebuilds');
 select policy_roles_are('public', 's3_cache_rebuilds', 'Signed-in users can read rebuild progress',
   array['authenticated'], 'only authenticated may read rebuild progress');
-select policies_are('public', 's3_cache_rebuild_staging', array[]::name[],
-  'staging has no policy: invisible to the API roles');
+select policies_are('public', 's3_cache_rebuild_pages', array[]::name[],
+  'the pages table has no policy: invisible to the API roles');
 
 select has_trigger('public', 's3_image_cache', 's3_image_cache_touch_updated_at',
   'updated_at is kept by a trigger');
@@ -118,9 +137,25 @@ select function_returns('public', 'lookup_s3_cache', array['text[]'], 'setof rec
   'lookup_s3_cache(text[]) returns a table');
 select function_returns('public', 'search_s3_cache', array['text', 'text', 'integer'],
   'setof s3_image_cache', 'search_s3_cache returns setof s3_image_cache');
+select is(
+  (select count(*)::int from pg_proc as p
+   where p.pronamespace = 'public'::regnamespace and p.proname = 's3_cache_rebuild_stage_page'),
+  2, 's3_cache_rebuild_stage_page has two signatures: the listing text and one array per column'
+);
+select function_returns('public', 's3_cache_rebuild_stage_page',
+  array['bigint', 'text', 'text', 'text', 'text'], 'jsonb',
+  's3_cache_rebuild_stage_page(job_id, worker, previous_token, next_token, listing) returns jsonb');
 select function_returns('public', 's3_cache_rebuild_stage_page',
   array['bigint', 'text', 'text', 'text', 'text[]', 'bigint[]', 'text[]',
-    'timestamp with time zone[]'], 'jsonb', 's3_cache_rebuild_stage_page signature');
+    'timestamp with time zone[]'], 'jsonb',
+  's3_cache_rebuild_stage_page(job_id, worker, previous_token, next_token, filenames, sizes, etags, last_modifieds) returns jsonb');
+select is(
+  (select array_agg(p.proname::text order by p.proname) from pg_proc as p
+   where p.pronamespace = 'public'::regnamespace
+     and p.proconfig @> array['enable_nestloop=off', 'jit=off', 'work_mem=64MB']),
+  array['s3_cache_rebuild_finish', 's3_cache_rebuild_preview'],
+  'finish and preview run without nested loops or JIT, with 64MB of work_mem'
+);
 
 -- updated_at: a trigger stamps it with clock_timestamp() on insert and on every update.
 insert into public.s3_image_cache (filename, updated_at) values ('t01-trigger.jpg', '2000-01-01');

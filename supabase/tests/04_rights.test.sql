@@ -5,7 +5,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 -- Hosted Supabase has extensions on the search_path already; a bare cluster does not.
 set local search_path = public, extensions;
-select plan(67);
+select plan(73);
 
 -- Our migration makes new functions non-executable by PUBLIC; pgTAP's own functions must stay
 -- callable while a test runs as anon or authenticated (hosted Supabase grants this already).
@@ -15,9 +15,10 @@ insert into s3_image_cache (filename, size_bytes) values ('t04-a.jpg', 1), ('t04
 update s3_cache_rebuilds set status = 'cancelled', finished_at = now() where status = 'running';
 insert into s3_cache_rebuilds (mode, status, started_by) values ('rebuild', 'running', 't04');
 
--- Every call that writes, once per function.
-create temp table t04_write_calls (call text) on commit drop;
-insert into t04_write_calls values
+-- Every call that writes (or reads rebuild internals), once per function and signature; label
+-- tells the two forms of stage_page apart.
+create temp table t04_write_calls (call text, label text) on commit drop;
+insert into t04_write_calls (call) values
   ($$select add_file_to_s3_cache('t04-x.jpg')$$),
   ($$select add_files_to_s3_cache(array['t04-x.jpg'])$$),
   ($$select remove_file_from_s3_cache('t04-a.jpg')$$),
@@ -25,13 +26,17 @@ insert into t04_write_calls values
   ($$select s3_cache_stats()$$),
   ($$select s3_cache_rebuild_start('t04')$$),
   ($$select s3_cache_rebuild_claim(1, 'w')$$),
-  ($$select s3_cache_rebuild_stage_page(1, 'w', null, null, array[]::text[], array[]::bigint[], array[]::text[], array[]::timestamptz[])$$),
   ($$select s3_cache_rebuild_record_invocation(1, 1, 1, 1, 1)$$),
   ($$select s3_cache_rebuild_annotate(1, '{}')$$),
   ($$select s3_cache_rebuild_preview(1)$$),
   ($$select s3_cache_rebuild_finish(1)$$),
   ($$select s3_cache_rebuild_fail(1, 'x')$$),
   ($$select s3_cache_rebuild_cancel(1)$$);
+insert into t04_write_calls (call, label) values
+  ($$select s3_cache_rebuild_stage_page(1, 'w', null, null, '')$$,
+    's3_cache_rebuild_stage_page (listing text)'),
+  ($$select s3_cache_rebuild_stage_page(1, 'w', null, null, array[]::text[], array[]::bigint[], array[]::text[], array[]::timestamptz[])$$,
+    's3_cache_rebuild_stage_page (one array per column)');
 grant select on t04_write_calls to anon, authenticated;
 
 -- anon ----------------------------------------------------------------------------------------
@@ -52,13 +57,15 @@ select throws_ok($$truncate s3_image_cache$$, '42501',
   'permission denied for table s3_image_cache', 'anon cannot truncate s3_image_cache');
 select throws_ok($$select * from s3_cache_rebuilds$$, '42501',
   'permission denied for table s3_cache_rebuilds', 'anon cannot read rebuild jobs');
-select throws_ok($$select * from s3_cache_rebuild_staging$$, '42501',
-  'permission denied for table s3_cache_rebuild_staging', 'anon cannot read staging');
+select throws_ok($$select * from s3_cache_rebuild_pages$$, '42501',
+  'permission denied for table s3_cache_rebuild_pages', 'anon cannot read the staged pages');
+select throws_ok($$select * from s3_cache_rebuild_listing$$, '42501',
+  'permission denied for view s3_cache_rebuild_listing', 'anon cannot read the staged listing');
 select throws_ok($$select s3_cache_rebuild_status()$$, '42501',
   'permission denied for function s3_cache_rebuild_status', 'anon cannot read rebuild status');
 select throws_ok(w.call, '42501',
   format('permission denied for function %s', substring(w.call from 'select ([a-z0-9_]+)\(')),
-  format('anon cannot call %s', substring(w.call from 'select ([a-z0-9_]+)\(')))
+  format('anon cannot call %s', coalesce(w.label, substring(w.call from 'select ([a-z0-9_]+)\('))))
 from t04_write_calls as w;
 select throws_ok($$select s3_cache_filename_problem('a.jpg')$$, '42501',
   'permission denied for function s3_cache_filename_problem',
@@ -90,11 +97,14 @@ select throws_ok($$update s3_cache_rebuilds set status = 'failed'$$, '42501',
   'permission denied for table s3_cache_rebuilds', 'authenticated cannot change rebuild jobs');
 select throws_ok($$insert into s3_cache_rebuilds (started_by) values ('x')$$, '42501',
   'permission denied for table s3_cache_rebuilds', 'authenticated cannot create rebuild jobs');
-select throws_ok($$select * from s3_cache_rebuild_staging$$, '42501',
-  'permission denied for table s3_cache_rebuild_staging', 'authenticated cannot read staging');
+select throws_ok($$select * from s3_cache_rebuild_pages$$, '42501',
+  'permission denied for table s3_cache_rebuild_pages', 'authenticated cannot read the staged pages');
+select throws_ok($$select * from s3_cache_rebuild_listing$$, '42501',
+  'permission denied for view s3_cache_rebuild_listing', 'authenticated cannot read the staged listing');
 select throws_ok(w.call, '42501',
   format('permission denied for function %s', substring(w.call from 'select ([a-z0-9_]+)\(')),
-  format('authenticated cannot call %s', substring(w.call from 'select ([a-z0-9_]+)\(')))
+  format('authenticated cannot call %s',
+    coalesce(w.label, substring(w.call from 'select ([a-z0-9_]+)\('))))
 from t04_write_calls as w;
 
 -- service_role --------------------------------------------------------------------------------
@@ -122,8 +132,12 @@ select isnt(
   null, 'service_role claims the running job');
 select is(
   s3_cache_rebuild_stage_page((select id from s3_cache_rebuilds where status = 'running'), 'w1',
-    null, null, array['t04-c.jpg'], array[1]::bigint[], array['"c"'], array[now()]) ->> 'pages',
-  '1', 'service_role stages a page');
+    null, 'p2', array['t04-c.jpg'], array[1]::bigint[], array['"c"'], array[now()]) ->> 'pages',
+  '1', 'service_role stages a page as arrays');
+select is(
+  s3_cache_rebuild_stage_page((select id from s3_cache_rebuilds where status = 'running'), 'w1',
+    'p2', null, E't04-d.jpg\t1\t"d"\t1795442400000\n') ->> 'pages',
+  '2', 'service_role stages a page as listing text');
 select lives_ok(
   $$select s3_cache_rebuild_record_invocation(
     (select id from s3_cache_rebuilds where status = 'running'), 1.5, 2, 1, 1)$$,
@@ -131,7 +145,14 @@ select lives_ok(
 select is(
   s3_cache_rebuild_preview((select id from s3_cache_rebuilds where status = 'running')) ->> 'to_insert',
   '0', 'service_role previews');
-select is((select count(*)::int from s3_cache_rebuild_staging), 1, 'service_role reads staging');
+select is(
+  (select count(*)::int from s3_cache_rebuild_pages
+   where job_id = (select id from s3_cache_rebuilds where status = 'running')),
+  2, 'service_role reads the staged pages');
+select is(
+  (select array_agg(filename order by filename) from s3_cache_rebuild_listing
+   where job_id = (select id from s3_cache_rebuilds where status = 'running')),
+  array['t04-c.jpg', 't04-d.jpg'], 'service_role reads a job''s staged listing');
 select is(
   s3_cache_rebuild_finish((select id from s3_cache_rebuilds where status = 'running')) ->> 'status',
   'succeeded', 'service_role finishes a job');

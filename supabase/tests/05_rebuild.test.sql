@@ -1,11 +1,12 @@
--- Rebuild jobs: one running job at a time, leases, compare-and-set page staging, preview, and a
--- finish that deletes vanished rows, keeps rows written during the job, leaves unchanged rows
--- alone and counts what it did. Failed or cancelled jobs leave the cache exactly as it was.
+-- Rebuild jobs: one running job at a time, leases, compare-and-set page staging (as listing text
+-- or as arrays), preview, and a finish that deletes vanished rows, keeps rows written during the
+-- job, leaves unchanged rows alone and counts what it did, the names it skipped included. Failed
+-- or cancelled jobs leave the cache exactly as it was.
 begin;
 create extension if not exists pgtap with schema extensions;
 -- Hosted Supabase has extensions on the search_path already; a bare cluster does not.
 set local search_path = public, extensions;
-select plan(68);
+select plan(76);
 
 -- Start from a quiet database: no running job, and only our fixture rows in the index.
 update s3_cache_rebuilds set status = 'cancelled', finished_at = now() where status = 'running';
@@ -110,17 +111,42 @@ create temp table t05_page1 on commit drop as select s3_cache_rebuild_stage_page
   array['2026-01-01 00:00:00+00', '2026-02-01 00:00:00+00', now(), now(),
     '2026-02-01 00:00:00+00', '2026-02-01 00:00:00+00']::timestamptz[]) as job;
 select results_eq(
-  $$select job ->> 'continuation_token', job ->> 'pages', job ->> 'listed', job ->> 'skipped',
+  $$select job ->> 'continuation_token', job ->> 'pages', job ->> 'listed',
       job ->> 'listing_complete' from t05_page1$$,
-  $$values ('p2', '1', '6', '2', 'false')$$,
-  'the first page advances the token and counts listed and skipped names'
+  $$values ('p2', '1', '6', 'false')$$,
+  'the first page advances the token and counts every listed name'
 );
 select results_eq(
-  format($$select distinct filename, size_bytes from s3_cache_rebuild_staging
-    where job_id = %s order by filename$$, (select id from t05_job where name = 'main')),
-  $$values ('changed.jpg'::text, 21::bigint), ('new.webp', 60), ('same.jpg', 10)$$,
-  'valid names are staged, invalid ones are not (a repeated name is folded by finish)'
+  format($$select filename, size_bytes, action from s3_cache_rebuild_listing where job_id = %s
+    order by filename collate "C", action$$, (select id from t05_job where name = 'main')),
+  $$values ('bad/name.jpg'::text, 1::bigint, 'skip'::text), ('changed.jpg', 21, 'update'),
+    ('new.webp', 60, 'insert'), ('new.webp', 60, 'insert'), ('notes.txt', 1, 'skip'),
+    ('same.jpg', 10, 'keep')$$,
+  'the listing reads the page back: new valid names insert (a repeat is folded by finish), a changed name updates, an unchanged one is kept, refused names are skipped'
 );
+select throws_ok(
+  format($$select s3_cache_rebuild_stage_page(%s, 'w1', 'p2', 'p3',
+    E'x.jpg\t1\t"x"\t1767225600000')$$, (select id from t05_job where name = 'main')),
+  '22023',
+  format('Cannot stage a page for rebuild %s: every line must hold 4 tab-separated fields and end with a newline',
+    (select id from t05_job where name = 'main')),
+  'a listing whose last line has no newline is refused');
+select throws_ok(
+  format($$select s3_cache_rebuild_stage_page(%s, 'w1', 'p2', 'p3',
+    E'x.jpg\t1\t"x"\t1767225600000\ny.jpg\t1\t"y"\n')$$,
+    (select id from t05_job where name = 'main')),
+  '22023',
+  format('Cannot stage a page for rebuild %s: every line must hold 4 tab-separated fields and end with a newline',
+    (select id from t05_job where name = 'main')),
+  'a listing with a line of three fields is refused');
+select throws_ok(
+  format($$select s3_cache_rebuild_stage_page(%s, 'w1', 'p2', 'p3',
+    E'x.jpg\t1\t"x"\t1767225600000\textra\ny.jpg\t1\n')$$,
+    (select id from t05_job where name = 'main')),
+  '22023',
+  format('Cannot stage a page for rebuild %s: every line must hold 4 tab-separated fields and end with a newline',
+    (select id from t05_job where name = 'main')),
+  'a line with five fields is refused even when the tab total would fit another short line');
 select throws_ok(
   format($$select s3_cache_rebuild_stage_page(%s, 'w1', null, 'p2', array['same.jpg'],
     array[10]::bigint[], array['"same"'], array[now()])$$, (select id from t05_job where name = 'main')),
@@ -135,9 +161,12 @@ select throws_ok(
   format('Cannot stage a page for rebuild %s: the page follows token "p7" but the job continues from token "p2"',
     (select id from t05_job where name = 'main')),
   'an out-of-order page is refused');
-select is(
-  (select pages from s3_cache_rebuilds where id = (select id from t05_job where name = 'main')), 1,
-  'refused pages are not counted');
+select results_eq(
+  format($$select r.pages, r.listed, r.continuation_token,
+      (select count(*)::int from s3_cache_rebuild_pages as p where p.job_id = r.id)
+    from s3_cache_rebuilds as r where r.id = %s$$, (select id from t05_job where name = 'main')),
+  $$values (1, 6::bigint, 'p2'::text, 1)$$,
+  'refused pages are neither counted nor stored and leave the token where it was');
 select throws_ok(
   format('select s3_cache_rebuild_preview(%s)', (select id from t05_job where name = 'main')), '55000',
   format('Cannot preview rebuild %s: its listing is not complete', (select id from t05_job where name = 'main')),
@@ -155,15 +184,28 @@ select is(add_file_to_s3_cache('touched.png', size_bytes => 31, width => 301, he
 select is(add_file_to_s3_cache('kept-during.jpg', etag => '"k2"'), 'SUCCESS',
   'an unlisted file is refreshed during the job');
 
+-- S3 may answer a page with no keys and a next token; the token still moves on.
+create temp table t05_empty_page on commit drop as select s3_cache_rebuild_stage_page(
+  (select id from t05_job where name = 'main'), 'w1', 'p2', 'p3', '') as job;
+select results_eq(
+  $$select job ->> 'continuation_token', job ->> 'pages', job ->> 'listed', job ->> 'listing_complete'
+    from t05_empty_page$$,
+  $$values ('p3', '2', '6', 'false')$$,
+  'an empty listing advances the token and the page count, leaving listed unchanged'
+);
+select is(
+  (select count(*)::int from s3_cache_rebuild_pages
+   where job_id = (select id from t05_job where name = 'main')),
+  1, 'an empty listing stores no page');
+
 create temp table t05_page2 on commit drop as select s3_cache_rebuild_stage_page(
-  (select id from t05_job where name = 'main'), 'w1', 'p2', null,
-  array['touched.png'], array[30]::bigint[], array['"t"'],
-  array['2026-01-01 00:00:00+00']::timestamptz[]) as job;
+  (select id from t05_job where name = 'main'), 'w1', 'p3', null,
+  E'touched.png\t30\t"t"\t1767225600000\n') as job;
 select results_eq(
   $$select job ->> 'continuation_token', job ->> 'pages', job ->> 'listed', job ->> 'listing_complete'
     from t05_page2$$,
-  $$values (null::text, '2', '7', 'true')$$,
-  'the last page (no next token) completes the listing'
+  $$values (null::text, '3', '7', 'true')$$,
+  'the last page (no next token), staged as listing text, completes the listing'
 );
 select throws_ok(
   format($$select s3_cache_rebuild_stage_page(%s, 'w1', null, null, array['same.jpg'],
@@ -177,18 +219,23 @@ select throws_ok(
 create temp table t05_preview on commit drop as
   select s3_cache_rebuild_preview((select id from t05_job where name = 'main')) as p;
 select results_eq(
-  $$select p -> 'to_insert', p -> 'to_update', p -> 'to_remove', p -> 'missing_from_index',
-      p -> 'missing_from_bucket', p -> 'changed' from t05_preview$$,
-  $$values ('1'::jsonb, '1'::jsonb, '1'::jsonb, '["new.webp"]'::jsonb, '["vanished.jpg"]'::jsonb,
-    '["changed.jpg"]'::jsonb)$$,
-  'preview counts and names what finish will do, leaving out rows written during the job'
+  $$select p -> 'to_insert', p -> 'to_update', p -> 'to_remove', p -> 'skipped',
+      p -> 'missing_from_index', p -> 'missing_from_bucket', p -> 'changed' from t05_preview$$,
+  $$values ('1'::jsonb, '1'::jsonb, '1'::jsonb, '2'::jsonb, '["new.webp"]'::jsonb,
+    '["vanished.jpg"]'::jsonb, '["changed.jpg"]'::jsonb)$$,
+  'preview counts and names what finish will do and the refused names it will skip, leaving out rows written during the job'
 );
 select is(
   (select jsonb_array_length(s3_cache_rebuild_preview((select id from t05_job where name = 'main'), 0) -> 'changed')),
   0, 'sample_limit bounds the samples');
 create temp table t05_after_preview on commit drop as select * from s3_image_cache;
-select is((select count(distinct filename)::int from s3_cache_rebuild_staging
-  where job_id = (select id from t05_job where name = 'main')), 4, 'preview keeps the staging');
+select results_eq(
+  format($$select (select count(*)::int from s3_cache_rebuild_pages where job_id = %1$s),
+      (select count(*)::int from s3_cache_rebuild_listing where job_id = %1$s),
+      (select skipped from s3_cache_rebuilds where id = %1$s)$$,
+    (select id from t05_job where name = 'main')),
+  $$values (2, 7, 0::bigint)$$,
+  'preview keeps the staged pages and records nothing on the job');
 
 -- record_invocation ---------------------------------------------------------------------------
 select lives_ok(
@@ -209,10 +256,13 @@ create temp table t05_finished on commit drop as
   select s3_cache_rebuild_finish((select id from t05_job where name = 'main')) as job;
 select results_eq(
   $$select job ->> 'status', job ->> 'inserted', job ->> 'updated', job ->> 'removed',
-    job ->> 'lease_owner', job ->> 'finished_at' is not null from t05_finished$$,
-  $$values ('succeeded', '1', '1', '1', null::text, true)$$,
-  'finish succeeds and counts one insert, one update, one removal, releasing the lease'
+    job ->> 'skipped', job ->> 'lease_owner', job ->> 'finished_at' is not null from t05_finished$$,
+  $$values ('succeeded', '1', '1', '1', '2', null::text, true)$$,
+  'finish succeeds and counts one insert, one update, one removal and two skipped names, releasing the lease'
 );
+select is(
+  (select skipped from s3_cache_rebuilds where id = (select id from t05_job where name = 'main')),
+  2::bigint, 'finish records the skipped count on the job');
 select is(
   (select array_agg(filename::text order by filename) from s3_image_cache),
   array['changed.jpg', 'kept-during.jpg', 'new.webp', 'same.jpg', 'touched.png',
@@ -242,9 +292,9 @@ select results_eq(
   'a row replaced during the job is not overwritten by older staged data'
 );
 select is(
-  (select count(*)::int from s3_cache_rebuild_staging
+  (select count(*)::int from s3_cache_rebuild_pages
    where job_id = (select id from t05_job where name = 'main')),
-  0, 'finish drops the job''s staging');
+  0, 'finish drops the job''s pages');
 select throws_ok(
   format('select s3_cache_rebuild_finish(%s)', (select id from t05_job where name = 'main')), '55000',
   format('Cannot finish rebuild %s: it is not running (status: succeeded)',
@@ -274,9 +324,9 @@ select results_eq(
   'select * from s3_image_cache order by id', 'select * from t05_snapshot order by id',
   'a cancelled job leaves s3_image_cache exactly as it was');
 select is(
-  (select count(*)::int from s3_cache_rebuild_staging
+  (select count(*)::int from s3_cache_rebuild_pages
    where job_id = (select id from t05_job where name = 'cancelled')),
-  0, 'cancel drops the job''s staging');
+  0, 'cancel drops the job''s pages');
 select throws_ok(
   format('select s3_cache_rebuild_cancel(%s)', (select id from t05_job where name = 'cancelled')),
   '55000',
@@ -300,6 +350,10 @@ select results_eq(
 select results_eq(
   'select * from s3_image_cache order by id', 'select * from t05_snapshot order by id',
   'a failed job leaves s3_image_cache exactly as it was');
+select is(
+  (select count(*)::int from s3_cache_rebuild_pages
+   where job_id = (select id from t05_job where name = 'failed')),
+  0, 'fail drops the job''s pages');
 select throws_ok(
   format('select s3_cache_rebuild_fail(%s, %L)', (select id from t05_job where name = 'failed'), 'again'),
   '55000',
@@ -319,12 +373,16 @@ select is(s3_cache_rebuild_stage_page((select id from t05_job where name = 'reco
   array(select last_modified from s3_image_cache where filename <> 'same.jpg' order by id))
   ->> 'listed', '5', 'the reconcile job lists the bucket');
 select is(
+  (select count(*)::int from s3_cache_rebuild_listing
+   where job_id = (select id from t05_job where name = 'reconcile') and action = 'keep'),
+  5, 'every listed name of an unchanged bucket is kept');
+select is(
   s3_cache_rebuild_preview((select id from t05_job where name = 'reconcile')) -> 'missing_from_bucket',
   '["same.jpg"]'::jsonb, 'a reconcile preview names the file missing from the bucket');
 select results_eq(
-  format($$select r ->> 'mode', r ->> 'inserted', r ->> 'updated', r ->> 'removed'
+  format($$select r ->> 'mode', r ->> 'inserted', r ->> 'updated', r ->> 'removed', r ->> 'skipped'
     from s3_cache_rebuild_finish(%s) as r$$, (select id from t05_job where name = 'reconcile')),
-  $$values ('reconcile', '0', '0', '1')$$,
+  $$values ('reconcile', '0', '0', '1', '0')$$,
   'a reconcile job applies like a rebuild');
 
 select * from finish();

@@ -224,6 +224,7 @@ Deno.test("reconcile reports both directions as a dry run, then applies exactly 
   const newInBucket = [`${P}rc-new-1.jpg`, `${P}rc-new-2.png`, `${P}rc-new-3.gif`];
   const onlyInIndex = [`${P}rc-gone-1.jpg`, `${P}rc-gone-2.jpg`];
   const changed = [`${P}rc-changed.jpg`];
+  const refused = [`${P}rc-notes.txt`]; // in the bucket, but not a name the index takes
   await putObjects([...changed, ...onlyInIndex]);
   for (const filename of [...changed, ...onlyInIndex]) {
     assert.equal((await service("/files", { body: { filename } })).status, 200);
@@ -231,7 +232,7 @@ Deno.test("reconcile reports both directions as a dry run, then applies exactly 
   await deleteObjects(onlyInIndex);
   await sleep(1_100); // Last-Modified has one-second precision
   await putObjects(changed, 1);
-  await putObjects(newInBucket);
+  await putObjects([...newInBucket, ...refused]);
   await sleep(20); // the index rows above must predate the job
   const before = await indexSnapshot();
 
@@ -248,6 +249,7 @@ Deno.test("reconcile reports both directions as a dry run, then applies exactly 
     to_insert: 3,
     to_update: 1,
     to_remove: 2,
+    skipped: 1,
     missing_from_index: [...newInBucket].sort(),
     missing_from_bucket: onlyInIndex,
     changed,
@@ -265,9 +267,16 @@ Deno.test("reconcile reports both directions as a dry run, then applies exactly 
   assert.equal(applied.body.applied, true);
   const job = applied.body.job as Job;
   assert.deepEqual(
-    { status: job.status, inserted: job.inserted, updated: job.updated, removed: job.removed },
-    { status: "succeeded", inserted: 3, updated: 1, removed: 2 },
+    {
+      status: job.status,
+      inserted: job.inserted,
+      updated: job.updated,
+      removed: job.removed,
+      skipped: job.skipped,
+    },
+    { status: "succeeded", inserted: 3, updated: 1, removed: 2, skipped: 1 },
   );
+  await deleteObjects(refused); // later tests count skipped keys of their own
   await assertIndexEqualsBucket();
   const twice = await service(`/reconcile/${jobId}/apply`, { body: {} });
   assert.equal(twice.status, 409);

@@ -253,7 +253,7 @@ Deno.test({
     await sleep(1_500); // a slice in flight notices at its next page and stops
     assert.deepEqual(await indexSnapshot(), before);
     const [{ staged }] = await testDb()`
-      select count(*)::int as staged from s3_cache_rebuild_staging where job_id = ${job.id}`;
+      select count(*)::int as staged from s3_cache_rebuild_pages where job_id = ${job.id}`;
     assert.equal(staged, 0);
     const again = await service(`/rebuild/${job.id}/cancel`, { body: {} });
     assert.equal(again.status, 409);

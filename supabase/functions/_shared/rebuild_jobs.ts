@@ -10,6 +10,7 @@
 import type { Sql } from "./db.ts";
 import { isTransientDbError } from "./db.ts";
 import { withRetry } from "./retry.ts";
+import { encodeListingPage, type ListedKey } from "./listing_page.ts";
 
 /** What a job does once its listing is complete. */
 export type JobMode = "rebuild" | "reconcile";
@@ -59,6 +60,7 @@ export interface RebuildJob {
   listing_complete: boolean;
   pages: number;
   listed: number;
+  /** Listed keys the naming rules refuse; counted when the job finishes. */
   skipped: number;
   inserted: number;
   updated: number;
@@ -84,6 +86,8 @@ export interface JobPreview {
   to_insert: number;
   to_update: number;
   to_remove: number;
+  /** Listed keys the naming rules refuse (left out of the index). */
+  skipped: number;
   missing_from_index: string[];
   missing_from_bucket: string[];
   changed: string[];
@@ -95,7 +99,7 @@ export interface StagedPage {
   previousToken: string | null;
   /** The token of the page after it; null when this was the last page. */
   nextToken: string | null;
-  objects: ReadonlyArray<{ key: string; size: number; etag: string; lastModified: Date }>;
+  objects: ReadonlyArray<ListedKey>;
 }
 
 /** The cost of one invocation, to record on the job. */
@@ -158,20 +162,10 @@ export function createRebuildJobs(sql: Sql): RebuildJobs {
     },
 
     async stagePage(jobId, worker, page) {
-      const names: string[] = [];
-      const sizes: string[] = [];
-      const etags: string[] = [];
-      const lastModifieds: string[] = [];
-      for (const object of page.objects) {
-        names.push(object.key);
-        sizes.push(String(object.size));
-        etags.push(object.etag);
-        lastModifieds.push(object.lastModified.toISOString());
-      }
       const [{ job }] = await sql`
         select public.s3_cache_rebuild_stage_page(
           ${jobId}, ${worker}, ${page.previousToken}, ${page.nextToken},
-          ${names}::text[], ${sizes}::bigint[], ${etags}::text[], ${lastModifieds}::timestamptz[]
+          ${encodeListingPage(page.objects)}::text
         ) as job`;
       return job as RebuildJob;
     },

@@ -20,6 +20,8 @@ const sqlError = (code: string, message = code) => Object.assign(new Error(messa
 class FakeJobs implements RebuildJobs {
   job: RebuildJob;
   staged = new Map<string, number>();
+  /** Listed keys the rules refuse; like the SQL API, finish counts them as skipped. */
+  refused = new Set<string>();
   invocations: InvocationCost[] = [];
   calls: string[] = [];
   /** Makes the next calls of a method fail; `commit` lets the call take effect first. */
@@ -88,7 +90,7 @@ class FakeJobs implements RebuildJobs {
       }
       for (const object of page.objects) {
         if (/^[\w-]+\.jpg$/.test(object.key)) this.staged.set(object.key, object.size);
-        else j.skipped++;
+        else this.refused.add(object.key);
       }
       j.continuation_token = page.nextToken;
       j.listing_complete = page.nextToken === null;
@@ -109,7 +111,11 @@ class FakeJobs implements RebuildJobs {
   finish() {
     return this.#call("finish", () => {
       if (this.job.status !== "running") throw sqlError("55000", "not running");
-      Object.assign(this.job, { status: "succeeded", inserted: this.staged.size });
+      Object.assign(this.job, {
+        status: "succeeded",
+        inserted: this.staged.size,
+        skipped: this.refused.size,
+      });
       return structuredClone(this.job);
     });
   }
