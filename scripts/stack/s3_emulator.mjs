@@ -6,7 +6,9 @@
 //
 // The guard exists because s3rver writes a key containing `..` outside its data directory: our
 // functions refuse such names, but a stray script must not be able to write into the repository
-// either. With --faults, tests can also make the next N matching requests fail the way real S3
+// either. It also gives PUT and copy the conditional create S3, R2 and MinIO offer and s3rver
+// ignores (`If-None-Match: *` answers 412 when the key exists), which the upload function relies
+// on to never overwrite an image without replace=true. With --faults, tests can also make the next N matching requests fail the way real S3
 // does under load (500 InternalError, 503 SlowDown, a reset connection).
 //
 // Usage: node --openssl-legacy-provider s3_emulator.mjs --port N --dir DIR --bucket NAME [--faults]
@@ -50,6 +52,34 @@ const s3rver = new S3rver({
 });
 await s3rver.configureBuckets();
 const handle = s3rver.callback();
+
+/** Keys of create-only writes in flight: a second one for the same key must lose, as on S3. */
+const creating = new Set();
+
+/**
+ * `If-None-Match: *` on a PUT (or copy): answers 412 and returns true when the key exists or is
+ * being created; otherwise reserves the key until the response ends.
+ */
+async function refusedCreate(req, res, rawPath) {
+  if (req.method !== "PUT" || req.headers["if-none-match"] !== "*") return false;
+  const [bucket, ...rest] = rawPath.split("/").filter(Boolean);
+  const key = rest.join("/");
+  if (!bucket || !key) return false;
+  const id = `${bucket}/${key}`;
+  if (creating.has(id) || await s3rver.store.existsObject(bucket, key)) {
+    req.resume(); // drain the body; the answer does not depend on it
+    xmlError(
+      res,
+      412,
+      "PreconditionFailed",
+      "At least one of the pre-conditions you specified did not hold",
+    );
+    return true;
+  }
+  creating.add(id);
+  res.once("close", () => creating.delete(id));
+  return false;
+}
 
 /** Pending injected faults: { operation, status, code, remaining, reset, after }. */
 const faults = [];
@@ -113,6 +143,7 @@ const server = http.createServer(async (req, res) => {
     xmlError(res, fault.status ?? 503, fault.code ?? "SlowDown", "Injected fault");
     return;
   }
+  if (await refusedCreate(req, res, rawPath)) return;
   handle(req, res);
 });
 server.listen(Number(values.port), values.address, () => {

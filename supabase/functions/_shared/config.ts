@@ -18,6 +18,8 @@ const ConfigSchema = z.object({
   S3_ENDPOINT: z.url().optional(),
   /** Path-style addressing; on by default whenever S3_ENDPOINT is set. */
   S3_FORCE_PATH_STYLE: z.enum(["true", "false"]).optional(),
+  /** Whether the bucket honours `If-None-Match: *` on PutObject/CopyObject (see upload.ts). */
+  S3_CONDITIONAL_WRITES: z.enum(["true", "false"]).default("true"),
   SUPABASE_DB_URL: z.string().min(1),
   /** HS256 secret: when set, functions verify tokens themselves, not only at the gateway. */
   SUPABASE_JWT_SECRET: z.string().min(32).optional(),

@@ -45,6 +45,11 @@ export interface PutOptions {
   /** User metadata (`x-amz-meta-*`), e.g. the content hash. */
   metadata?: Record<string, string>;
   /**
+   * Hex SHA-256 of the body, when the caller has it already: sent as `x-amz-content-sha256`, so
+   * the SDK's request signing does not hash the body a second time (~1.3 ms a MiB under Deno).
+   */
+  sha256?: string;
+  /**
    * Write only when no object has the key (`If-None-Match: *`); a lost race is a 409
    * `already_exists` AppError. Stores that ignore the header (the emulator) simply write.
    */
@@ -54,7 +59,16 @@ export interface PutOptions {
 /** What the functions need from a bucket. */
 export interface ImageStorage {
   readonly bucket: string;
-  put(key: string, body: Uint8Array, options: PutOptions): Promise<{ etag: string }>;
+  /**
+   * Writes the object. `lastModified` is the store's `Last-Modified` answer when it gives one,
+   * else its `Date` header (second precision): S3 does not return LastModified from PutObject,
+   * and asking with a HeadObject would cost a second request on every upload.
+   */
+  put(
+    key: string,
+    body: Uint8Array,
+    options: PutOptions,
+  ): Promise<{ etag: string; lastModified?: Date }>;
   /**
    * Server-side copy of `sourceKey` to `key` with new headers and metadata
    * (`MetadataDirective: REPLACE`); the bytes never pass through the function.
@@ -145,6 +159,42 @@ function alreadyExists(error: unknown, key: string): unknown {
     : error;
 }
 
+/**
+ * Sets `x-amz-content-sha256` before signing; the SigV4 signer uses a payload hash it finds
+ * there instead of computing its own.
+ */
+function withPayloadHash(command: PutObjectCommand, sha256: string): void {
+  command.middlewareStack.add(
+    (next) => (args) => {
+      const request = args.request as { headers?: Record<string, string> };
+      if (request.headers) request.headers["x-amz-content-sha256"] = sha256;
+      return next(args);
+    },
+    { step: "build", name: "knownPayloadHash" },
+  );
+}
+
+/**
+ * Reads the write's time from the raw response (the SDK's PutObject output has no such field):
+ * `Last-Modified` when the store sends it, else `Date`. Returns a getter for after `send`.
+ */
+function captureWriteTime(command: PutObjectCommand): () => Date | undefined {
+  let answeredAt: Date | undefined;
+  command.middlewareStack.add(
+    (next) => async (args) => {
+      const result = await next(args);
+      const headers = (result.response as { headers?: Record<string, string | undefined> })
+        ?.headers ?? {};
+      const stamp = headers["last-modified"] ?? headers["date"];
+      const parsed = stamp === undefined ? NaN : Date.parse(stamp);
+      answeredAt = Number.isNaN(parsed) ? undefined : new Date(parsed);
+      return result;
+    },
+    { step: "deserialize", name: "captureWriteTime" },
+  );
+  return () => answeredAt;
+}
+
 function isNotFound(error: unknown): boolean {
   const name = (error as { name?: string })?.name;
   return name === "NotFound" || name === "NoSuchKey" || statusOf(error) === 404;
@@ -167,19 +217,21 @@ export function createS3Storage(config: Config, client?: S3Client): ImageStorage
     bucket,
     put: (key, body, options) =>
       guard(async () => {
-        const output = await sdk().send(
-          new PutObjectCommand({
-            Bucket: bucket,
-            Key: key,
-            Body: body,
-            ContentLength: body.byteLength,
-            ContentType: options.contentType,
-            CacheControl: options.cacheControl,
-            Metadata: options.metadata,
-            IfNoneMatch: options.onlyIfAbsent ? "*" : undefined,
-          }),
-        ).catch((error) => Promise.reject(alreadyExists(error, key)));
-        return { etag: unquoteEtag(output.ETag) };
+        const command = new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: body,
+          ContentLength: body.byteLength,
+          ContentType: options.contentType,
+          CacheControl: options.cacheControl,
+          Metadata: options.metadata,
+          IfNoneMatch: options.onlyIfAbsent ? "*" : undefined,
+        });
+        if (options.sha256) withPayloadHash(command, options.sha256);
+        const answeredAt = captureWriteTime(command);
+        const output = await sdk().send(command)
+          .catch((error) => Promise.reject(alreadyExists(error, key)));
+        return { etag: unquoteEtag(output.ETag), lastModified: answeredAt() };
       }),
 
     copy: (sourceKey, key, options) =>

@@ -33,6 +33,11 @@ export interface UploadSettings {
   cacheControl: string;
   /** Lifetime of a signed direct-upload URL (`SIGNED_URL_SECONDS`). */
   signedUrlSeconds: number;
+  /**
+   * The bucket honours `If-None-Match: *` on writes (`S3_CONDITIONAL_WRITES`, default true:
+   * AWS S3, R2 and MinIO do). When false, every upload looks the key up first instead.
+   */
+  conditionalWrites: boolean;
 }
 
 /**
@@ -61,6 +66,7 @@ export function uploadSettings(config: Config): UploadSettings {
     allowed,
     cacheControl: config.IMAGE_CACHE_CONTROL,
     signedUrlSeconds: config.SIGNED_URL_SECONDS,
+    conditionalWrites: config.S3_CONDITIONAL_WRITES === "true",
   };
 }
 
@@ -101,9 +107,10 @@ export interface ValidatedImage {
 export interface StoreOptions {
   /** Overwrite a different image under the same key. */
   replace: boolean;
-  /** The live object's HeadObject, when the caller already started it. */
-  existing?: Promise<StoredObject | null>;
-  /** Puts the bytes at `image.key`; `onlyIfAbsent` unless replacing. */
+  /**
+   * Puts the bytes at `image.key`. With `onlyIfAbsent` the write must fail with a 409
+   * `already_exists` AppError when the key exists (`If-None-Match: *`).
+   */
   write: (
     onlyIfAbsent: boolean,
   ) => Promise<{ etag: string; lastModified?: Date }>;
@@ -195,17 +202,36 @@ export function createImageUploader(deps: UploaderDeps): ImageUploader {
     }
   }
 
+  /**
+   * Writes a new name with a create-only write: the common case costs one write and no lookup,
+   * and two managers uploading the same new name at once cannot overwrite each other. Only
+   * when the name is taken (or the bucket cannot do conditional writes) is the object there
+   * looked at.
+   */
   async function store(image: ValidatedImage, options: StoreOptions): Promise<UploadOutcome> {
-    const { key, info, size, sha256 } = image;
-    const existing = await (options.existing ?? storage.head(key));
+    if (!settings.conditionalWrites) {
+      const existing = await storage.head(image.key);
+      if (existing) return await overwrite(image, options, existing);
+    }
+    let written: { etag: string; lastModified?: Date };
+    try {
+      written = await options.write(true);
+    } catch (error) {
+      if (!(error instanceof AppError && error.code === "already_exists")) throw error;
+      return await overwrite(image, options, await storage.head(image.key));
+    }
+    return await indexWritten(image, written, false);
+  }
+
+  /** The name is taken by `existing` (null if it went away meanwhile). */
+  async function overwrite(
+    image: ValidatedImage,
+    options: StoreOptions,
+    existing: StoredObject | null,
+  ): Promise<UploadOutcome> {
+    const { key, info, sha256 } = image;
     const dimensions = { width: info.width, height: info.height };
-    if (existing && !options.replace) {
-      if (existing.metadata?.sha256 !== sha256) {
-        throw ERRORS.AlreadyExists(
-          `An image named "${key}" already exists; send replace=true to overwrite it`,
-          { key },
-        );
-      }
+    if (existing && existing.metadata?.sha256 === sha256) {
       // The same bytes again: nothing to write; make sure the index says so too.
       await indexOrFail(key, {
         sizeBytes: existing.size,
@@ -229,7 +255,26 @@ export function createImageUploader(deps: UploaderDeps): ImageUploader {
         },
       };
     }
-    const written = await options.write(!existing);
+    if (existing && !options.replace) {
+      throw ERRORS.AlreadyExists(
+        `An image named "${key}" already exists; send replace=true to overwrite it`,
+        { key },
+      );
+    }
+    // Without replace=true the object must still be absent (it went away meanwhile).
+    const written = await options.write(!options.replace);
+    return await indexWritten(image, written, existing !== null);
+  }
+
+  async function indexWritten(
+    image: ValidatedImage,
+    written: { etag: string; lastModified?: Date },
+    replaced: boolean,
+  ): Promise<UploadOutcome> {
+    const { key, info, size, sha256 } = image;
+    const dimensions = { width: info.width, height: info.height };
+    // The write's own answer when it carries a time (it does on every store we know); a HEAD
+    // only for one that does not.
     const lastModified = written.lastModified ?? (await storage.head(key))?.lastModified ??
       new Date();
     await indexOrFail(key, {
@@ -248,7 +293,7 @@ export function createImageUploader(deps: UploaderDeps): ImageUploader {
         ...dimensions,
         etag: written.etag,
         sha256,
-        replaced: existing !== null,
+        replaced,
         indexed: true,
         unchanged: false,
       },
@@ -260,10 +305,6 @@ export function createImageUploader(deps: UploaderDeps): ImageUploader {
     store,
     async upload({ key, bytes, replace }) {
       checkSize(bytes.length, settings.maxBytes);
-      // Ask the bucket about the key while the CPU checks the bytes (a read: a refused file
-      // still writes nothing).
-      const existing = storage.head(key);
-      existing.catch(() => {}); // awaited in store(); never an unhandled rejection
       const info = inspectImage(bytes, {
         allowed: settings.allowed,
         maxPixels: settings.maxPixels,
@@ -272,12 +313,12 @@ export function createImageUploader(deps: UploaderDeps): ImageUploader {
       const image = { key, info, size: bytes.length, sha256: sha256Hex(bytes) };
       return await store(image, {
         replace,
-        existing,
         write: (onlyIfAbsent) =>
           storage.put(key, bytes, {
             contentType: info.contentType,
             cacheControl: settings.cacheControl,
             metadata: { sha256: image.sha256 },
+            sha256: image.sha256,
             onlyIfAbsent,
           }),
       });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { samplePng } from "../../../scripts/lib/png.ts";
 import { parseConfig } from "./config.ts";
-import { AppError } from "./errors.ts";
+import { AppError, ERRORS } from "./errors.ts";
 import type { EntryMetadata, ImageIndex } from "./image_index.ts";
 import type { ImageStorage, PutOptions, StoredObject } from "./storage.ts";
 import { createImageUploader, sha256Hex, uploadSettings } from "./upload.ts";
@@ -10,11 +10,16 @@ import { createImageUploader, sha256Hex, uploadSettings } from "./upload.ts";
 function fakeStorage() {
   const objects = new Map<string, StoredObject & { bytes: Uint8Array }>();
   const puts: string[] = [];
+  const heads: string[] = [];
   const storage = {
     bucket: "fake",
     objects,
     puts,
+    heads,
     put(key: string, body: Uint8Array, options: PutOptions) {
+      if (options.onlyIfAbsent && objects.has(key)) {
+        return Promise.reject(ERRORS.AlreadyExists(`"${key}" exists`));
+      }
       puts.push(key);
       const etag = `etag-${puts.length}`;
       objects.set(key, {
@@ -26,9 +31,12 @@ function fakeStorage() {
         metadata: options.metadata,
         bytes: body,
       });
-      return Promise.resolve({ etag });
+      return Promise.resolve({ etag, lastModified: new Date(1_700_000_000_000) });
     },
-    head: (key: string) => Promise.resolve(objects.get(key) ?? null),
+    head: (key: string) => {
+      heads.push(key);
+      return Promise.resolve(objects.get(key) ?? null);
+    },
   };
   return storage as unknown as ImageStorage & typeof storage;
 }
@@ -62,6 +70,7 @@ const settings = uploadSettings(parseConfig({
   S3_BUCKET: "bucket",
   SUPABASE_DB_URL: "postgres://x",
 }));
+const lookupFirst = { ...settings, conditionalWrites: false };
 const noSleep = () => Promise.resolve();
 const PNG = samplePng(3, 40, 30);
 
@@ -81,6 +90,7 @@ Deno.test("uploader stores, then indexes with the object's metadata", async () =
     width: 40,
     height: 30,
   });
+  assert.deepEqual(storage.heads, [], "a new name costs one create-only write and no lookup");
 });
 
 Deno.test("uploader retries a failed index write and succeeds on the third attempt", async () => {
@@ -159,4 +169,46 @@ Deno.test("uploadSettings() reads ALLOWED_IMAGE_TYPES as names or MIME types", (
     ).allowed;
   assert.deepEqual(read("jpg, image/PNG,webp"), ["jpeg", "png", "webp"]);
   assert.throws(() => read("jpeg,svg"), /"svg" is not one of/);
+});
+
+Deno.test("uploader: replace=true over a different image looks it up once, then overwrites", async () => {
+  const storage = fakeStorage();
+  const uploader = createImageUploader({ storage, index: flakyIndex(0), settings, sleep: noSleep });
+  await uploader.upload({ key: "5.png", bytes: PNG, replace: false });
+  const other = samplePng(5, 40, 30);
+  const replaced = await uploader.upload({ key: "5.png", bytes: other, replace: true });
+  assert.equal(replaced.body.replaced, true);
+  assert.deepEqual(
+    storage.heads,
+    ["5.png"],
+    "looked up only after the create-only write was refused",
+  );
+  assert.deepEqual(storage.puts, ["5.png", "5.png"]);
+  assert.deepEqual(storage.objects.get("5.png")?.bytes, other);
+});
+
+Deno.test("uploader: a new name under replace=true is a plain create, not a replacement", async () => {
+  const storage = fakeStorage();
+  const uploader = createImageUploader({ storage, index: flakyIndex(0), settings, sleep: noSleep });
+  const { status, body } = await uploader.upload({ key: "6.png", bytes: PNG, replace: true });
+  assert.equal(status, 201);
+  assert.equal(body.replaced, false);
+  assert.deepEqual(storage.heads, []);
+});
+
+Deno.test("uploader: with S3_CONDITIONAL_WRITES=false it looks the name up before writing", async () => {
+  const storage = fakeStorage();
+  const uploader = createImageUploader({
+    storage,
+    index: flakyIndex(0),
+    settings: lookupFirst,
+    sleep: noSleep,
+  });
+  await uploader.upload({ key: "7.png", bytes: PNG, replace: false });
+  assert.deepEqual(storage.heads, ["7.png"]);
+  await assert.rejects(
+    uploader.upload({ key: "7.png", bytes: samplePng(7, 40, 30), replace: false }),
+    (error: AppError) => error.code === "already_exists",
+  );
+  assert.equal(storage.puts.length, 1, "the lookup refused it before any write");
 });
