@@ -5,21 +5,29 @@
  *
  * @module
  */
+import type { BufferPool } from "./buffer_pool.ts";
 import { type AppError, ERRORS } from "./errors.ts";
 
 /** Options for {@linkcode readBodyLimited}. */
 export interface ReadBodyOptions {
   /** The error thrown when the body is too large. Default: a 413 `payload_too_large`. */
   tooLarge?: () => AppError;
+  /**
+   * Where the buffer of a body with a Content-Length comes from. The caller then owns it and
+   * gives it back with `pool.release(body.buffer)` once nothing refers to the body any more.
+   */
+  pool?: BufferPool;
 }
 
 /**
  * The whole body of `request` in one buffer, at most `maxBytes` long. With a Content-Length the
- * buffer is allocated once at its final size (memory: 1× the body); without one, chunks are
- * joined at the end (briefly 2×).
+ * buffer is allocated once at its final size and, where the runtime offers a byte stream (Deno
+ * does for request bodies), filled in place by a BYOB reader: memory 1× the body and no chunk
+ * garbage. Otherwise chunks are copied in as they come (or joined at the end without a
+ * Content-Length: briefly 2×).
  *
  * @throws AppError 413 (or `options.tooLarge()`) when the body is, or becomes, too large;
- * 400 when it is shorter than its Content-Length.
+ * 400 when it is shorter or longer than its Content-Length.
  *
  * @example
  * ```ts
@@ -35,15 +43,70 @@ export async function readBodyLimited(
     (() => ERRORS.PayloadTooLarge(`The request body is larger than ${maxBytes} bytes`));
   const header = request.headers.get("content-length");
   const declared = header === null ? undefined : Number(header);
-  if (declared !== undefined && Number.isSafeInteger(declared) && declared > maxBytes) {
+  const exact = declared !== undefined && Number.isSafeInteger(declared) && declared >= 0;
+  if (exact && declared > maxBytes) {
     await request.body?.cancel().catch(() => {});
     throw tooLarge();
   }
   if (!request.body) return new Uint8Array(0);
+  if (exact) {
+    const byob = byobReader(request.body);
+    if (byob) return await readExactly(byob, declared, options.pool);
+  }
+  return await readChunks(request.body, maxBytes, exact ? declared : undefined, tooLarge);
+}
 
-  const reader = request.body.getReader();
-  const exact = declared !== undefined && Number.isSafeInteger(declared) && declared >= 0;
-  let buffer = exact ? new Uint8Array(declared) : undefined;
+function byobReader(body: ReadableStream<Uint8Array>): ReadableStreamBYOBReader | undefined {
+  try {
+    return body.getReader({ mode: "byob" });
+  } catch {
+    return undefined; // not a byte stream
+  }
+}
+
+function lengthMismatch(got: string, declared: number): AppError {
+  return ERRORS.BadRequest(
+    `The request body ${got} its Content-Length of ${declared} bytes; send it again`,
+  );
+}
+
+/** Fills one buffer of `declared` bytes in place; the body must be exactly that long. */
+async function readExactly(
+  reader: ReadableStreamBYOBReader,
+  declared: number,
+  pool: BufferPool | undefined,
+): Promise<Uint8Array> {
+  // Each read hands back the buffer it filled (the one passed in is detached), so the next read
+  // continues in the returned one.
+  let buffer = pool ? pool.acquire(declared + 1) : new ArrayBuffer(declared + 1);
+  let filled = 0;
+  try {
+    while (filled < declared) {
+      const { done, value } = await reader.read(new Uint8Array(buffer, filled, declared - filled));
+      if (value) buffer = value.buffer as ArrayBuffer;
+      if (done) throw lengthMismatch(`ended after ${filled} of`, declared);
+      filled += value.byteLength;
+    }
+    // One byte of room after the body shows whether more follows (it must not).
+    const { done, value } = await reader.read(new Uint8Array(buffer, declared, 1));
+    if (value) buffer = value.buffer as ArrayBuffer;
+    if (!done) throw lengthMismatch("is longer than", declared);
+  } catch (error) {
+    await reader.cancel().catch(() => {});
+    pool?.release(buffer);
+    throw error;
+  }
+  return new Uint8Array(buffer, 0, declared);
+}
+
+async function readChunks(
+  body: ReadableStream<Uint8Array>,
+  maxBytes: number,
+  declared: number | undefined,
+  tooLarge: () => AppError,
+): Promise<Uint8Array> {
+  const reader = body.getReader();
+  let buffer = declared === undefined ? undefined : new Uint8Array(declared);
   const chunks: Uint8Array[] = [];
   let total = 0;
   try {
@@ -67,11 +130,7 @@ export async function readBodyLimited(
     throw error;
   }
   if (buffer) {
-    if (total < buffer.length) {
-      throw ERRORS.BadRequest(
-        `The request body ended after ${total} of ${buffer.length} bytes; send it again`,
-      );
-    }
+    if (total < buffer.length) throw lengthMismatch(`ended after ${total} of`, buffer.length);
     return buffer;
   }
   const joined = new Uint8Array(total);

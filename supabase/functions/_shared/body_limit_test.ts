@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { readBodyLimited } from "./body_limit.ts";
+import { BufferPool } from "./buffer_pool.ts";
 import type { AppError } from "./errors.ts";
 
 function chunked(
@@ -50,4 +51,57 @@ Deno.test("readBodyLimited() returns the whole body, with and without a Content-
     await readBodyLimited(stream, 15),
     new Uint8Array([1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3]),
   );
+});
+
+/** A request whose body is a byte stream (as Deno.serve's are), delivering `chunks`. */
+function byteStreamRequest(contentLength: number, chunks: Uint8Array[]): Request {
+  let next = 0;
+  const body = new ReadableStream({
+    type: "bytes",
+    pull(controller: ReadableByteStreamController) {
+      if (next < chunks.length) return controller.enqueue(chunks[next++].slice());
+      controller.close();
+      controller.byobRequest?.respond(0); // a pending BYOB read learns of the end
+    },
+  });
+  return {
+    headers: new Headers({ "content-length": String(contentLength) }),
+    body: body as ReadableStream<Uint8Array>,
+  } as Request;
+}
+
+Deno.test("readBodyLimited() fills one buffer in place from a byte stream (BYOB)", async () => {
+  const chunks = [new Uint8Array([1, 2, 3]), new Uint8Array([4, 5]), new Uint8Array([6])];
+  const body = await readBodyLimited(byteStreamRequest(6, chunks), 100);
+  assert.deepEqual(body, new Uint8Array([1, 2, 3, 4, 5, 6]));
+});
+
+Deno.test("readBodyLimited() with a pool reads into a reused buffer", async () => {
+  const pool = new BufferPool(1 << 20);
+  const first = await readBodyLimited(byteStreamRequest(3, [new Uint8Array([7, 8, 9])]), 100, {
+    pool,
+  });
+  assert.deepEqual(first, new Uint8Array([7, 8, 9]));
+  pool.release(first.buffer as ArrayBuffer);
+  const capacity = first.buffer.byteLength; // the buffer itself is detached by the next read
+  const second = await readBodyLimited(byteStreamRequest(2, [new Uint8Array([1, 2])]), 100, {
+    pool,
+  });
+  assert.deepEqual(second, new Uint8Array([1, 2]));
+  assert.equal(second.buffer.byteLength, capacity, "the same pooled capacity");
+  assert.equal(pool.freeBytes, 0, "handed out again, not allocated anew");
+});
+
+Deno.test("readBodyLimited() refuses a byte stream shorter or longer than its Content-Length", async () => {
+  await assert.rejects(
+    readBodyLimited(byteStreamRequest(5, [new Uint8Array([1, 2])]), 100),
+    (error: AppError) => error.status === 400 && /ended after 2 of .* 5 bytes/.test(error.message),
+  );
+  const pool = new BufferPool(1 << 20);
+  await assert.rejects(
+    readBodyLimited(byteStreamRequest(2, [new Uint8Array([1, 2, 3])]), 100, { pool }),
+    (error: AppError) =>
+      error.status === 400 && /longer than its Content-Length/.test(error.message),
+  );
+  assert.ok(pool.freeBytes > 0, "the buffer went back to the pool");
 });

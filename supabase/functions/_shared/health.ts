@@ -8,6 +8,7 @@ import { authenticate } from "./auth.ts";
 import { config } from "./config.ts";
 import { AppError } from "./errors.ts";
 import { json } from "./http.ts";
+import { memoryPeak } from "./memory_meter.ts";
 
 /** Answers a health request for `functionName`. */
 export async function healthResponse(request: Request, functionName: string): Promise<Response> {
@@ -24,5 +25,18 @@ export async function healthResponse(request: Request, functionName: string): Pr
     function: functionName,
     role: caller.role,
     ...(configProblem ? { configuration: configProblem } : {}),
+    // For operators only: the worker's memory, and its isolate's peak since the last such look.
+    ...(caller.role === "service_role" ? { memory: memoryReport() } : {}),
   }, configProblem ? 500 : 200);
+}
+
+function memoryReport() {
+  const usage = Deno.memoryUsage();
+  return {
+    rssBytes: usage.rss,
+    heapUsedBytes: usage.heapUsed,
+    externalBytes: usage.external,
+    isolateBytes: usage.heapUsed + usage.external,
+    peakIsolateBytes: memoryPeak.takePeak(),
+  };
 }

@@ -11,6 +11,7 @@
 import type { z } from "zod";
 import { authenticate, requireRole } from "../_shared/auth.ts";
 import { readBodyLimited } from "../_shared/body_limit.ts";
+import { BufferPool } from "../_shared/buffer_pool.ts";
 import { config } from "../_shared/config.ts";
 import { getDb } from "../_shared/db.ts";
 import {
@@ -24,6 +25,7 @@ import { healthResponse } from "../_shared/health.ts";
 import { errorResponse, json, subPath } from "../_shared/http.ts";
 import { createImageIndex } from "../_shared/image_index.ts";
 import { imageKey } from "../_shared/image_name.ts";
+import { memoryPeak } from "../_shared/memory_meter.ts";
 import { multipartBoundary, parseMultipart } from "../_shared/multipart.ts";
 import { createS3Storage } from "../_shared/storage.ts";
 import {
@@ -37,6 +39,9 @@ const FUNCTION_NAME = "upload-to-s3";
 
 /** Room for the multipart framing and the small text fields around the file. */
 const MULTIPART_ALLOWANCE = 64 * 1024;
+
+/** Upload bodies are read into reused buffers (see buffer_pool.ts); this much may stay idle. */
+const bodyPool = new BufferPool(32 * 1024 * 1024);
 
 /** Largest JSON body the direct-upload routes read. */
 const MAX_JSON_BYTES = 16 * 1024;
@@ -102,24 +107,32 @@ async function uploadMultipart(request: Request): Promise<Response> {
         } images may be; make the image smaller and upload it again`,
         { maxBytes },
       ),
+    pool: bodyPool,
   });
-  const form = parseMultipart(body, boundary);
-  const file = form.files.get("file");
-  if (!file) {
-    throw ERRORS.MissingFile(
-      form.fields.has("file")
-        ? "The `file` field must be a file, not text"
-        : "No image was sent: add the image as the `file` field",
-    );
+  memoryPeak.sample();
+  try {
+    const form = parseMultipart(body, boundary);
+    const file = form.files.get("file");
+    if (!file) {
+      throw ERRORS.MissingFile(
+        form.fields.has("file")
+          ? "The `file` field must be a file, not text"
+          : "No image was sent: add the image as the `file` field",
+      );
+    }
+    const key = imageKey(form.fields.get("filename") ?? file.filename);
+    if (file.bytes.length === 0) throw ERRORS.EmptyFile("The file is empty (0 bytes)");
+    const outcome = await uploader.upload({
+      key,
+      bytes: file.bytes,
+      replace: isTrue(form.fields.get("replace")),
+    });
+    memoryPeak.sample();
+    return json(outcome.body, outcome.status);
+  } finally {
+    // The upload is stored (or refused) and nothing refers to its bytes any more.
+    bodyPool.release(body.buffer as ArrayBuffer);
   }
-  const key = imageKey(form.fields.get("filename") ?? file.filename);
-  if (file.bytes.length === 0) throw ERRORS.EmptyFile("The file is empty (0 bytes)");
-  const outcome = await uploader.upload({
-    key,
-    bytes: file.bytes,
-    replace: isTrue(form.fields.get("replace")),
-  });
-  return json(outcome.body, outcome.status);
 }
 
 async function prepareDirect(request: Request): Promise<Response> {
