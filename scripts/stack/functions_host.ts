@@ -17,6 +17,7 @@
 import { parse as parseToml } from "smol-toml";
 import { bearerToken, JwtError, verifyJwt } from "../../supabase/functions/_shared/jwt.ts";
 import { CORS_HEADERS, json, preflight } from "../../supabase/functions/_shared/http.ts";
+import { readBodyLimited } from "../../supabase/functions/_shared/body_limit.ts";
 import { freePort, httpAnswers, type Service, spawnService } from "./process.ts";
 import { REPO_ROOT } from "./migrations.ts";
 
@@ -151,6 +152,13 @@ class Worker {
   }
 }
 
+/**
+ * Bodies up to this size (with a Content-Length) are read whole and sent on in one piece:
+ * relaying a stream costs a round trip through JavaScript per chunk. Larger or chunked bodies
+ * stream, so the gateway never holds more than this per request.
+ */
+const BUFFERED_BODY_BYTES = 16 * 1024 * 1024;
+
 /** Starts every function's worker and the gateway in front of them. */
 export async function startFunctionsHost(options: FunctionsHostOptions): Promise<FunctionsHost> {
   const names = await discoverFunctions();
@@ -170,10 +178,14 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
     headers.delete("host");
     const timeout = AbortSignal.timeout(wallClockMs);
     try {
+      const length = Number(request.headers.get("content-length"));
+      const body: BodyInit | null = request.body && length > 0 && length <= BUFFERED_BODY_BYTES
+        ? await readBodyLimited(request, BUFFERED_BODY_BYTES) as Uint8Array<ArrayBuffer>
+        : request.body;
       const response = await fetch(target, {
         method: request.method,
         headers,
-        body: request.body,
+        body,
         redirect: "manual",
         signal: timeout,
       });
