@@ -34,6 +34,19 @@ for (const name of FUNCTIONS) {
     assert.equal(body.role, "manager");
   });
 
+  Deno.test(`${name}: health shows the worker's memory to service_role only`, async () => {
+    const { status, body } = await callFunction(`${name}/health`, {
+      token: stackInfo().SERVICE_ROLE_KEY,
+    });
+    assert.equal(status, 200);
+    const memory = body.memory as Record<string, number>;
+    assert.ok(memory.rssBytes > memory.isolateBytes, JSON.stringify(memory));
+    assert.equal(memory.isolateBytes, memory.heapUsedBytes + memory.externalBytes);
+    assert.ok(memory.peakIsolateBytes >= memory.isolateBytes);
+    const manager = await callFunction(`${name}/health`, { token: stackInfo().MANAGER_TOKEN });
+    assert.equal(manager.body.memory, undefined);
+  });
+
   Deno.test(`${name}: CORS preflight needs no token`, async () => {
     const { status, headers } = await callFunction(`${name}/health`, { method: "OPTIONS" });
     assert.equal(status, 204);

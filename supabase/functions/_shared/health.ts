@@ -32,11 +32,12 @@ export async function healthResponse(request: Request, functionName: string): Pr
 
 function memoryReport() {
   const usage = Deno.memoryUsage();
+  const isolateBytes = usage.heapUsed + usage.external;
   return {
     rssBytes: usage.rss,
     heapUsedBytes: usage.heapUsed,
     externalBytes: usage.external,
-    isolateBytes: usage.heapUsed + usage.external,
-    peakIsolateBytes: memoryPeak.takePeak(),
+    isolateBytes,
+    peakIsolateBytes: Math.max(isolateBytes, memoryPeak.takePeak()),
   };
 }

@@ -130,9 +130,17 @@ const isDelimiter = (byte: number | undefined) =>
   byte === 0x3e || byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d ||
   byte === 0x0c || byte === 0x2f;
 
+/**
+ * The bytes that can follow `<` in some marker, lower-cased: compressed pixel data holds a `<`
+ * every ~200 bytes, and this one lookup turns almost all of them away before any comparison.
+ */
+const SECOND_BYTES = new Set(MARKERS.map((m) => m.text.charCodeAt(1)));
+
 /** The first markup marker in `bytes` (case-insensitive), or `undefined`. */
 export function findMarkup(bytes: Uint8Array): string | undefined {
   for (let at = bytes.indexOf(0x3c); at !== -1; at = bytes.indexOf(0x3c, at + 1)) {
+    const second = bytes[at + 1];
+    if (!SECOND_BYTES.has(second >= 0x41 && second <= 0x5a ? second + 0x20 : second)) continue;
     for (const { text, delimited } of MARKERS) {
       if (matchesLower(bytes, at, text) && (!delimited || isDelimiter(bytes[at + text.length]))) {
         return text;

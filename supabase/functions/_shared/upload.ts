@@ -231,7 +231,8 @@ export function createImageUploader(deps: UploaderDeps): ImageUploader {
   ): Promise<UploadOutcome> {
     const { key, info, sha256 } = image;
     const dimensions = { width: info.width, height: info.height };
-    if (existing && existing.metadata?.sha256 === sha256) {
+    // replace=true always writes (e.g. to apply a new IMAGE_CACHE_CONTROL to the same bytes).
+    if (existing && !options.replace && existing.metadata?.sha256 === sha256) {
       // The same bytes again: nothing to write; make sure the index says so too.
       await indexOrFail(key, {
         sizeBytes: existing.size,

@@ -212,3 +212,13 @@ Deno.test("uploader: with S3_CONDITIONAL_WRITES=false it looks the name up befor
   );
   assert.equal(storage.puts.length, 1, "the lookup refused it before any write");
 });
+
+Deno.test("uploader: replace=true with the same bytes writes again (201, replaced)", async () => {
+  const storage = fakeStorage();
+  const uploader = createImageUploader({ storage, index: flakyIndex(0), settings, sleep: noSleep });
+  await uploader.upload({ key: "8.png", bytes: PNG, replace: false });
+  const again = await uploader.upload({ key: "8.png", bytes: PNG, replace: true });
+  assert.equal(again.status, 201);
+  assert.equal(again.body.replaced, true);
+  assert.equal(storage.puts.length, 2);
+});
