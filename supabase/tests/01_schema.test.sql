@@ -62,9 +62,12 @@ select columns_are('public', 's3_cache_rebuild_pages', array['job_id', 'page', '
 select col_is_pk('public', 's3_cache_rebuild_pages', array['job_id', 'page'],
   'a page is identified by its job and its number');
 select is(
-  (select attstorage from pg_attribute
+  (select attstorage::text || '/' || attcompression::text from pg_attribute
    where attrelid = 'public.s3_cache_rebuild_pages'::regclass and attname = 'listing'),
-  'e'::"char", 'a page''s listing is stored out of line without compression'
+  case when exists (select 1 from pg_settings
+                    where name = 'default_toast_compression' and 'lz4' = any (enumvals))
+    then 'x/l' else 'e/' end,
+  'a page''s listing is lz4-compressed where the server has lz4, else stored out of line uncompressed'
 );
 select has_trigger('public', 's3_cache_rebuilds', 's3_cache_rebuilds_delete_staging',
   'deleting a job deletes its staged pages');
