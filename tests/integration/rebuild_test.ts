@@ -81,7 +81,11 @@ Deno.test({
   name: "each invocation's CPU and wall time is recorded and stays within its budget",
   sanitizeResources: false,
   async fn() {
-    const job = await rebuildToEnd(SMALL_BUDGET);
+    const finished = await rebuildToEnd(SMALL_BUDGET);
+    // The last invocation records its cost just after finish commits: wait until it has.
+    const pagesRecorded = (job: Job) =>
+      (job.invocations as Invocation[]).reduce((n, i) => n + i.pages, 0);
+    const job = await waitForJob(finished.id, (job) => pagesRecorded(job) === job.pages, 10_000);
     const invocations = job.invocations as Invocation[];
     // Every invocation but the last stopped because its budget said so, not because the
     // listing ended.
