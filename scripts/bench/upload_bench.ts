@@ -35,7 +35,7 @@ export interface UploadBenchOptions {
   concurrency?: number;
   /**
    * Rounds of (direct, function), each of `uploads` uploads; ratios are the median over rounds.
-   * Default 3: the emulator's own speed drifts between runs by up to ±25%, so one pair is noise.
+   * Default 5: the emulator's own speed drifts between runs by up to ±25%, so one pair is noise.
    */
   rounds?: number;
   /** The JPEG to upload; drawn by Chromium when absent. */
@@ -188,7 +188,7 @@ export async function runUploadBench(
   info: StackInfo,
   options: UploadBenchOptions = {},
 ): Promise<BenchRow[]> {
-  const { uploads = 200, concurrency = 8, rounds = 3 } = options;
+  const { uploads = 200, concurrency = 8, rounds = 5 } = options;
   const jpeg = options.jpeg ?? await drawJpeg();
   const storage = stackStorage(info);
   const run = crypto.randomUUID().slice(0, 8);

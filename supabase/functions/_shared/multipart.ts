@@ -169,20 +169,46 @@ export function dispositionParams(disposition: string): Map<string, string> {
   return params;
 }
 
-/** The first index of `needle` in `haystack` at or after `from` (and before `until`), or -1. */
+/** Needles at least this long are searched with skips (Horspool); shorter ones byte by byte. */
+const SKIP_SEARCH_MIN = 8;
+
+/**
+ * The first index of `needle` in `haystack` at or after `from` (and before `until`), or -1.
+ * A boundary delimiter (~40 bytes) is searched with Horspool's skips: in a 1 MiB image it looks
+ * at ~1 byte in 40, where stopping at every CR (one in 256 bytes of compressed data) costs 0.6 ms.
+ */
 export function indexOfBytes(
   haystack: Uint8Array,
   needle: Uint8Array,
   from: number,
   until = haystack.length,
 ): number {
+  const end = Math.min(until, haystack.length);
+  if (needle.length >= SKIP_SEARCH_MIN) return horspool(haystack, needle, from, end);
   const first = needle[0];
-  const last = Math.min(until, haystack.length) - needle.length;
+  const last = end - needle.length;
   for (let at = haystack.indexOf(first, from); at !== -1 && at <= last;) {
     let i = 1;
     while (i < needle.length && haystack[at + i] === needle[i]) i++;
     if (i === needle.length) return at;
     at = haystack.indexOf(first, at + 1);
+  }
+  return -1;
+}
+
+function horspool(haystack: Uint8Array, needle: Uint8Array, from: number, end: number): number {
+  const m = needle.length;
+  const skip = new Uint8Array(256).fill(Math.min(m, 255));
+  for (let i = 0; i < m - 1; i++) skip[needle[i]] = Math.min(m - 1 - i, 255);
+  const lastByte = needle[m - 1];
+  for (let at = from; at + m <= end;) {
+    const tail = haystack[at + m - 1];
+    if (tail === lastByte) {
+      let i = m - 2;
+      while (i >= 0 && haystack[at + i] === needle[i]) i--;
+      if (i < 0) return at;
+    }
+    at += skip[tail];
   }
   return -1;
 }

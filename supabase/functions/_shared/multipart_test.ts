@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { AppError } from "./errors.ts";
-import { dispositionParams, multipartBoundary, parseMultipart } from "./multipart.ts";
+import { dispositionParams, indexOfBytes, multipartBoundary, parseMultipart } from "./multipart.ts";
 
 async function encode(form: FormData): Promise<{ body: Uint8Array; boundary: string }> {
   const request = new Request("http://x/", { method: "POST", body: form });
@@ -68,4 +68,29 @@ Deno.test("dispositionParams() prefers nothing over order and decodes filename*"
   assert.equal(params.get("name"), "file");
   assert.equal(params.get("filename"), "fallback.jpg");
   assert.equal(params.get("filename*"), "ü.jpg");
+});
+
+Deno.test("indexOfBytes() finds long and short needles exactly where a naive search does", () => {
+  const naive = (hay: Uint8Array, needle: Uint8Array, from: number, until: number) => {
+    for (let at = from; at + needle.length <= Math.min(until, hay.length); at++) {
+      if (needle.every((byte, i) => hay[at + i] === byte)) return at;
+    }
+    return -1;
+  };
+  let seed = 7;
+  const random = () => (seed = (seed * 1_103_515_245 + 12_345) >>> 0) >>> 24;
+  for (let round = 0; round < 300; round++) {
+    // A small alphabet makes near misses (a matching tail, a wrong start) common.
+    const hay = Uint8Array.from({ length: 50 + (round % 200) }, () => random() % 3);
+    const length = round % 2 ? 2 + (round % 5) : 8 + (round % 40);
+    const needle = Uint8Array.from({ length }, () => random() % 3);
+    if (round % 3 === 0 && hay.length > needle.length) hay.set(needle, hay.length - needle.length);
+    const from = round % 7;
+    const until = round % 5 === 0 ? hay.length - 3 : hay.length;
+    assert.equal(
+      indexOfBytes(hay, needle, from, until),
+      naive(hay, needle, from, until),
+      `round ${round}`,
+    );
+  }
 });
