@@ -221,10 +221,22 @@ export async function withIsolatedStack<T>(
       wallClockMs: options.wallClockMs,
       ports: { api: freePort(), db: freePort(), ui: freePort(), s3: freePort() },
     });
+    // Ctrl-C or a CI timeout must not leave a cluster, an emulator and workers behind. The
+    // signal may arrive while the finally below is already stopping: both wait for one stop.
+    let stopping: Promise<void> | undefined;
+    const stop = () => (stopping ??= stack.stop());
+    const interrupted = async () => {
+      await stop().catch(() => {});
+      await Deno.remove(stateDir, { recursive: true }).catch(() => {});
+      Deno.exit(130);
+    };
+    const signals = ["SIGINT", "SIGTERM"] as const;
+    for (const signal of signals) Deno.addSignalListener(signal, interrupted);
     try {
       return await work(stack.info, stateDir);
     } finally {
-      await stack.stop();
+      for (const signal of signals) Deno.removeSignalListener(signal, interrupted);
+      await stop();
     }
   } finally {
     await Deno.remove(stateDir, { recursive: true }).catch(() => {});
