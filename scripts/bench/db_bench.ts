@@ -21,7 +21,7 @@ import postgres from "postgres"; // npm:postgres@^3.4.9 via supabase/functions/i
 import { startCluster } from "../stack/postgres.ts";
 import { applyMigrations } from "../stack/migrations.ts";
 import { freePort, makeStackTempDir } from "../stack/process.ts";
-import { type BenchRow, numericFlag, printReport } from "./report.ts";
+import { type BenchRow, median, numericFlag, percentile, printReport } from "./report.ts";
 import {
   encodeListingPage,
   type ListedKey,
@@ -73,11 +73,6 @@ function makeListing(keys: number): Listing {
   return { names, sizes, etags, lastModifieds, objects };
 }
 
-function percentile(sortedMs: number[], p: number): number {
-  const index = Math.min(sortedMs.length - 1, Math.ceil((p / 100) * sortedMs.length) - 1);
-  return sortedMs[Math.max(0, index)];
-}
-
 async function latencies(samples: number, call: (i: number) => Promise<unknown>) {
   const times: number[] = [];
   for (let i = 0; i < samples; i++) {
@@ -118,8 +113,6 @@ export async function runDbBench(dbUrl: string, options: DbBenchOptions = {}): P
     await sql.end({ timeout: 5 });
   }
 }
-
-const median = (values: number[]) => values.toSorted((a, b) => a - b)[values.length >> 1];
 
 /**
  * Stages the whole listing through the SQL API, page by page, each page its own transaction and

@@ -57,3 +57,14 @@ export function numericFlag(name: string, args: string[] = Deno.args): number | 
   const found = args.find((arg) => arg.startsWith(`--${name}=`));
   return found ? Number(found.slice(name.length + 3)) : undefined;
 }
+
+/** The `p`th percentile (nearest rank) of ascending `sorted`. */
+export function percentile(sorted: number[], p: number): number {
+  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
+  return sorted[Math.max(0, index)];
+}
+
+/** The median of `values` (the upper one of an even count); `values` is left as it was. */
+export function median(values: number[]): number {
+  return values.toSorted((a, b) => a - b)[values.length >> 1];
+}

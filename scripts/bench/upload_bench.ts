@@ -25,7 +25,7 @@ import { stackStorage } from "../stack/stack_storage.ts";
 import { type StackInfo, withIsolatedStack } from "../stack/stack.ts";
 import { freePort, spawnService } from "../stack/process.ts";
 import { REPO_ROOT } from "../stack/migrations.ts";
-import { type BenchRow, numericFlag, printReport } from "./report.ts";
+import { type BenchRow, median, numericFlag, percentile, printReport } from "./report.ts";
 
 /** Options for {@linkcode runUploadBench}. */
 export interface UploadBenchOptions {
@@ -43,11 +43,6 @@ export interface UploadBenchOptions {
 }
 
 const round = (value: number, digits = 2) => Number(value.toFixed(digits));
-
-function percentile(sorted: number[], p: number): number {
-  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return sorted[Math.max(0, index)];
-}
 
 /** Runs `count` operations, `concurrency` at a time; returns each one's latency and the wall time. */
 async function pool(
@@ -249,7 +244,6 @@ export async function runUploadBench(
   await isolateMemory(info);
   await pool(uploads, 1, (i) => viaFunction(`bench-${run}-c1-f${i}.jpg`));
   const isolateSingle = (await isolateMemory(info)).peak;
-  const median = (values: number[]) => values.toSorted((a, b) => a - b)[values.length >> 1];
   const merged = (runs: Array<{ sorted: number[]; wallMs: number }>) => ({
     sorted: runs.flatMap((r) => r.sorted).sort((a, b) => a - b),
     wallMs: median(runs.map((r) => r.wallMs)),

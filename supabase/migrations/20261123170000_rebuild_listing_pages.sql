@@ -439,10 +439,7 @@ language plpgsql
 volatile
 security invoker
 set search_path = ''
--- Whole-job set operations: hash joins always win, but the planner cannot see how many rows a
--- job's listing holds and would pick one index probe per listed key. Turning nested loops off
--- inflates the plan's cost past jit_above_cost, and JIT compiling then costs more than the whole
--- query (~250 ms of 450 ms at 100k keys), so JIT goes too; 64 MB keeps 100k-key hashes in memory.
+-- The same settings as preview, for the same reasons.
 set enable_nestloop = off
 set jit = off
 set work_mem = '64MB'
