@@ -25,7 +25,7 @@ import { type BenchRow, median, numericFlag, percentile, printReport } from "./r
 import {
   encodeListingPage,
   type ListedKey,
-} from "../../supabase/functions/_shared/listing_page.ts";
+} from "../../supabase/functions/s3-image-service/jobs/listing_page.ts";
 
 export type { BenchRow };
 

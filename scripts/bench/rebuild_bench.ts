@@ -19,8 +19,11 @@
  * @module
  */
 import postgres from "postgres"; // npm:postgres via supabase/functions/import_map.json
-import type { Invocation, RebuildJob } from "../../supabase/functions/_shared/rebuild_jobs.ts";
-import type { ImageStorage } from "../../supabase/functions/_shared/storage.ts";
+import type {
+  Invocation,
+  RebuildJob,
+} from "../../supabase/functions/s3-image-service/jobs/job_store.ts";
+import type { ImageStorage } from "../../supabase/functions/_shared/platform/storage.ts";
 import { stackStorage } from "../stack/stack_storage.ts";
 import { type StackInfo, withIsolatedStack } from "../stack/stack.ts";
 import { type BenchRow, numericFlag, printReport } from "./report.ts";

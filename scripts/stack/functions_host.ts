@@ -15,9 +15,9 @@
  * @module
  */
 import { parse as parseToml } from "smol-toml";
-import { bearerToken, JwtError, verifyJwt } from "../../supabase/functions/_shared/jwt.ts";
-import { CORS_HEADERS, json, preflight } from "../../supabase/functions/_shared/http.ts";
-import { readBodyLimited } from "../../supabase/functions/_shared/body_limit.ts";
+import { bearerToken, JwtError, verifyJwt } from "../../supabase/functions/_shared/auth/jwt.ts";
+import { CORS_HEADERS, json, preflight } from "../../supabase/functions/_shared/http/responses.ts";
+import { readBodyLimited } from "../../supabase/functions/_shared/http/body_limit.ts";
 import { freePort, httpAnswers, type Service, spawnService } from "./process.ts";
 import { REPO_ROOT } from "./migrations.ts";
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { signJwt } from "../../supabase/functions/_shared/jwt.ts";
+import { signJwt } from "../../supabase/functions/_shared/auth/jwt.ts";
 
 /** Everything a client needs to call the local stack. */
 export interface StackKeys {

@@ -4,8 +4,11 @@
  *
  * @module
  */
-import { parseConfig } from "../../supabase/functions/_shared/config.ts";
-import { createS3Storage, type ImageStorage } from "../../supabase/functions/_shared/storage.ts";
+import { parseConfig } from "../../supabase/functions/_shared/platform/config.ts";
+import {
+  createS3Storage,
+  type ImageStorage,
+} from "../../supabase/functions/_shared/platform/storage.ts";
 import type { StackInfo } from "./stack.ts";
 
 /** An {@linkcode ImageStorage} on the stack's bucket, with the stack's credentials. */

@@ -4,7 +4,7 @@
  * preview URLs, stats, and reconcile in both directions (dry run, then apply).
  */
 import assert from "node:assert/strict";
-import { signJwt } from "../../supabase/functions/_shared/jwt.ts";
+import { signJwt } from "../../supabase/functions/_shared/auth/jwt.ts";
 import { closeTestDb, testDb } from "../support/db.ts";
 import { stackInfo } from "../support/stack.ts";
 import {

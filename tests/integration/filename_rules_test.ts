@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { filenameProblem } from "../../supabase/functions/_shared/filename.ts";
+import { filenameProblem } from "../../supabase/functions/_shared/images/names.ts";
 import { closeTestDb, testDb } from "../support/db.ts";
 
 const NAMES = [

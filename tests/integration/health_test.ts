@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { signJwt } from "../../supabase/functions/_shared/jwt.ts";
+import { signJwt } from "../../supabase/functions/_shared/auth/jwt.ts";
 import { callFunction, stackInfo } from "../support/stack.ts";
 
 const FUNCTIONS = ["upload-to-s3", "s3-image-service"];

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { closeDb, getDb } from "../../supabase/functions/_shared/db.ts";
-import { createImageIndex } from "../../supabase/functions/_shared/image_index.ts";
+import { closeDb, getDb } from "../../supabase/functions/_shared/platform/db.ts";
+import { createImageIndex } from "../../supabase/functions/_shared/images/image_index.ts";
 import { stackInfo } from "../support/stack.ts";
 
 Deno.test("image index: add with metadata, look up, search by prefix, remove", async () => {

@@ -6,7 +6,7 @@
  * job for two starts, a killed worker resumed, cancel, S3 faults, per-invocation budgets.
  */
 import assert from "node:assert/strict";
-import type { Invocation } from "../../supabase/functions/_shared/rebuild_jobs.ts";
+import type { Invocation } from "../../supabase/functions/s3-image-service/jobs/job_store.ts";
 import { closeTestDb, testDb } from "../support/db.ts";
 import { clearS3Faults, injectS3Fault, pendingS3Faults } from "../support/s3.ts";
 import { stackInfo } from "../support/stack.ts";

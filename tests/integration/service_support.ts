@@ -5,8 +5,11 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { contentTypeForName, filenameProblem } from "../../supabase/functions/_shared/filename.ts";
-import type { RebuildJob } from "../../supabase/functions/_shared/rebuild_jobs.ts";
+import {
+  contentTypeForName,
+  filenameProblem,
+} from "../../supabase/functions/_shared/images/names.ts";
+import type { RebuildJob } from "../../supabase/functions/s3-image-service/jobs/job_store.ts";
 import { testDb } from "../support/db.ts";
 import { testStorage } from "../support/s3.ts";
 import { callFunction, stackInfo } from "../support/stack.ts";

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { samplePng } from "../../scripts/lib/png.ts";
 import { seedSampleImages } from "../../scripts/seed.ts";
-import { signJwt } from "../../supabase/functions/_shared/jwt.ts";
+import { signJwt } from "../../supabase/functions/_shared/auth/jwt.ts";
 import { closeTestDb, testDb } from "../support/db.ts";
 import { testStorage } from "../support/s3.ts";
 import { callFunction, stackInfo } from "../support/stack.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ImageStorage } from "../../supabase/functions/_shared/storage.ts";
+import type { ImageStorage } from "../../supabase/functions/_shared/platform/storage.ts";
 import { stackStorage } from "../../scripts/stack/stack_storage.ts";
 import { stackInfo } from "./stack.ts";
 

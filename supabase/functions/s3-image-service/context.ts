@@ -4,14 +4,14 @@
  *
  * @module
  */
-import { type Config, config } from "../_shared/config.ts";
-import { createContinuation } from "../_shared/continuation.ts";
-import { getDb } from "../_shared/db.ts";
-import { createFileAdmin, type FileAdmin } from "../_shared/file_admin.ts";
-import { createImageIndex, type ImageIndex } from "../_shared/image_index.ts";
-import { createRebuildJobs } from "../_shared/rebuild_jobs.ts";
-import { createRebuildService, type RebuildService } from "../_shared/rebuild_service.ts";
-import { createS3Storage } from "../_shared/storage.ts";
+import { type Config, config } from "../_shared/platform/config.ts";
+import { createContinuation } from "./jobs/continuation.ts";
+import { getDb } from "../_shared/platform/db.ts";
+import { createFileAdmin, type FileAdmin } from "./file_admin.ts";
+import { createImageIndex, type ImageIndex } from "../_shared/images/image_index.ts";
+import { createRebuildJobs } from "./jobs/job_store.ts";
+import { createRebuildService, type RebuildService } from "./jobs/service.ts";
+import { createS3Storage } from "../_shared/platform/storage.ts";
 
 /** This function's name, as deployed and as routed by the host. */
 export const FUNCTION_NAME = "s3-image-service";

@@ -18,12 +18,12 @@
  *
  * @module
  */
-import { authenticate, requireRole } from "../_shared/auth.ts";
-import { config } from "../_shared/config.ts";
-import { healthResponse } from "../_shared/health.ts";
-import { subPath } from "../_shared/http.ts";
+import { authenticate, requireRole } from "../_shared/auth/caller.ts";
+import { config } from "../_shared/platform/config.ts";
+import { healthResponse } from "../_shared/http/health.ts";
+import { subPath } from "../_shared/http/responses.ts";
 import { FUNCTION_NAME } from "./context.ts";
-import { matchRoute, type Route } from "./router.ts";
+import { matchRoute, type Route } from "../_shared/http/router.ts";
 import { addFile, listFiles, removeFile } from "./routes/files.ts";
 import { applyReconcile, reconcileStatus, startReconcile } from "./routes/reconcile.ts";
 import {

@@ -9,31 +9,31 @@
  * @module
  */
 import type { z } from "zod";
-import { authenticate, requireRole } from "../_shared/auth.ts";
-import { readBodyLimited } from "../_shared/body_limit.ts";
-import { BufferPool } from "../_shared/buffer_pool.ts";
-import { config } from "../_shared/config.ts";
-import { getDb } from "../_shared/db.ts";
+import { authenticate, requireRole } from "../_shared/auth/caller.ts";
+import { readBodyLimited } from "../_shared/http/body_limit.ts";
+import { BufferPool } from "../_shared/http/buffer_pool.ts";
+import { config } from "../_shared/platform/config.ts";
+import { getDb } from "../_shared/platform/db.ts";
 import {
   createDirectUploads,
   DirectConfirmRequest,
   DirectUploadRequest,
   type DirectUploads,
-} from "../_shared/direct_upload.ts";
-import { ERRORS } from "../_shared/errors.ts";
-import { healthResponse } from "../_shared/health.ts";
-import { errorResponse, json, subPath } from "../_shared/http.ts";
-import { createImageIndex } from "../_shared/image_index.ts";
-import { imageKey } from "../_shared/image_name.ts";
-import { memoryPeak } from "../_shared/memory_meter.ts";
-import { multipartBoundary, parseMultipart } from "../_shared/multipart.ts";
-import { createS3Storage } from "../_shared/storage.ts";
+} from "./direct_upload.ts";
+import { ERRORS } from "../_shared/http/errors.ts";
+import { healthResponse } from "../_shared/http/health.ts";
+import { errorResponse, json, subPath } from "../_shared/http/responses.ts";
+import { createImageIndex } from "../_shared/images/image_index.ts";
+import { imageKey } from "../_shared/images/image_key.ts";
+import { memoryPeak } from "../_shared/platform/memory_meter.ts";
+import { multipartBoundary, parseMultipart } from "./multipart.ts";
+import { createS3Storage } from "../_shared/platform/storage.ts";
 import {
   createImageUploader,
   formatBytes,
   type ImageUploader,
   uploadSettings,
-} from "../_shared/upload.ts";
+} from "./uploader.ts";
 
 const FUNCTION_NAME = "upload-to-s3";
 

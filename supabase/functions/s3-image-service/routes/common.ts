@@ -5,12 +5,12 @@
  * @module
  */
 import { z } from "zod";
-import type { Caller } from "../../_shared/auth.ts";
-import { ERRORS } from "../../_shared/errors.ts";
-import { json } from "../../_shared/http.ts";
-import type { RebuildJob } from "../../_shared/rebuild_jobs.ts";
-import { jobView } from "../../_shared/rebuild_service.ts";
-import type { SliceOutcome } from "../../_shared/rebuild_worker.ts";
+import type { Caller } from "../../_shared/auth/caller.ts";
+import { ERRORS } from "../../_shared/http/errors.ts";
+import { json } from "../../_shared/http/responses.ts";
+import type { RebuildJob } from "../jobs/job_store.ts";
+import { jobView } from "../jobs/service.ts";
+import type { SliceOutcome } from "../jobs/slice.ts";
 import { statusUrl } from "../context.ts";
 
 /** `:id` of a job: a positive integer. */

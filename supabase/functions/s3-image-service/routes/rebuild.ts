@@ -5,13 +5,13 @@
  * @module
  */
 import { z } from "zod";
-import { runInBackground } from "../../_shared/continuation.ts";
-import { ERRORS } from "../../_shared/errors.ts";
-import { json } from "../../_shared/http.ts";
-import { parseJsonBody } from "../../_shared/json_body.ts";
-import { jobView } from "../../_shared/rebuild_service.ts";
+import { runInBackground } from "../jobs/continuation.ts";
+import { ERRORS } from "../../_shared/http/errors.ts";
+import { json } from "../../_shared/http/responses.ts";
+import { parseJsonBody } from "../../_shared/http/json_body.ts";
+import { jobView } from "../jobs/service.ts";
 import { serviceContext } from "../context.ts";
-import type { RouteContext } from "../router.ts";
+import type { RouteContext } from "../../_shared/http/router.ts";
 import {
   acceptedResponse,
   assertProgress,

@@ -6,13 +6,13 @@
  * @module
  */
 import { z } from "zod";
-import { ERRORS } from "../../_shared/errors.ts";
-import { json } from "../../_shared/http.ts";
-import { parseJsonBody, parseQuery } from "../../_shared/json_body.ts";
-import type { RebuildJob } from "../../_shared/rebuild_jobs.ts";
-import { hasWorkLeft, jobView } from "../../_shared/rebuild_service.ts";
+import { ERRORS } from "../../_shared/http/errors.ts";
+import { json } from "../../_shared/http/responses.ts";
+import { parseJsonBody, parseQuery } from "../../_shared/http/json_body.ts";
+import type { RebuildJob } from "../jobs/job_store.ts";
+import { hasWorkLeft, jobView } from "../jobs/service.ts";
 import { serviceContext } from "../context.ts";
-import type { RouteContext } from "../router.ts";
+import type { RouteContext } from "../../_shared/http/router.ts";
 import {
   acceptedResponse,
   assertProgress,

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { ERRORS } from "./errors.ts";
+import { ERRORS } from "../http/errors.ts";
 
 /** The image formats we accept. */
 export type ImageFormat = "jpeg" | "png" | "webp" | "gif" | "avif";

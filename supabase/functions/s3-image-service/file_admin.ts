@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { ERRORS } from "./errors.ts";
-import { filenameProblem, quoteName } from "./filename.ts";
-import type { ImageIndex, IndexEntry } from "./image_index.ts";
-import type { ImageStorage } from "./storage.ts";
+import { ERRORS } from "../_shared/http/errors.ts";
+import { filenameProblem, quoteName } from "../_shared/images/names.ts";
+import type { ImageIndex, IndexEntry } from "../_shared/images/image_index.ts";
+import type { ImageStorage } from "../_shared/platform/storage.ts";
 
 /** An index entry with a URL to preview it. */
 export type ListedFile = IndexEntry & { url: string };

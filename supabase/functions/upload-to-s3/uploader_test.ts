@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { samplePng } from "../../../scripts/lib/png.ts";
-import { parseConfig } from "./config.ts";
-import { AppError, ERRORS } from "./errors.ts";
-import type { EntryMetadata, ImageIndex } from "./image_index.ts";
-import type { ImageStorage, PutOptions, StoredObject } from "./storage.ts";
-import { createImageUploader, sha256Hex, uploadSettings } from "./upload.ts";
+import { parseConfig } from "../_shared/platform/config.ts";
+import { AppError, ERRORS } from "../_shared/http/errors.ts";
+import type { EntryMetadata, ImageIndex } from "../_shared/images/image_index.ts";
+import type { ImageStorage, PutOptions, StoredObject } from "../_shared/platform/storage.ts";
+import { createImageUploader, sha256Hex, uploadSettings } from "./uploader.ts";
 
 /** An in-memory bucket with just what the uploader uses. */
 function fakeStorage() {

@@ -11,8 +11,8 @@
  */
 import type { BudgetLimits } from "./budget.ts";
 import type { Continuation, ContinueRequest } from "./continuation.ts";
-import { ERRORS } from "./errors.ts";
-import type { ImageStorage } from "./storage.ts";
+import { ERRORS } from "../../_shared/http/errors.ts";
+import type { ImageStorage } from "../../_shared/platform/storage.ts";
 import {
   type JobMode,
   type JobPreview,
@@ -20,8 +20,8 @@ import {
   type RebuildJob,
   type RebuildJobs,
   type StartResult,
-} from "./rebuild_jobs.ts";
-import { runSlice, type SliceOutcome } from "./rebuild_worker.ts";
+} from "./job_store.ts";
+import { runSlice, type SliceOutcome } from "./slice.ts";
 
 /** Defaults from the configuration. */
 export interface RebuildDefaults {

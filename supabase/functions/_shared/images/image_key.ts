@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { ERRORS } from "./errors.ts";
-import { extensionOf, filenameProblem, quoteName } from "./filename.ts";
+import { ERRORS } from "../http/errors.ts";
+import { extensionOf, filenameProblem, quoteName } from "./names.ts";
 
 /**
  * The storage key for `name`: Unicode NFC (a name typed on a Mac and on Windows is one key) and

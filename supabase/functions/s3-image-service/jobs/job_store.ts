@@ -7,9 +7,9 @@
  *
  * @module
  */
-import type { Sql } from "./db.ts";
-import { isTransientDbError } from "./db.ts";
-import { withRetry } from "./retry.ts";
+import type { Sql } from "../../_shared/platform/db.ts";
+import { isTransientDbError } from "../../_shared/platform/db.ts";
+import { withRetry } from "../../_shared/platform/retry.ts";
 import { encodeListingPage, type ListedKey } from "./listing_page.ts";
 
 /** What a job does once its listing is complete. */

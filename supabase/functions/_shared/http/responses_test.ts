@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ERRORS } from "./errors.ts";
-import { serveJson, subPath } from "./http.ts";
+import { serveJson, subPath } from "./responses.ts";
 
 Deno.test("serveJson() answers OPTIONS without calling the handler", async () => {
   const handler = serveJson(() => {

@@ -4,11 +4,11 @@
  *
  * @module
  */
-import { authenticate } from "./auth.ts";
-import { config } from "./config.ts";
+import { authenticate } from "../auth/caller.ts";
+import { config } from "../platform/config.ts";
 import { AppError } from "./errors.ts";
-import { json } from "./http.ts";
-import { memoryPeak } from "./memory_meter.ts";
+import { json } from "./responses.ts";
+import { memoryPeak } from "../platform/memory_meter.ts";
 
 /** Answers a health request for `functionName`. */
 export async function healthResponse(request: Request, functionName: string): Promise<Response> {

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import type { Caller, CallerRole } from "../_shared/auth.ts";
-import { ERRORS } from "../_shared/errors.ts";
+import type { Caller, CallerRole } from "../auth/caller.ts";
+import { ERRORS } from "./errors.ts";
 
 /** What a route handler receives. */
 export interface RouteContext {

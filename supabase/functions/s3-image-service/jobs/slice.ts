@@ -19,13 +19,13 @@
  * @module
  */
 import { type BudgetClock, type BudgetLimits, startBudget } from "./budget.ts";
-import { isTransientDbError } from "./db.ts";
-import { AppError } from "./errors.ts";
-import { filenameProblem } from "./filename.ts";
-import type { RebuildJob, RebuildJobs, SkippedKey, StagedPage } from "./rebuild_jobs.ts";
-import { MAX_SKIPPED_SAMPLES } from "./rebuild_jobs.ts";
-import { withRetry } from "./retry.ts";
-import type { ImageStorage, ListPage } from "./storage.ts";
+import { isTransientDbError } from "../../_shared/platform/db.ts";
+import { AppError } from "../../_shared/http/errors.ts";
+import { filenameProblem } from "../../_shared/images/names.ts";
+import type { RebuildJob, RebuildJobs, SkippedKey, StagedPage } from "./job_store.ts";
+import { MAX_SKIPPED_SAMPLES } from "./job_store.ts";
+import { withRetry } from "../../_shared/platform/retry.ts";
+import type { ImageStorage, ListPage } from "../../_shared/platform/storage.ts";
 
 /** Keys per ListObjectsV2 page (S3's maximum). */
 export const PAGE_SIZE = 1000;

@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import type { BudgetClock } from "./budget.ts";
-import { ERRORS } from "./errors.ts";
+import { ERRORS } from "../../_shared/http/errors.ts";
 import type {
   InvocationCost,
   JobSummary,
   RebuildJob,
   RebuildJobs,
   StagedPage,
-} from "./rebuild_jobs.ts";
-import { runSlice, type SliceOptions } from "./rebuild_worker.ts";
-import type { ListPage } from "./storage.ts";
+} from "./job_store.ts";
+import { runSlice, type SliceOptions } from "./slice.ts";
+import type { ListPage } from "../../_shared/platform/storage.ts";
 
 const sqlError = (code: string, message = code) => Object.assign(new Error(message), { code });
 

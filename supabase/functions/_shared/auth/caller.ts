@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ERRORS } from "./errors.ts";
+import { ERRORS } from "../http/errors.ts";
 import { bearerToken, decodeJwtUnverified, type JwtClaims, JwtError, verifyJwt } from "./jwt.ts";
 
 /** What a caller may do, from least to most. */

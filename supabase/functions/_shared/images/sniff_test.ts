@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { samplePng } from "../../../scripts/lib/png.ts";
-import type { AppError } from "./errors.ts";
-import { detectFormat, findMarkup, inspectImage } from "./image_sniff.ts";
-import { concat, fixture, text } from "../../../tests/support/bytes.ts";
+import { samplePng } from "../../../../scripts/lib/png.ts";
+import type { AppError } from "../http/errors.ts";
+import { detectFormat, findMarkup, inspectImage } from "./sniff.ts";
+import { concat, fixture, text } from "../../../../tests/support/bytes.ts";
 
 const JPEG = fixture("product.jpg");
 const WEBP = fixture("product.webp");

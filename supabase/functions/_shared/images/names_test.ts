@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { contentTypeForName, filenameProblem, quoteName } from "./filename.ts";
+import { contentTypeForName, filenameProblem, quoteName } from "./names.ts";
 
 Deno.test("filenameProblem() accepts product image names in any extension case", () => {
   for (const name of ["14000.jpg", "14000.JPG", "a.jpeg", "b.png", "c.webp", "d.gif", "e.avif"]) {

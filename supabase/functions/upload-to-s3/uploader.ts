@@ -6,20 +6,20 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import type { Config } from "./config.ts";
-import { AppError, ERRORS } from "./errors.ts";
-import { contentTypeForName } from "./filename.ts";
-import type { EntryMetadata, ImageIndex } from "./image_index.ts";
-import { withExtension } from "./image_name.ts";
+import type { Config } from "../_shared/platform/config.ts";
+import { AppError, ERRORS } from "../_shared/http/errors.ts";
+import { contentTypeForName } from "../_shared/images/names.ts";
+import type { EntryMetadata, ImageIndex } from "../_shared/images/image_index.ts";
+import { withExtension } from "../_shared/images/image_key.ts";
 import {
   FORMAT_INFO,
   IMAGE_FORMATS,
   type ImageFormat,
   type ImageInfo,
   inspectImage,
-} from "./image_sniff.ts";
-import { withRetry } from "./retry.ts";
-import type { ImageStorage, StoredObject } from "./storage.ts";
+} from "../_shared/images/sniff.ts";
+import { withRetry } from "../_shared/platform/retry.ts";
+import type { ImageStorage, StoredObject } from "../_shared/platform/storage.ts";
 
 /** The limits and headers uploads obey, from the function's configuration. */
 export interface UploadSettings {

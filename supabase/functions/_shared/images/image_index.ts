@@ -4,10 +4,10 @@
  *
  * @module
  */
-import type { Sql } from "./db.ts";
-import { isTransientDbError } from "./db.ts";
-import { ERRORS } from "./errors.ts";
-import { withRetry } from "./retry.ts";
+import type { Sql } from "../platform/db.ts";
+import { isTransientDbError } from "../platform/db.ts";
+import { ERRORS } from "../http/errors.ts";
+import { withRetry } from "../platform/retry.ts";
 
 /** One index row as the SQL API returns it. */
 export interface IndexEntry {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import type { AppError } from "./errors.ts";
-import { imageKey, withExtension } from "./image_name.ts";
+import type { AppError } from "../http/errors.ts";
+import { imageKey, withExtension } from "./image_key.ts";
 
 Deno.test("imageKey() lower-cases the extension and keeps the rest", () => {
   assert.equal(imageKey("14000.JPG"), "14000.jpg");

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { AppError } from "./errors.ts";
+import { AppError } from "../_shared/http/errors.ts";
 import { createFileAdmin } from "./file_admin.ts";
-import type { EntryMetadata, ImageIndex, IndexEntry } from "./image_index.ts";
-import type { StoredObject } from "./storage.ts";
+import type { EntryMetadata, ImageIndex, IndexEntry } from "../_shared/images/image_index.ts";
+import type { StoredObject } from "../_shared/platform/storage.ts";
 
 function fakes(objects: Record<string, Partial<StoredObject>> = {}) {
   const rows = new Map<string, IndexEntry>();

@@ -11,18 +11,18 @@
  * @module
  */
 import { z } from "zod";
-import { AppError, ERRORS } from "./errors.ts";
-import { contentTypeForName } from "./filename.ts";
-import { imageKey } from "./image_name.ts";
-import { detectFormat, FORMAT_INFO, IMAGE_FORMATS, inspectImage } from "./image_sniff.ts";
-import type { ImageStorage } from "./storage.ts";
+import { AppError, ERRORS } from "../_shared/http/errors.ts";
+import { contentTypeForName } from "../_shared/images/names.ts";
+import { imageKey } from "../_shared/images/image_key.ts";
+import { detectFormat, FORMAT_INFO, IMAGE_FORMATS, inspectImage } from "../_shared/images/sniff.ts";
+import type { ImageStorage } from "../_shared/platform/storage.ts";
 import {
   checkExtensionMatches,
   checkSize,
   type ImageUploader,
   sha256Hex,
   type UploadOutcome,
-} from "./upload.ts";
+} from "./uploader.ts";
 
 /** Prefix of every staging key. */
 export const STAGING_PREFIX = "_incoming/";
