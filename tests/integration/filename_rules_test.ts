@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { IMAGE_EXTENSIONS } from "../../supabase/functions/_shared/images/formats.ts";
 import { filenameProblem } from "../../supabase/functions/_shared/images/names.ts";
 import { closeTestDb, testDb } from "../support/db.ts";
 
@@ -34,6 +35,29 @@ Deno.test("filenameProblem() agrees with SQL s3_cache_filename_problem() on ever
     for (const name of NAMES) {
       const [{ problem }] = await sql`select public.s3_cache_filename_problem(${name}) as problem`;
       assert.equal(filenameProblem(name), problem ?? undefined, JSON.stringify(name));
+    }
+  } finally {
+    await closeTestDb();
+  }
+});
+
+Deno.test("SQL s3_cache_content_type_for() implies the content type of TypeScript's format table", async () => {
+  const sql = testDb();
+  try {
+    const probes = [
+      ...Object.keys(IMAGE_EXTENSIONS).flatMap((
+        extension,
+      ) => [`a.${extension}`, `A.${extension.toUpperCase()}`]),
+      "a.svg",
+      "a.txt",
+      "noextension",
+    ];
+    for (const name of probes) {
+      const [{ type }] = await sql`select public.s3_cache_content_type_for(${name}) as type`;
+      const extension = name.includes(".")
+        ? name.slice(name.lastIndexOf(".") + 1).toLowerCase()
+        : "";
+      assert.equal(type ?? undefined, IMAGE_EXTENSIONS[extension], name);
     }
   } finally {
     await closeTestDb();

@@ -18,12 +18,11 @@
  *
  * @module
  */
-import { authenticate, requireRole } from "../_shared/auth/caller.ts";
+import { authenticate } from "../_shared/auth/caller.ts";
 import { config } from "../_shared/platform/config.ts";
 import { healthResponse } from "../_shared/http/health.ts";
-import { subPath } from "../_shared/http/responses.ts";
 import { FUNCTION_NAME } from "./context.ts";
-import { matchRoute, type Route } from "../_shared/http/router.ts";
+import { createRouter, type Route } from "../_shared/http/router.ts";
 import { addFile, listFiles, removeFile } from "./routes/files.ts";
 import { applyReconcile, reconcileStatus, startReconcile } from "./routes/reconcile.ts";
 import {
@@ -108,16 +107,18 @@ export const ROUTES: readonly Route[] = [
     action: "remove files",
     handler: removeFile,
   },
+  {
+    method: "GET",
+    path: "/health",
+    roles: "public",
+    action: "check health",
+    handler: ({ request }) => healthResponse(request, FUNCTION_NAME),
+  },
 ];
 
 /** Handles one request (errors are rendered by `serveJson`). */
-export async function handle(request: Request): Promise<Response> {
-  const path = subPath(request, FUNCTION_NAME);
-  if (path === "/health" && request.method === "GET") {
-    return await healthResponse(request, FUNCTION_NAME);
-  }
-  const { route, params } = matchRoute(ROUTES, request.method, path);
-  const caller = await authenticate(request, config().SUPABASE_JWT_SECRET);
-  requireRole(caller, route.roles, route.action);
-  return await route.handler({ request, params, caller });
-}
+export const handle = createRouter({
+  functionName: FUNCTION_NAME,
+  routes: ROUTES,
+  authenticate: (request) => authenticate(request, config().SUPABASE_JWT_SECRET),
+});

@@ -12,9 +12,9 @@
  */
 import { z } from "zod";
 import { AppError, ERRORS } from "../_shared/http/errors.ts";
-import { contentTypeForName } from "../_shared/images/names.ts";
-import { imageKey } from "../_shared/images/image_key.ts";
-import { detectFormat, FORMAT_INFO, IMAGE_FORMATS, inspectImage } from "../_shared/images/sniff.ts";
+import { FORMAT_INFO, formatOfContentType } from "../_shared/images/formats.ts";
+import { contentTypeForName, imageKey } from "../_shared/images/names.ts";
+import { detectFormat, inspectImage } from "../_shared/images/sniff.ts";
 import type { ImageStorage } from "../_shared/platform/storage.ts";
 import {
   checkExtensionMatches,
@@ -80,10 +80,10 @@ export function createDirectUploads(storage: ImageStorage, uploader: ImageUpload
   return {
     async prepare({ filename, contentType, size }) {
       const key = imageKey(filename);
-      if (size === 0) throw ERRORS.EmptyFile("The file is empty (0 bytes)");
+      if (size === 0) throw ERRORS.EmptyFile();
       checkSize(size, settings.maxBytes);
       const type = contentType.split(";")[0].trim().toLowerCase();
-      const format = IMAGE_FORMATS.find((f) => FORMAT_INFO[f].contentType === type);
+      const format = formatOfContentType(type);
       if (!format || !settings.allowed.includes(format)) {
         throw ERRORS.UnsupportedMediaType(
           `"${contentType}" is not accepted; upload ${
@@ -131,7 +131,7 @@ export function createDirectUploads(storage: ImageStorage, uploader: ImageUpload
         );
       }
       try {
-        if (staged.size === 0) throw ERRORS.EmptyFile("The uploaded file is empty (0 bytes)");
+        if (staged.size === 0) throw ERRORS.EmptyFile();
         checkSize(staged.size, settings.maxBytes);
         if (staged.size !== declared) {
           throw ERRORS.ValidationFailed(

@@ -8,8 +8,8 @@
  *
  * @module
  */
-import type { z } from "zod";
-import { authenticate, requireRole } from "../_shared/auth/caller.ts";
+import { authenticate } from "../_shared/auth/caller.ts";
+import { createRouter, type Route, type RouteContext } from "../_shared/http/router.ts";
 import { readBodyLimited } from "../_shared/http/body_limit.ts";
 import { BufferPool } from "../_shared/http/buffer_pool.ts";
 import { config } from "../_shared/platform/config.ts";
@@ -22,9 +22,10 @@ import {
 } from "./direct_upload.ts";
 import { ERRORS } from "../_shared/http/errors.ts";
 import { healthResponse } from "../_shared/http/health.ts";
-import { errorResponse, json, subPath } from "../_shared/http/responses.ts";
+import { parseJsonBody } from "../_shared/http/json_body.ts";
+import { json } from "../_shared/http/responses.ts";
 import { createImageIndex } from "../_shared/images/image_index.ts";
-import { imageKey } from "../_shared/images/image_key.ts";
+import { imageKey } from "../_shared/images/names.ts";
 import { memoryPeak } from "../_shared/platform/memory_meter.ts";
 import { multipartBoundary, parseMultipart } from "./multipart.ts";
 import { createS3Storage } from "../_shared/platform/storage.ts";
@@ -37,6 +38,8 @@ import {
 
 const FUNCTION_NAME = "upload-to-s3";
 
+const UPLOADERS = ["manager", "admin"] as const;
+
 /** Room for the multipart framing and the small text fields around the file. */
 const MULTIPART_ALLOWANCE = 64 * 1024;
 
@@ -45,12 +48,6 @@ const bodyPool = new BufferPool(32 * 1024 * 1024);
 
 /** Largest JSON body the direct-upload routes read. */
 const MAX_JSON_BYTES = 16 * 1024;
-
-const ROUTES: Record<string, { method: string; run: (request: Request) => Promise<Response> }> = {
-  "/": { method: "POST", run: uploadMultipart },
-  "/direct": { method: "POST", run: prepareDirect },
-  "/direct/confirm": { method: "POST", run: confirmDirect },
-};
 
 let services: { uploader: ImageUploader; direct: DirectUploads } | undefined;
 
@@ -68,28 +65,46 @@ function uploads() {
   return services;
 }
 
-/** Handles one request (errors are rendered by `serveJson`). */
-export async function handle(request: Request): Promise<Response> {
-  const path = subPath(request, FUNCTION_NAME);
-  if (path === "/health" && request.method === "GET") {
-    return await healthResponse(request, FUNCTION_NAME);
-  }
-  const route = ROUTES[path];
-  if (!route) throw ERRORS.NotFound(`No route ${request.method} ${path} on ${FUNCTION_NAME}`);
-  if (request.method !== route.method) {
-    await request.body?.cancel().catch(() => {});
-    const response = errorResponse(
-      ERRORS.MethodNotAllowed(`${path} accepts ${route.method} only, not ${request.method}`),
-    );
-    response.headers.set("Allow", `${route.method}, OPTIONS`);
-    return response;
-  }
-  const caller = await authenticate(request, config().SUPABASE_JWT_SECRET);
-  requireRole(caller, ["manager", "admin"], "upload images");
-  return await route.run(request);
-}
+/** Every route of the function; all but health need a manager or an admin. */
+export const ROUTES: readonly Route[] = [
+  {
+    method: "POST",
+    path: "/",
+    roles: UPLOADERS,
+    action: "upload images",
+    handler: uploadMultipart,
+  },
+  {
+    method: "POST",
+    path: "/direct",
+    roles: UPLOADERS,
+    action: "upload images",
+    handler: prepareDirect,
+  },
+  {
+    method: "POST",
+    path: "/direct/confirm",
+    roles: UPLOADERS,
+    action: "upload images",
+    handler: confirmDirect,
+  },
+  {
+    method: "GET",
+    path: "/health",
+    roles: "public",
+    action: "check health",
+    handler: ({ request }) => healthResponse(request, FUNCTION_NAME),
+  },
+];
 
-async function uploadMultipart(request: Request): Promise<Response> {
+/** Handles one request (errors are rendered by `serveJson`). */
+export const handle = createRouter({
+  functionName: FUNCTION_NAME,
+  routes: ROUTES,
+  authenticate: (request) => authenticate(request, config().SUPABASE_JWT_SECRET),
+});
+
+async function uploadMultipart({ request }: RouteContext): Promise<Response> {
   const { uploader } = uploads();
   const boundary = multipartBoundary(request.headers.get("content-type"));
   if (!boundary) {
@@ -121,7 +136,7 @@ async function uploadMultipart(request: Request): Promise<Response> {
       );
     }
     const key = imageKey(form.fields.get("filename") ?? file.filename);
-    if (file.bytes.length === 0) throw ERRORS.EmptyFile("The file is empty (0 bytes)");
+    if (file.bytes.length === 0) throw ERRORS.EmptyFile();
     const outcome = await uploader.upload({
       key,
       bytes: file.bytes,
@@ -135,37 +150,17 @@ async function uploadMultipart(request: Request): Promise<Response> {
   }
 }
 
-async function prepareDirect(request: Request): Promise<Response> {
-  const input = validate(DirectUploadRequest, await readJson(request));
+async function prepareDirect({ request }: RouteContext): Promise<Response> {
+  const input = await parseJsonBody(request, DirectUploadRequest, { maxBytes: MAX_JSON_BYTES });
   return json(await uploads().direct.prepare(input), 200);
 }
 
-async function confirmDirect(request: Request): Promise<Response> {
-  const input = validate(DirectConfirmRequest, await readJson(request));
+async function confirmDirect({ request }: RouteContext): Promise<Response> {
+  const input = await parseJsonBody(request, DirectConfirmRequest, { maxBytes: MAX_JSON_BYTES });
   const outcome = await uploads().direct.confirm(input);
   return json(outcome.body, outcome.status);
 }
 
 function isTrue(value: string | undefined): boolean {
   return value !== undefined && ["true", "1", "yes", "on"].includes(value.trim().toLowerCase());
-}
-
-/** The JSON body; 400 `invalid_json` when it is not JSON. */
-async function readJson(request: Request): Promise<unknown> {
-  const body = await readBodyLimited(request, MAX_JSON_BYTES);
-  try {
-    return JSON.parse(new TextDecoder().decode(body));
-  } catch {
-    throw ERRORS.InvalidJson("The request body must be JSON");
-  }
-}
-
-/** `value` checked against `schema`; 400 `validation_failed` naming every bad field. */
-function validate<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) =>
-    `${issue.path.join(".") || "body"}: ${issue.message}`
-  );
-  throw ERRORS.ValidationFailed(`The request is not valid: ${problems.join("; ")}`);
 }

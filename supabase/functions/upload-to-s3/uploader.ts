@@ -7,19 +7,17 @@
  */
 import { createHash } from "node:crypto";
 import type { Config } from "../_shared/platform/config.ts";
-import { AppError, ERRORS } from "../_shared/http/errors.ts";
+import { ERRORS } from "../_shared/http/errors.ts";
 import { contentTypeForName } from "../_shared/images/names.ts";
 import type { EntryMetadata, ImageIndex } from "../_shared/images/image_index.ts";
-import { withExtension } from "../_shared/images/image_key.ts";
+import { withExtension } from "../_shared/images/names.ts";
+import { FORMAT_INFO, IMAGE_FORMATS, type ImageFormat } from "../_shared/images/formats.ts";
+import { type ImageInfo, inspectImage } from "../_shared/images/sniff.ts";
 import {
-  FORMAT_INFO,
-  IMAGE_FORMATS,
-  type ImageFormat,
-  type ImageInfo,
-  inspectImage,
-} from "../_shared/images/sniff.ts";
-import { withRetry } from "../_shared/platform/retry.ts";
-import type { ImageStorage, StoredObject } from "../_shared/platform/storage.ts";
+  type ImageStorage,
+  KeyExistsError,
+  type StoredObject,
+} from "../_shared/platform/storage.ts";
 
 /** The limits and headers uploads obey, from the function's configuration. */
 export interface UploadSettings {
@@ -108,8 +106,8 @@ export interface StoreOptions {
   /** Overwrite a different image under the same key. */
   replace: boolean;
   /**
-   * Puts the bytes at `image.key`. With `onlyIfAbsent` the write must fail with a 409
-   * `already_exists` AppError when the key exists (`If-None-Match: *`).
+   * Puts the bytes at `image.key`. With `onlyIfAbsent` the write must reject with
+   * `KeyExistsError` when the key exists (`If-None-Match: *`).
    */
   write: (
     onlyIfAbsent: boolean,
@@ -130,10 +128,6 @@ export interface UploaderDeps {
   storage: ImageStorage;
   index: ImageIndex;
   settings: UploadSettings;
-  /** Sleeps between index retries (unit tests pass a fake). */
-  sleep?: (ms: number) => Promise<void>;
-  /** Index write attempts before answering `stored_not_indexed`. Default 3. */
-  indexAttempts?: number;
 }
 
 /**
@@ -181,18 +175,12 @@ export function checkExtensionMatches(key: string, info: ImageInfo): void {
 /** The uploader over `deps`. */
 export function createImageUploader(deps: UploaderDeps): ImageUploader {
   const { storage, index, settings } = deps;
-  const indexAttempts = deps.indexAttempts ?? 3;
 
   async function indexOrFail(key: string, metadata: EntryMetadata): Promise<void> {
     try {
-      await withRetry(() => index.add(key, metadata), {
-        attempts: indexAttempts,
-        baseMs: 100,
-        maxMs: 1000,
-        // Bad input is not worth repeating; anything else (connection, missing function) is.
-        retryable: (error) => !(error instanceof AppError && error.status < 500),
-        sleep: deps.sleep,
-      });
+      // The index client already retries transient connection errors; anything else will not
+      // get better by asking again.
+      await index.add(key, metadata);
     } catch (error) {
       console.error(`Index write for "${key}" failed after the bucket write:`, error);
       throw ERRORS.StoredNotIndexed(
@@ -217,7 +205,7 @@ export function createImageUploader(deps: UploaderDeps): ImageUploader {
     try {
       written = await options.write(true);
     } catch (error) {
-      if (!(error instanceof AppError && error.code === "already_exists")) throw error;
+      if (!(error instanceof KeyExistsError)) throw error;
       return await overwrite(image, options, await storage.head(image.key));
     }
     return await indexWritten(image, written, false);
@@ -257,13 +245,12 @@ export function createImageUploader(deps: UploaderDeps): ImageUploader {
       };
     }
     if (existing && !options.replace) {
-      throw ERRORS.AlreadyExists(
-        `An image named "${key}" already exists; send replace=true to overwrite it`,
-        { key },
-      );
+      throw ERRORS.ImageExists(key);
     }
     // Without replace=true the object must still be absent (it went away meanwhile).
-    const written = await options.write(!options.replace);
+    const written = await options.write(!options.replace).catch((error) => {
+      throw error instanceof KeyExistsError ? ERRORS.ImageExists(key) : error;
+    });
     return await indexWritten(image, written, existing !== null);
   }
 

@@ -1,9 +1,14 @@
 import assert from "node:assert/strict";
 import { samplePng } from "../../../scripts/lib/png.ts";
 import { parseConfig } from "../_shared/platform/config.ts";
-import { AppError, ERRORS } from "../_shared/http/errors.ts";
+import { AppError } from "../_shared/http/errors.ts";
 import type { EntryMetadata, ImageIndex } from "../_shared/images/image_index.ts";
-import type { ImageStorage, PutOptions, StoredObject } from "../_shared/platform/storage.ts";
+import {
+  type ImageStorage,
+  KeyExistsError,
+  type PutOptions,
+  type StoredObject,
+} from "../_shared/platform/storage.ts";
 import { createImageUploader, sha256Hex, uploadSettings } from "./uploader.ts";
 
 /** An in-memory bucket with just what the uploader uses. */
@@ -18,7 +23,7 @@ function fakeStorage() {
     heads,
     put(key: string, body: Uint8Array, options: PutOptions) {
       if (options.onlyIfAbsent && objects.has(key)) {
-        return Promise.reject(ERRORS.AlreadyExists(`"${key}" exists`));
+        return Promise.reject(new KeyExistsError(key));
       }
       puts.push(key);
       const etag = `etag-${puts.length}`;
@@ -71,13 +76,12 @@ const settings = uploadSettings(parseConfig({
   SUPABASE_DB_URL: "postgres://x",
 }));
 const lookupFirst = { ...settings, conditionalWrites: false };
-const noSleep = () => Promise.resolve();
 const PNG = samplePng(3, 40, 30);
 
 Deno.test("uploader stores, then indexes with the object's metadata", async () => {
   const storage = fakeStorage();
   const index = flakyIndex(0);
-  const uploader = createImageUploader({ storage, index, settings, sleep: noSleep });
+  const uploader = createImageUploader({ storage, index, settings });
   const { status, body } = await uploader.upload({ key: "1.png", bytes: PNG, replace: false });
   assert.equal(status, 201);
   assert.equal(body.sha256, sha256Hex(PNG));
@@ -93,35 +97,24 @@ Deno.test("uploader stores, then indexes with the object's metadata", async () =
   assert.deepEqual(storage.heads, [], "a new name costs one create-only write and no lookup");
 });
 
-Deno.test("uploader retries a failed index write and succeeds on the third attempt", async () => {
-  const storage = fakeStorage();
-  const index = flakyIndex(2);
-  const uploader = createImageUploader({ storage, index, settings, sleep: noSleep });
-  const { status, body } = await uploader.upload({ key: "2.png", bytes: PNG, replace: false });
-  assert.equal(status, 201);
-  assert.equal(body.indexed, true);
-  assert.equal(index.calls, 3);
-  assert.ok(index.rows.has("2.png"));
-});
-
-Deno.test("uploader answers stored_not_indexed (503) when every index attempt fails", async () => {
+Deno.test("uploader answers stored_not_indexed (503) when the index write fails, asking once", async () => {
   const storage = fakeStorage();
   const index = flakyIndex(99);
-  const uploader = createImageUploader({ storage, index, settings, sleep: noSleep });
+  const uploader = createImageUploader({ storage, index, settings });
   await assert.rejects(
     uploader.upload({ key: "3.png", bytes: PNG, replace: false }),
     (error: AppError) =>
       error.status === 503 && error.code === "stored_not_indexed" &&
       /stored in the bucket as "3\.png" but not yet in the index/.test(error.message),
   );
-  assert.equal(index.calls, 3);
+  assert.equal(index.calls, 1, "no retry around the index client, which retries by itself");
   assert.ok(storage.objects.has("3.png"), "the bucket write stays; the answer says so");
 });
 
 Deno.test("uploader: same bytes twice is idempotent, different bytes need replace", async () => {
   const storage = fakeStorage();
   const index = flakyIndex(0);
-  const uploader = createImageUploader({ storage, index, settings, sleep: noSleep });
+  const uploader = createImageUploader({ storage, index, settings });
   await uploader.upload({ key: "4.png", bytes: PNG, replace: false });
   const again = await uploader.upload({ key: "4.png", bytes: PNG, replace: false });
   assert.equal(again.status, 200);
@@ -144,7 +137,7 @@ Deno.test("uploader: same bytes twice is idempotent, different bytes need replac
 Deno.test("uploader writes nothing for a refused file", async () => {
   const storage = fakeStorage();
   const index = flakyIndex(0);
-  const uploader = createImageUploader({ storage, index, settings, sleep: noSleep });
+  const uploader = createImageUploader({ storage, index, settings });
   for (
     const [key, bytes, code] of [
       ["5.jpg", PNG, "content_mismatch"],
@@ -173,7 +166,7 @@ Deno.test("uploadSettings() reads ALLOWED_IMAGE_TYPES as names or MIME types", (
 
 Deno.test("uploader: replace=true over a different image looks it up once, then overwrites", async () => {
   const storage = fakeStorage();
-  const uploader = createImageUploader({ storage, index: flakyIndex(0), settings, sleep: noSleep });
+  const uploader = createImageUploader({ storage, index: flakyIndex(0), settings });
   await uploader.upload({ key: "5.png", bytes: PNG, replace: false });
   const other = samplePng(5, 40, 30);
   const replaced = await uploader.upload({ key: "5.png", bytes: other, replace: true });
@@ -189,7 +182,7 @@ Deno.test("uploader: replace=true over a different image looks it up once, then 
 
 Deno.test("uploader: a new name under replace=true is a plain create, not a replacement", async () => {
   const storage = fakeStorage();
-  const uploader = createImageUploader({ storage, index: flakyIndex(0), settings, sleep: noSleep });
+  const uploader = createImageUploader({ storage, index: flakyIndex(0), settings });
   const { status, body } = await uploader.upload({ key: "6.png", bytes: PNG, replace: true });
   assert.equal(status, 201);
   assert.equal(body.replaced, false);
@@ -202,7 +195,6 @@ Deno.test("uploader: with S3_CONDITIONAL_WRITES=false it looks the name up befor
     storage,
     index: flakyIndex(0),
     settings: lookupFirst,
-    sleep: noSleep,
   });
   await uploader.upload({ key: "7.png", bytes: PNG, replace: false });
   assert.deepEqual(storage.heads, ["7.png"]);
@@ -215,7 +207,7 @@ Deno.test("uploader: with S3_CONDITIONAL_WRITES=false it looks the name up befor
 
 Deno.test("uploader: replace=true with the same bytes writes again (201, replaced)", async () => {
   const storage = fakeStorage();
-  const uploader = createImageUploader({ storage, index: flakyIndex(0), settings, sleep: noSleep });
+  const uploader = createImageUploader({ storage, index: flakyIndex(0), settings });
   await uploader.upload({ key: "8.png", bytes: PNG, replace: false });
   const again = await uploader.upload({ key: "8.png", bytes: PNG, replace: true });
   assert.equal(again.status, 201);

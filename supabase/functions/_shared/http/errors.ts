@@ -29,7 +29,7 @@ export const ERRORS = {
   ValidationFailed: make(400, "validation_failed"),
   NameInvalid: make(400, "invalid_filename"),
   MissingFile: make(400, "missing_file"),
-  EmptyFile: make(400, "empty_file"),
+  EmptyFile: () => new AppError(400, "empty_file", "The file is empty (0 bytes)"),
   Unauthorized: make(401, "unauthorized"),
   InvalidToken: make(401, "invalid_token"),
   TokenExpired: make(401, "token_expired"),
@@ -39,7 +39,14 @@ export const ERRORS = {
   NotInBucket: make(404, "not_in_bucket"),
   MethodNotAllowed: make(405, "method_not_allowed"),
   Conflict: make(409, "conflict"),
-  AlreadyExists: make(409, "already_exists"),
+  /** The one sentence for a name that is taken, written here so no layer words it again. */
+  ImageExists: (key: string) =>
+    new AppError(
+      409,
+      "already_exists",
+      `An image named "${key}" already exists; send replace=true to overwrite it`,
+      { key },
+    ),
   RebuildRunning: make(409, "rebuild_running"),
   /** A rebuild or reconcile job ended as failed; the index was left as it was. */
   RebuildFailed: make(502, "rebuild_failed"),
@@ -56,37 +63,3 @@ export const ERRORS = {
   Misconfigured: make(500, "misconfigured"),
   Internal: make(500, "internal_error"),
 } as const;
-
-/** Maps a Postgres SQLSTATE from the SQL API to the domain error callers should see. */
-export function fromPostgresError(error: unknown): AppError | undefined {
-  const code = (error as { code?: unknown })?.code;
-  const message = (error as { message?: string })?.message ?? "Database error";
-  switch (code) {
-    case "22023": // invalid_parameter_value: the SQL API's validation
-    case "22001": // string_data_right_truncation
-      return ERRORS.ValidationFailed(message);
-    case "23505":
-      return ERRORS.Conflict(message);
-    case "40001": // the rebuild's page compare-and-set lost to another worker
-    case "55000": // object_not_in_prerequisite_state: e.g. the job is no longer running
-      return ERRORS.Conflict(message);
-    case "P0002": // no_data_found: e.g. no such rebuild job
-      return ERRORS.NotFound(message);
-    case "42501":
-      return ERRORS.Forbidden("The database refused this operation for your role");
-    case "57P01": // admin_shutdown
-    case "57P03": // cannot_connect_now
-    case "08000":
-    case "08001":
-    case "08003":
-    case "08006":
-    case "ECONNREFUSED":
-    case "ECONNRESET":
-    case "CONNECTION_CLOSED":
-    case "CONNECTION_ENDED":
-    case "CONNECT_TIMEOUT":
-      return ERRORS.DatabaseUnavailable("The image index is unavailable right now; try again");
-    default:
-      return undefined;
-  }
-}

@@ -1,10 +1,13 @@
 /**
- * Request input validated with zod: a JSON body or the query string, turned into clear 400s
- * (`invalid_json`, `validation_failed` naming each bad field).
+ * The one way both functions read request input: a JSON body, bounded while it is read (never
+ * buffered past the limit), or the query string, validated with zod and turned into clear
+ * errors: `413 payload_too_large`, `400 invalid_json`, `400 validation_failed` naming each bad
+ * field.
  *
  * @module
  */
 import type { z } from "zod";
+import { readBodyLimited } from "./body_limit.ts";
 import { ERRORS } from "./errors.ts";
 
 /** Largest JSON body accepted (these routes take a few small fields). */
@@ -21,8 +24,9 @@ function validationError(what: string, error: z.ZodError) {
 }
 
 /**
- * Parses and validates the JSON body. An empty body counts as `{}`, so routes whose fields are
- * all optional also accept a bare POST.
+ * Parses and validates the JSON body, reading at most `options.maxBytes` (default
+ * {@linkcode MAX_JSON_BYTES}). An empty body counts as `{}` everywhere, so routes whose fields
+ * are all optional accept a bare POST and the others answer which fields are missing.
  *
  * @example
  * ```ts
@@ -34,10 +38,17 @@ function validationError(what: string, error: z.ZodError) {
 export async function parseJsonBody<S extends z.ZodType>(
   request: Request,
   schema: S,
+  options: { maxBytes?: number } = {},
 ): Promise<z.infer<S>> {
-  const text = await request.text();
-  if (new TextEncoder().encode(text).byteLength > MAX_JSON_BYTES) {
-    throw ERRORS.PayloadTooLarge(`The JSON body is larger than ${MAX_JSON_BYTES} bytes`);
+  const maxBytes = options.maxBytes ?? MAX_JSON_BYTES;
+  const body = await readBodyLimited(request, maxBytes, {
+    tooLarge: () => ERRORS.PayloadTooLarge(`The JSON body is larger than ${maxBytes} bytes`),
+  });
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(body);
+  } catch {
+    throw ERRORS.InvalidJson("The request body is not valid JSON: it is not UTF-8 text");
   }
   let value: unknown = {};
   if (text.trim() !== "") {

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { AppError, ERRORS, fromPostgresError } from "./errors.ts";
+import { fromPostgresError } from "../platform/db_errors.ts";
+import { AppError, ERRORS } from "./errors.ts";
 
 /** CORS headers for the admin UI, which is served from another origin than the functions. */
 export const CORS_HEADERS: Readonly<Record<string, string>> = {
@@ -33,7 +34,12 @@ export function errorResponse(error: unknown): Response {
     if (appError.status >= 500) console.error(appError.code, appError.message, error);
     const body: Record<string, unknown> = { code: appError.code, message: appError.message };
     if (appError.details) body.details = appError.details;
-    return json({ error: body }, appError.status);
+    // A 405 names what the path does accept, in the header RFC 9110 asks for too.
+    const allow = appError.details?.allow;
+    const headers: HeadersInit = Array.isArray(allow)
+      ? { Allow: [...allow, "OPTIONS"].join(", ") }
+      : {};
+    return json({ error: body }, appError.status, headers);
   }
   console.error("Unhandled error:", error);
   const internal = ERRORS.Internal("Something went wrong on our side; the error was logged");

@@ -1,11 +1,15 @@
 /**
- * A small router: routes declared as `METHOD /path/:param` with the roles that may call them.
- * A path that exists under another method answers 405 (with `Allow`), an unknown path 404.
+ * The one router of both functions, on the runtime's built-in `URLPattern`: routes declared as
+ * `METHOD /path/:param` with the roles that may call them. An unknown path answers 404; a known
+ * path under another method 405 with an `Allow` header and `details.allow`. OPTIONS never gets
+ * here: {@linkcode serveJson} answers preflights before any routing or auth.
  *
  * @module
  */
 import type { Caller, CallerRole } from "../auth/caller.ts";
+import { requireRole } from "../auth/caller.ts";
 import { ERRORS } from "./errors.ts";
+import { subPath } from "./responses.ts";
 
 /** What a route handler receives. */
 export interface RouteContext {
@@ -20,8 +24,11 @@ export interface Route {
   method: "GET" | "POST" | "DELETE";
   /** `/rebuild/:id/cancel`; `:name` matches one path segment. */
   path: string;
-  /** Who may call it besides service_role (which may call everything); `[]`: service_role only. */
-  roles: readonly CallerRole[];
+  /**
+   * Who may call it besides service_role (which may call everything); `[]`: service_role only;
+   * `"public"`: the handler authenticates by itself (health).
+   */
+  roles: readonly CallerRole[] | "public";
   /** What the route does, for the 403 message ("Only admin users may <action>"). */
   action: string;
   handler: (context: RouteContext) => Promise<Response>;
@@ -33,34 +40,40 @@ export interface RouteMatch {
   params: Record<string, string>;
 }
 
-function matchPath(pattern: string, path: string): Record<string, string> | null {
-  const want = pattern.split("/").filter(Boolean);
-  const have = path.split("/").filter(Boolean);
-  if (want.length !== have.length) return null;
+const patterns = new WeakMap<Route, URLPattern>();
+
+function patternOf(route: Route): URLPattern {
+  let pattern = patterns.get(route);
+  if (!pattern) {
+    pattern = new URLPattern({ pathname: route.path });
+    patterns.set(route, pattern);
+  }
+  return pattern;
+}
+
+function decodeParams(groups: Record<string, string | undefined>): Record<string, string> | null {
   const params: Record<string, string> = {};
-  for (let i = 0; i < want.length; i++) {
-    if (want[i].startsWith(":")) {
-      try {
-        params[want[i].slice(1)] = decodeURIComponent(have[i]);
-      } catch {
-        return null;
-      }
-    } else if (want[i] !== have[i]) {
-      return null;
+  for (const [name, value] of Object.entries(groups)) {
+    if (value === undefined) continue;
+    try {
+      params[name] = decodeURIComponent(value);
+    } catch {
+      return null; // a malformed escape names no resource of ours
     }
   }
   return params;
 }
 
 /**
- * Finds the route for `method` and `path`.
+ * Finds the route for `method` and `path` (the path after the function's name).
  *
  * @throws 405 `method_not_allowed` when the path exists under other methods; 404 otherwise.
  */
 export function matchRoute(routes: readonly Route[], method: string, path: string): RouteMatch {
   const allowed: string[] = [];
   for (const route of routes) {
-    const params = matchPath(route.path, path);
+    const found = patternOf(route).exec({ pathname: path });
+    const params = found && decodeParams(found.pathname.groups);
     if (!params) continue;
     if (route.method === method) return { route, params };
     allowed.push(route.method);
@@ -68,10 +81,49 @@ export function matchRoute(routes: readonly Route[], method: string, path: strin
   if (allowed.length) {
     throw ERRORS.MethodNotAllowed(
       `${method} is not allowed on ${path}; use ${allowed.join(", ")}`,
-      {
-        allow: allowed,
-      },
+      { allow: allowed },
     );
   }
   throw ERRORS.NotFound(`No route ${method} ${path}`);
 }
+
+/** What {@linkcode createRouter} needs. */
+export interface RouterOptions {
+  /** The function's name: requests arrive as `/<name>/…` or `/functions/v1/<name>/…`. */
+  functionName: string;
+  routes: readonly Route[];
+  /** Verifies the caller's token (401 when it cannot). */
+  authenticate: (request: Request) => Promise<Caller>;
+}
+
+/**
+ * A request handler for `routes`: match, authenticate, check the role, run. Errors are thrown
+ * for {@linkcode serveJson} to render.
+ *
+ * @example
+ * ```ts
+ * export const handle = createRouter({ functionName: "upload-to-s3", routes, authenticate });
+ * ```
+ */
+export function createRouter(options: RouterOptions): (request: Request) => Promise<Response> {
+  return async (request) => {
+    const path = subPath(request, options.functionName);
+    let match: RouteMatch;
+    try {
+      match = matchRoute(options.routes, request.method, path);
+    } catch (error) {
+      await request.body?.cancel().catch(() => {});
+      throw error;
+    }
+    const { route, params } = match;
+    if (route.roles === "public") {
+      return await route.handler({ request, params, caller: PUBLIC_CALLER });
+    }
+    const caller = await options.authenticate(request);
+    requireRole(caller, route.roles, route.action);
+    return await route.handler({ request, params, caller });
+  };
+}
+
+/** The placeholder caller of a public route (its handler authenticates by itself). */
+const PUBLIC_CALLER: Caller = { role: "anon", id: "anon", claims: {} };

@@ -45,3 +45,22 @@ Deno.test("matchRoute() answers 404 for an unknown path", () => {
     (error: AppError) => error.status === 404,
   );
 });
+
+Deno.test("createRouter() answers 405 with an Allow header, 404 for unknown paths", async () => {
+  const { createRouter } = await import("./router.ts");
+  const { serveJson } = await import("./responses.ts");
+  const handle = serveJson(createRouter({
+    functionName: "fn",
+    routes: ROUTES,
+    authenticate: () => Promise.reject(new Error("not reached")),
+  }));
+  const wrongMethod = await handle(new Request("http://x/fn/files", { method: "PUT" }));
+  assert.equal(wrongMethod.status, 405);
+  assert.equal(wrongMethod.headers.get("allow"), "GET, POST, OPTIONS");
+  assert.deepEqual((await wrongMethod.json()).error.details, { allow: ["GET", "POST"] });
+  const unknown = await handle(new Request("http://x/fn/nope"));
+  assert.equal(unknown.status, 404);
+  assert.equal(unknown.headers.get("access-control-allow-origin"), "*");
+  const preflight = await handle(new Request("http://x/fn/files", { method: "OPTIONS" }));
+  assert.equal(preflight.status, 204, "OPTIONS is answered before routing and auth");
+});

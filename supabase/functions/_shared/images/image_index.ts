@@ -5,7 +5,7 @@
  * @module
  */
 import type { Sql } from "../platform/db.ts";
-import { isTransientDbError } from "../platform/db.ts";
+import { isTransientDbError } from "../platform/db_errors.ts";
 import { ERRORS } from "../http/errors.ts";
 import { withRetry } from "../platform/retry.ts";
 

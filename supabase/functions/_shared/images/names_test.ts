@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { contentTypeForName, filenameProblem, quoteName } from "./names.ts";
+import type { AppError } from "../http/errors.ts";
+import {
+  contentTypeForName,
+  filenameProblem,
+  imageKey,
+  quoteName,
+  withExtension,
+} from "./names.ts";
 
 Deno.test("filenameProblem() accepts product image names in any extension case", () => {
   for (const name of ["14000.jpg", "14000.JPG", "a.jpeg", "b.png", "c.webp", "d.gif", "e.avif"]) {
@@ -26,4 +33,40 @@ Deno.test("contentTypeForName() and quoteName() follow the name", () => {
   assert.equal(contentTypeForName("a.txt"), undefined);
   assert.equal(quoteName("x".repeat(300)), `${"x".repeat(40)}…`);
   assert.equal(quoteName("14000.jpg"), "14000.jpg");
+});
+
+Deno.test("imageKey() lower-cases the extension and keeps the rest", () => {
+  assert.equal(imageKey("14000.JPG"), "14000.jpg");
+  assert.equal(imageKey("Shoe-Red.Jpeg"), "Shoe-Red.jpeg");
+});
+
+Deno.test("imageKey() normalises to Unicode NFC", () => {
+  const decomposed = "cafe\u0301.png";
+  assert.equal(imageKey(decomposed), "caf\u00e9.png");
+});
+
+Deno.test("imageKey() refuses names the SQL API refuses, with its words", () => {
+  const cases: Record<string, RegExp> = {
+    "../x.jpg": /Cannot upload "\.\.\/x\.jpg": path segments are not allowed/,
+    "a/b.jpg": /path segments are not allowed/,
+    "a\\b.jpg": /path segments are not allowed/,
+    "": /Cannot upload the file: the name is empty/,
+    "x.svg": /only \.jpg/,
+    "x": /only \.jpg/,
+    " x.jpg": /leading or trailing spaces/,
+    "a\u0007.jpg": /control characters/,
+    [`${"a".repeat(252)}.jpg`]: /longer than 255/,
+  };
+  for (const [name, message] of Object.entries(cases)) {
+    assert.throws(
+      () => imageKey(name),
+      (error: AppError) => error.code === "invalid_filename" && message.test(error.message),
+      JSON.stringify(name),
+    );
+  }
+});
+
+Deno.test("withExtension() swaps the extension", () => {
+  assert.equal(withExtension("14000.jpg", "png"), "14000.png");
+  assert.equal(withExtension("a.b.jpeg", "webp"), "a.b.webp");
 });

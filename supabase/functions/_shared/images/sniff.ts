@@ -8,23 +8,9 @@
  * @module
  */
 import { ERRORS } from "../http/errors.ts";
+import { FORMAT_INFO, IMAGE_FORMATS, type ImageFormat } from "./formats.ts";
 
-/** The image formats we accept. */
-export type ImageFormat = "jpeg" | "png" | "webp" | "gif" | "avif";
-
-/** Every accepted format, in the order error messages list them. */
-export const IMAGE_FORMATS: readonly ImageFormat[] = ["jpeg", "png", "webp", "gif", "avif"];
-
-/** Per format: the Content-Type it is stored with, its display name and its usual extension. */
-export const FORMAT_INFO: Readonly<
-  Record<ImageFormat, { contentType: string; label: string; extension: string }>
-> = {
-  jpeg: { contentType: "image/jpeg", label: "JPEG", extension: "jpg" },
-  png: { contentType: "image/png", label: "PNG", extension: "png" },
-  webp: { contentType: "image/webp", label: "WebP", extension: "webp" },
-  gif: { contentType: "image/gif", label: "GIF", extension: "gif" },
-  avif: { contentType: "image/avif", label: "AVIF", extension: "avif" },
-};
+export { FORMAT_INFO, IMAGE_FORMATS, type ImageFormat };
 
 /** A file that passed every check. */
 export interface ImageInfo {
@@ -74,7 +60,7 @@ export function detectFormat(head: Uint8Array): ImageFormat | undefined {
  * ```
  */
 export function inspectImage(bytes: Uint8Array, options: InspectOptions = {}): ImageInfo {
-  if (bytes.length === 0) throw ERRORS.EmptyFile("The file is empty (0 bytes)");
+  if (bytes.length === 0) throw ERRORS.EmptyFile();
   const format = detectFormat(bytes);
   if (!format) throw ERRORS.UnsupportedMediaType(unsupportedMessage(bytes));
   const allowed = options.allowed ?? IMAGE_FORMATS;

@@ -44,24 +44,3 @@ export async function closeDb(): Promise<void> {
   client = undefined;
   await current?.end({ timeout: 5 });
 }
-
-const TRANSIENT_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "EPIPE",
-  "ETIMEDOUT",
-  "CONNECTION_CLOSED",
-  "CONNECTION_ENDED",
-  "CONNECTION_DESTROYED",
-  "CONNECT_TIMEOUT",
-  "57P01", // admin_shutdown
-  "57P03", // cannot_connect_now
-  "53300", // too_many_connections
-  "40P01", // deadlock_detected
-]);
-
-/** Whether a database error is worth retrying (connection trouble, not bad input). */
-export function isTransientDbError(error: unknown): boolean {
-  const code = String((error as { code?: unknown })?.code ?? "");
-  return TRANSIENT_CODES.has(code) || code.startsWith("08");
-}

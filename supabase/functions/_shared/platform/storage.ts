@@ -50,8 +50,8 @@ export interface PutOptions {
    */
   sha256?: string;
   /**
-   * Write only when no object has the key (`If-None-Match: *`); a lost race is a 409
-   * `already_exists` AppError. Stores that ignore the header (the emulator) simply write.
+   * Write only when no object has the key (`If-None-Match: *`); a taken key rejects with
+   * {@linkcode KeyExistsError}. Stores that ignore the header simply write.
    */
   onlyIfAbsent?: boolean;
 }
@@ -151,12 +151,19 @@ export function storageError(error: unknown, bucket: string): AppError {
   return ERRORS.StorageUnavailable("Image storage is unavailable right now; try again");
 }
 
+/**
+ * A create-only write found the key taken (S3 answered 412 to `If-None-Match: *`). Storage says
+ * only that; what it means to a caller is the upload layer's to word.
+ */
+export class KeyExistsError extends Error {
+  constructor(readonly key: string) {
+    super(`The key "${key}" exists`);
+    this.name = "KeyExistsError";
+  }
+}
+
 function alreadyExists(error: unknown, key: string): unknown {
-  return statusOf(error) === 412
-    ? ERRORS.AlreadyExists(
-      `An image named "${key}" already exists; send replace=true to overwrite it`,
-    )
-    : error;
+  return statusOf(error) === 412 ? new KeyExistsError(key) : error;
 }
 
 /**

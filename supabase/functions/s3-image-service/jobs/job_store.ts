@@ -8,8 +8,6 @@
  * @module
  */
 import type { Sql } from "../../_shared/platform/db.ts";
-import { isTransientDbError } from "../../_shared/platform/db.ts";
-import { withRetry } from "../../_shared/platform/retry.ts";
 import { encodeListingPage, type ListedKey } from "./listing_page.ts";
 
 /** What a job does once its listing is complete. */
@@ -136,9 +134,6 @@ export interface RebuildJobs {
   annotate(jobId: number, patch: JobSummary): Promise<void>;
 }
 
-const retryRead = <T>(operation: () => Promise<T>) =>
-  withRetry(operation, { attempts: 3, baseMs: 100, maxMs: 1000, retryable: isTransientDbError });
-
 /** Whether a running job's lease is free or has expired at `now`. */
 export function leaseIsFree(job: RebuildJob, now: Date): boolean {
   if (job.status !== "running") return false;
@@ -198,10 +193,10 @@ export function createRebuildJobs(sql: Sql): RebuildJobs {
     },
 
     async status(jobId) {
-      const [row] = await retryRead(() =>
-        sql`select public.s3_cache_rebuild_status(${jobId ?? null}::bigint) as job,
-          clock_timestamp() as now`
-      );
+      const [row] = await sql`select public.s3_cache_rebuild_status(${
+        jobId ?? null
+      }::bigint) as job,
+          clock_timestamp() as now`;
       if (!row?.job) return null;
       return { job: row.job as RebuildJob, now: row.now as Date };
     },

@@ -19,7 +19,7 @@
  * @module
  */
 import { type BudgetClock, type BudgetLimits, startBudget } from "./budget.ts";
-import { isTransientDbError } from "../../_shared/platform/db.ts";
+import { isLostJobError, isTransientDbError } from "../../_shared/platform/db_errors.ts";
 import { AppError } from "../../_shared/http/errors.ts";
 import { filenameProblem } from "../../_shared/images/names.ts";
 import type { RebuildJob, RebuildJobs, SkippedKey, StagedPage } from "./job_store.ts";
@@ -68,12 +68,6 @@ const describe = (error: unknown): string => {
   if (error instanceof AppError) return error.message;
   const { message, code } = error as { message?: string; code?: string };
   return [code, message].filter(Boolean).join(": ") || String(error);
-};
-
-/** SQLSTATEs with which the SQL API refuses a page of a job this worker no longer owns. */
-const isLostJob = (error: unknown) => {
-  const code = (error as { code?: unknown })?.code;
-  return code === "40001" || code === "55000" || code === "P0002";
 };
 
 class Paused extends Error {}
@@ -155,7 +149,7 @@ export async function runSlice(options: SliceOptions): Promise<SliceOutcome> {
         try {
           job = await stageVerified(jobs, jobId, worker, staged, db);
         } catch (error) {
-          if (isLostJob(error)) {
+          if (isLostJobError(error)) {
             await record();
             const snapshot = await db(() => jobs.status(jobId)).catch(() => null);
             return { state: "ended", job: snapshot?.job ?? null };
@@ -244,7 +238,7 @@ async function stageVerified(
       return jobs.stagePage(jobId, worker, page);
     });
   } catch (error) {
-    if (!retried || !isLostJob(error)) throw error;
+    if (!retried || !isLostJobError(error)) throw error;
     const snapshot = await db(() => jobs.status(jobId));
     const job = snapshot?.job;
     if (
@@ -263,7 +257,7 @@ async function finishVerified(jobs: RebuildJobs, jobId: number, db: Db): Promise
   try {
     return await db(() => jobs.finish(jobId));
   } catch (error) {
-    if (!isLostJob(error)) throw error;
+    if (!isLostJobError(error)) throw error;
     const snapshot = await db(() => jobs.status(jobId));
     if (snapshot && snapshot.job.status !== "running") return snapshot.job;
     throw error;

@@ -1,0 +1,28 @@
+import assert from "node:assert/strict";
+import { dbErrorKind, fromPostgresError, isLostJobError, isTransientDbError } from "./db_errors.ts";
+
+const pgError = (code: string) => Object.assign(new Error(`pg ${code}`), { code });
+
+Deno.test("dbErrorKind() tells connection trouble from a lost job and from bad input", () => {
+  for (const code of ["ECONNREFUSED", "CONNECTION_ENDED", "57P01", "08006", "08001", "40P01"]) {
+    assert.ok(isTransientDbError(pgError(code)), code);
+  }
+  for (const code of ["40001", "55000", "P0002"]) {
+    assert.ok(isLostJobError(pgError(code)), code);
+    assert.ok(!isTransientDbError(pgError(code)), code);
+  }
+  assert.equal(dbErrorKind(pgError("22023")), "invalid");
+  assert.equal(dbErrorKind(pgError("42883")), undefined);
+  assert.equal(dbErrorKind(new Error("no code")), undefined);
+});
+
+Deno.test("fromPostgresError() answers each kind with the status a caller can act on", () => {
+  const status = (code: string) => fromPostgresError(pgError(code))?.status;
+  assert.equal(status("08006"), 503);
+  assert.equal(status("22023"), 400);
+  assert.equal(status("23505"), 409);
+  assert.equal(status("55000"), 409);
+  assert.equal(status("P0002"), 404);
+  assert.equal(status("42501"), 403);
+  assert.equal(status("42883"), undefined, "unknown errors stay 500s without internals");
+});
