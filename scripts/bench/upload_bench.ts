@@ -25,6 +25,7 @@ import { stackStorage } from "../stack/stack_storage.ts";
 import { type StackInfo, withIsolatedStack } from "../stack/stack.ts";
 import { freePort, spawnService } from "../stack/process.ts";
 import { REPO_ROOT } from "../stack/migrations.ts";
+import { runMultipartBench } from "./multipart_bench.ts";
 import { type BenchRow, median, numericFlag, percentile, printReport } from "./report.ts";
 
 /** Options for {@linkcode runUploadBench}. */
@@ -361,6 +362,6 @@ if (import.meta.main) {
       rounds: numericFlag("rounds"),
       jpeg,
     });
-    printReport("upload", rows);
+    printReport("upload", [...rows, ...await runMultipartBench()]);
   }, { prefix: "s3-image-cache-upload-bench-" });
 }

@@ -43,8 +43,11 @@ export function multipartBoundary(contentType: string | null): string | undefine
   if (!contentType || !/^multipart\/form-data\s*(;|$)/i.test(contentType.trim())) return undefined;
   const match = /;\s*boundary\s*=\s*(?:"([^"]+)"|([^;\s]+))/i.exec(contentType);
   const boundary = match?.[1] ?? match?.[2];
-  return boundary && boundary.length <= 70 ? boundary : undefined;
+  return boundary && BOUNDARY.test(boundary) ? boundary : undefined;
 }
+
+/** RFC 2046 `bchars`, 1 to 70 of them, not ending in a space: never a CR or LF. */
+const BOUNDARY = /^[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]$/;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -200,15 +203,25 @@ function horspool(haystack: Uint8Array, needle: Uint8Array, from: number, end: n
   const m = needle.length;
   const skip = new Uint8Array(256).fill(Math.min(m, 255));
   for (let i = 0; i < m - 1; i++) skip[needle[i]] = Math.min(m - 1 - i, 255);
+  const first = needle[0];
   const lastByte = needle[m - 1];
   for (let at = from; at + m <= end;) {
     const tail = haystack[at + m - 1];
     if (tail === lastByte) {
-      let i = m - 2;
-      while (i >= 0 && haystack[at + i] === needle[i]) i--;
-      if (i < 0) return at;
+      // Left to right: a delimiter holds its one CR at the start, so a partial match never
+      // overlaps the next candidate and each byte is compared at most once more.
+      let i = 0;
+      while (i < m - 1 && haystack[at + i] === needle[i]) i++;
+      if (i === m - 1) return at;
+      // A match can only start at the needle's first byte (CR): jump to the next one with the
+      // runtime's native scan. Without this, 10 MiB of "a" under a boundary of 70 "a"s moves
+      // one byte at a time (every tail matches); with it, the whole body is one scan.
+      const next = haystack.indexOf(first, at + 1);
+      if (next === -1) return -1;
+      at = Math.max(at + skip[tail], next);
+    } else {
+      at += skip[tail];
     }
-    at += skip[tail];
   }
   return -1;
 }

@@ -94,3 +94,25 @@ Deno.test("indexOfBytes() finds long and short needles exactly where a naive sea
     );
   }
 });
+
+Deno.test("parseMultipart() reads a file made of its own boundary's bytes (the worst case)", () => {
+  const boundary = "a".repeat(70);
+  const content = new Uint8Array(256 * 1024).fill(0x61);
+  const head = new TextEncoder().encode(
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n\r\n`,
+  );
+  const tail = new TextEncoder().encode(`\r\n--${boundary}--\r\n`);
+  const body = new Uint8Array([...head, ...content, ...tail]);
+  const form = parseMultipart(body, boundary);
+  assert.deepEqual(form.files.get("file")?.bytes, content);
+});
+
+Deno.test("multipartBoundary() refuses boundaries RFC 2046 does not allow", () => {
+  assert.equal(multipartBoundary(`multipart/form-data; boundary="${"b".repeat(71)}"`), undefined);
+  assert.equal(multipartBoundary('multipart/form-data; boundary="ends with space "'), undefined);
+  assert.equal(multipartBoundary('multipart/form-data; boundary="semi;colon"'), undefined);
+  assert.equal(
+    multipartBoundary("multipart/form-data; boundary=----WebKitFormBoundaryA1"),
+    "----WebKitFormBoundaryA1",
+  );
+});

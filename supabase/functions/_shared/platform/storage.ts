@@ -129,8 +129,8 @@ function statusOf(error: unknown): number | undefined {
 }
 
 /** Maps an SDK error to what a caller should see; 5xx internals are logged, not returned. */
-export function storageError(error: unknown, bucket: string): AppError {
-  if (error instanceof AppError) return error;
+export function storageError(error: unknown, bucket: string): AppError | KeyExistsError {
+  if (error instanceof AppError || error instanceof KeyExistsError) return error;
   const name = (error as { name?: string })?.name ?? "";
   if (name === "NoSuchBucket") {
     return ERRORS.Misconfigured(
