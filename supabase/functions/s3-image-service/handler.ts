@@ -20,7 +20,6 @@
  */
 import { authenticate } from "../_shared/auth/caller.ts";
 import { config } from "../_shared/platform/config.ts";
-import { healthResponse } from "../_shared/http/health.ts";
 import { FUNCTION_NAME } from "./context.ts";
 import { createRouter, type Route } from "../_shared/http/router.ts";
 import { addFile, listFiles, removeFile } from "./routes/files.ts";
@@ -106,13 +105,6 @@ export const ROUTES: readonly Route[] = [
     roles: ADMINS,
     action: "remove files",
     handler: removeFile,
-  },
-  {
-    method: "GET",
-    path: "/health",
-    roles: "public",
-    action: "check health",
-    handler: ({ request }) => healthResponse(request, FUNCTION_NAME),
   },
 ];
 

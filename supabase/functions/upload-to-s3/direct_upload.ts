@@ -16,13 +16,7 @@ import { FORMAT_INFO, formatOfContentType } from "../_shared/images/formats.ts";
 import { contentTypeForName, imageKey } from "../_shared/images/names.ts";
 import { detectFormat, inspectImage } from "../_shared/images/sniff.ts";
 import type { ImageStorage } from "../_shared/platform/storage.ts";
-import {
-  checkExtensionMatches,
-  checkSize,
-  type ImageUploader,
-  sha256Hex,
-  type UploadOutcome,
-} from "./uploader.ts";
+import { checkSize, type ImageUploader, type UploadOutcome } from "./uploader.ts";
 
 /** Prefix of every staging key. */
 export const STAGING_PREFIX = "_incoming/";
@@ -149,21 +143,11 @@ export function createDirectUploads(storage: ImageStorage, uploader: ImageUpload
         if (bytes.length !== staged.size) {
           throw ERRORS.Conflict("The uploaded file changed while it was checked; upload it again");
         }
-        const info = inspectImage(bytes, {
-          allowed: settings.allowed,
-          maxPixels: settings.maxPixels,
-        });
-        checkExtensionMatches(key, info);
-        const image = { key, info, size: bytes.length, sha256: sha256Hex(bytes) };
+        const image = uploader.validate(key, bytes);
         const outcome = await uploader.store(image, {
           replace,
           write: (onlyIfAbsent) =>
-            storage.copy(stagingKey, key, {
-              contentType: info.contentType,
-              cacheControl: settings.cacheControl,
-              metadata: { sha256: image.sha256 },
-              onlyIfAbsent,
-            }),
+            storage.copy(stagingKey, key, uploader.objectOptions(image, onlyIfAbsent)),
         });
         await storage.delete(stagingKey);
         return outcome;

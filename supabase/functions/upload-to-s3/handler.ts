@@ -21,7 +21,6 @@ import {
   type DirectUploads,
 } from "./direct_upload.ts";
 import { ERRORS } from "../_shared/http/errors.ts";
-import { healthResponse } from "../_shared/http/health.ts";
 import { parseJsonBody } from "../_shared/http/json_body.ts";
 import { json } from "../_shared/http/responses.ts";
 import { createImageIndex } from "../_shared/images/image_index.ts";
@@ -87,13 +86,6 @@ export const ROUTES: readonly Route[] = [
     roles: UPLOADERS,
     action: "upload images",
     handler: confirmDirect,
-  },
-  {
-    method: "GET",
-    path: "/health",
-    roles: "public",
-    action: "check health",
-    handler: ({ request }) => healthResponse(request, FUNCTION_NAME),
   },
 ];
 

@@ -119,6 +119,15 @@ export interface ImageUploader {
   readonly settings: UploadSettings;
   /** Validates `bytes` named `key` and stores them (multipart path). */
   upload(input: { key: string; bytes: Uint8Array; replace: boolean }): Promise<UploadOutcome>;
+  /** Checks `bytes` named `key` (size, format, pixels, polyglots, name vs content). */
+  validate(key: string, bytes: Uint8Array): ValidatedImage;
+  /** The Content-Type, Cache-Control and metadata a validated image is written with. */
+  objectOptions(image: ValidatedImage, onlyIfAbsent: boolean): {
+    contentType: string;
+    cacheControl: string;
+    metadata: Record<string, string>;
+    onlyIfAbsent: boolean;
+  };
   /** Stores an already validated image through `write`, then indexes it. */
   store(image: ValidatedImage, options: StoreOptions): Promise<UploadOutcome>;
 }
@@ -288,27 +297,35 @@ export function createImageUploader(deps: UploaderDeps): ImageUploader {
     };
   }
 
+  /** Every check of the bytes themselves: size, format, pixels, polyglots, name vs content. */
+  function validate(key: string, bytes: Uint8Array): ValidatedImage {
+    checkSize(bytes.length, settings.maxBytes);
+    const info = inspectImage(bytes, { allowed: settings.allowed, maxPixels: settings.maxPixels });
+    checkExtensionMatches(key, info);
+    return { key, info, size: bytes.length, sha256: sha256Hex(bytes) };
+  }
+
+  /** How a validated image is written, whichever way its bytes travel (put or copy). */
+  function objectOptions(image: ValidatedImage, onlyIfAbsent: boolean) {
+    return {
+      contentType: image.info.contentType,
+      cacheControl: settings.cacheControl,
+      metadata: { sha256: image.sha256 },
+      onlyIfAbsent,
+    };
+  }
+
   return {
     settings,
     store,
+    validate,
+    objectOptions,
     async upload({ key, bytes, replace }) {
-      checkSize(bytes.length, settings.maxBytes);
-      const info = inspectImage(bytes, {
-        allowed: settings.allowed,
-        maxPixels: settings.maxPixels,
-      });
-      checkExtensionMatches(key, info);
-      const image = { key, info, size: bytes.length, sha256: sha256Hex(bytes) };
+      const image = validate(key, bytes);
       return await store(image, {
         replace,
         write: (onlyIfAbsent) =>
-          storage.put(key, bytes, {
-            contentType: info.contentType,
-            cacheControl: settings.cacheControl,
-            metadata: { sha256: image.sha256 },
-            sha256: image.sha256,
-            onlyIfAbsent,
-          }),
+          storage.put(key, bytes, { ...objectOptions(image, onlyIfAbsent), sha256: image.sha256 }),
       });
     },
   };

@@ -9,6 +9,7 @@
 import type { Caller, CallerRole } from "../auth/caller.ts";
 import { requireRole } from "../auth/caller.ts";
 import { ERRORS } from "./errors.ts";
+import { healthResponse } from "./health.ts";
 import { subPath } from "./responses.ts";
 
 /** What a route handler receives. */
@@ -97,8 +98,8 @@ export interface RouterOptions {
 }
 
 /**
- * A request handler for `routes`: match, authenticate, check the role, run. Errors are thrown
- * for {@linkcode serveJson} to render.
+ * A request handler for `routes` plus every function's `GET /health`: match, authenticate, check
+ * the role, run. Errors are thrown for {@linkcode serveJson} to render.
  *
  * @example
  * ```ts
@@ -106,11 +107,18 @@ export interface RouterOptions {
  * ```
  */
 export function createRouter(options: RouterOptions): (request: Request) => Promise<Response> {
+  const routes: readonly Route[] = [...options.routes, {
+    method: "GET",
+    path: "/health",
+    roles: "public",
+    action: "check health",
+    handler: ({ request }) => healthResponse(request, options.functionName),
+  }];
   return async (request) => {
     const path = subPath(request, options.functionName);
     let match: RouteMatch;
     try {
-      match = matchRoute(options.routes, request.method, path);
+      match = matchRoute(routes, request.method, path);
     } catch (error) {
       await request.body?.cancel().catch(() => {});
       throw error;
