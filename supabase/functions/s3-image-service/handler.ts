@@ -18,8 +18,6 @@
  *
  * @module
  */
-import { authenticate } from "../_shared/auth/caller.ts";
-import { config } from "../_shared/platform/config.ts";
 import { FUNCTION_NAME } from "./context.ts";
 import { createRouter, type Route } from "../_shared/http/router.ts";
 import { addFile, listFiles, removeFile } from "./routes/files.ts";
@@ -112,5 +110,4 @@ export const ROUTES: readonly Route[] = [
 export const handle = createRouter({
   functionName: FUNCTION_NAME,
   routes: ROUTES,
-  authenticate: (request) => authenticate(request, config().SUPABASE_JWT_SECRET),
 });

@@ -8,7 +8,6 @@
  *
  * @module
  */
-import { authenticate } from "../_shared/auth/caller.ts";
 import { createRouter, type Route, type RouteContext } from "../_shared/http/router.ts";
 import { readBodyLimited } from "../_shared/http/body_limit.ts";
 import { BufferPool } from "../_shared/http/buffer_pool.ts";
@@ -93,7 +92,6 @@ export const ROUTES: readonly Route[] = [
 export const handle = createRouter({
   functionName: FUNCTION_NAME,
   routes: ROUTES,
-  authenticate: (request) => authenticate(request, config().SUPABASE_JWT_SECRET),
 });
 
 async function uploadMultipart({ request }: RouteContext): Promise<Response> {

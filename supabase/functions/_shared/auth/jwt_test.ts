@@ -1,45 +1,136 @@
 import assert from "node:assert/strict";
-import { bearerToken, JwtError, signJwt, verifyJwt } from "./jwt.ts";
+import { exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
+import { bearerToken, createTokenVerifier, TokenError, type TokenProblem } from "./jwt.ts";
 
-const SECRET = "a-test-secret-that-is-at-least-32-characters";
 const NOW = 1_800_000_000;
+const LEGACY_SECRET = "a-legacy-secret-that-is-at-least-32-characters";
+const KID = "project-key-1";
 
-async function rejects(promise: Promise<unknown>, reason: JwtError["reason"]) {
-  await assert.rejects(promise, (error) => error instanceof JwtError && error.reason === reason);
+const projectPair = await generateKeyPair("ES256", { extractable: true });
+const publicJwk: JWK = { ...(await exportJWK(projectPair.publicKey)), kid: KID, alg: "ES256" };
+const jwks = { keys: [publicJwk] };
+
+const claims = (extra: Record<string, unknown> = {}) => ({
+  sub: "user-1",
+  role: "authenticated",
+  iat: NOW - 10,
+  exp: NOW + 600,
+  ...extra,
+});
+
+function es256(
+  payload: Record<string, unknown>,
+  key: CryptoKey = projectPair.privateKey,
+  kid = KID,
+) {
+  return new SignJWT(payload).setProtectedHeader({ alg: "ES256", kid, typ: "JWT" }).sign(key);
 }
 
-Deno.test("verifyJwt() returns the claims of a token it signed", async () => {
-  const token = await signJwt({ role: "service_role", exp: NOW + 60 }, SECRET);
-  assert.deepEqual(await verifyJwt(token, SECRET, NOW), { role: "service_role", exp: NOW + 60 });
-});
+function hs256(payload: Record<string, unknown>, secret: Uint8Array | string = LEGACY_SECRET) {
+  const key = typeof secret === "string" ? new TextEncoder().encode(secret) : secret;
+  return new SignJWT(payload).setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(key);
+}
 
-Deno.test("verifyJwt() rejects a token signed with another secret", async () => {
-  const token = await signJwt(
-    { role: "service_role" },
-    "another-secret-of-at-least-32-characters!",
+const b64 = (value: object) =>
+  btoa(JSON.stringify(value)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+
+async function refused(promise: Promise<unknown>, reason: TokenProblem) {
+  await assert.rejects(
+    promise,
+    (error: unknown) => error instanceof TokenError && error.reason === reason,
+    reason,
   );
-  await rejects(verifyJwt(token, SECRET, NOW), "signature");
+}
+
+const verifier = createTokenVerifier({ jwks, now: () => NOW });
+
+Deno.test("verify() accepts an ES256 user token signed by a key of the project's JWKS", async () => {
+  const result = await verifier.verify(await es256(claims({ app_metadata: { role: "admin" } })));
+  assert.equal(result.sub, "user-1");
+  assert.deepEqual(result.app_metadata, { role: "admin" });
 });
 
-Deno.test("verifyJwt() rejects alg none even with a valid-looking payload", async () => {
-  const part = (value: object) => btoa(JSON.stringify(value)).replace(/=+$/, "");
-  await rejects(
-    verifyJwt(`${part({ alg: "none" })}.${part({ role: "service_role" })}.`, SECRET),
-    "algorithm",
-  );
+Deno.test("verify() refuses a token signed by a foreign key that carries the project's kid", async () => {
+  const foreign = await generateKeyPair("ES256");
+  await refused(verifier.verify(await es256(claims(), foreign.privateKey)), "signature");
 });
 
-Deno.test("verifyJwt() rejects a tampered payload", async () => {
-  const token = await signJwt({ role: "anon" }, SECRET);
-  const [header, , signature] = token.split(".");
-  const forged = btoa(JSON.stringify({ role: "service_role" })).replace(/=+$/, "");
-  await rejects(verifyJwt(`${header}.${forged}.${signature}`, SECRET, NOW), "signature");
+Deno.test("verify() refuses a token whose kid is not in the JWKS", async () => {
+  const foreign = await generateKeyPair("ES256");
+  await refused(verifier.verify(await es256(claims(), foreign.privateKey, "other")), "signature");
 });
 
-Deno.test("verifyJwt() rejects an expired token and a malformed one", async () => {
-  await rejects(verifyJwt(await signJwt({ exp: NOW }, SECRET), SECRET, NOW), "expired");
-  await rejects(verifyJwt("abc", SECRET), "malformed");
-  await rejects(verifyJwt("a.b.c", SECRET), "malformed");
+Deno.test("verify() refuses alg none, even with a plausible payload", async () => {
+  const unsigned = `${b64({ alg: "none", typ: "JWT" })}.${b64(claims({ role: "service_role" }))}.`;
+  await refused(verifier.verify(unsigned), "algorithm");
+  const withLegacy = createTokenVerifier({ jwks, legacySecret: LEGACY_SECRET, now: () => NOW });
+  await refused(withLegacy.verify(unsigned), "algorithm");
+});
+
+Deno.test("verify() refuses HS256 signed with the project's public key (algorithm confusion)", async () => {
+  const publicKeyBytes = new TextEncoder().encode(JSON.stringify(publicJwk));
+  const confused = await hs256(claims({ role: "service_role" }), publicKeyBytes);
+  await refused(verifier.verify(confused), "unverifiable");
+  const withLegacy = createTokenVerifier({ jwks, legacySecret: LEGACY_SECRET, now: () => NOW });
+  await refused(withLegacy.verify(confused), "signature");
+});
+
+Deno.test("verify() refuses expired tokens, tokens not valid yet and tokens without exp", async () => {
+  await refused(verifier.verify(await es256(claims({ exp: NOW - 1 }))), "expired");
+  await refused(verifier.verify(await es256(claims({ nbf: NOW + 60 }))), "not_yet_valid");
+  const { exp: _exp, ...noExp } = claims();
+  await refused(verifier.verify(await es256(noExp)), "claims");
+});
+
+Deno.test("verify() takes legacy HS256 tokens only when a legacy secret is configured", async () => {
+  const legacy = await hs256(claims());
+  await refused(verifier.verify(legacy), "unverifiable");
+  const withLegacy = createTokenVerifier({ jwks, legacySecret: LEGACY_SECRET, now: () => NOW });
+  assert.equal((await withLegacy.verify(legacy)).sub, "user-1");
+  await refused(withLegacy.verify(await hs256(claims(), "x".repeat(40))), "signature");
+  const { exp: _exp, ...noExp } = claims();
+  await refused(withLegacy.verify(await hs256(noExp)), "claims");
+});
+
+Deno.test("verify() refuses a tampered payload and malformed tokens", async () => {
+  const [header, , signature] = (await es256(claims())).split(".");
+  const forged = `${header}.${b64(claims({ role: "service_role" }))}.${signature}`;
+  await refused(verifier.verify(forged), "signature");
+  await refused(verifier.verify("abc"), "malformed");
+  await refused(verifier.verify("a.b.c"), "malformed");
+});
+
+Deno.test("verify() fetches a remote JWKS once and caches it", async () => {
+  let fetches = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, () => {
+    fetches++;
+    return Response.json(jwks);
+  });
+  try {
+    const remote = createTokenVerifier({
+      jwksUrl: new URL(`http://127.0.0.1:${server.addr.port}/auth/v1/.well-known/jwks.json`),
+      now: () => NOW,
+    });
+    assert.equal((await remote.verify(await es256(claims()))).sub, "user-1");
+    assert.equal((await remote.verify(await es256(claims({ sub: "user-2" })))).sub, "user-2");
+    assert.equal(fetches, 1);
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("verify() reports an unreachable JWKS as keys_unavailable, not as a bad token", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const remote = createTokenVerifier({ jwksUrl: new URL(`http://127.0.0.1:${port}/jwks`) });
+  await refused(remote.verify(await es256(claims({ exp: NOW * 2 }))), "keys_unavailable");
+});
+
+Deno.test("createTokenVerifier() with no keys cannot verify anything", async () => {
+  const none = createTokenVerifier({});
+  assert.equal(none.canVerify, false);
+  await refused(none.verify(await es256(claims())), "unverifiable");
 });
 
 Deno.test("bearerToken() reads only a well-formed Bearer header", () => {

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import type { Caller, CallerRole } from "../auth/caller.ts";
-import { requireRole } from "../auth/caller.ts";
+import type { Caller, CallerRole } from "../auth/authenticate.ts";
+import { authenticate, requireRole } from "../auth/authenticate.ts";
 import { ERRORS } from "./errors.ts";
 import { healthResponse } from "./health.ts";
 import { subPath } from "./responses.ts";
@@ -93,8 +93,8 @@ export interface RouterOptions {
   /** The function's name: requests arrive as `/<name>/…` or `/functions/v1/<name>/…`. */
   functionName: string;
   routes: readonly Route[];
-  /** Verifies the caller's token (401 when it cannot). */
-  authenticate: (request: Request) => Promise<Caller>;
+  /** Verifies the caller's credentials (401 when it cannot). Default: the project's tokens. */
+  authenticate?: (request: Request) => Promise<Caller>;
 }
 
 /**
@@ -127,7 +127,7 @@ export function createRouter(options: RouterOptions): (request: Request) => Prom
     if (route.roles === "public") {
       return await route.handler({ request, params, caller: PUBLIC_CALLER });
     }
-    const caller = await options.authenticate(request);
+    const caller = await (options.authenticate ?? authenticate)(request);
     requireRole(caller, route.roles, route.action);
     return await route.handler({ request, params, caller });
   };

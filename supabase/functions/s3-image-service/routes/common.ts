@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from "zod";
-import type { Caller } from "../../_shared/auth/caller.ts";
+import type { Caller } from "../../_shared/auth/authenticate.ts";
 import { ERRORS } from "../../_shared/http/errors.ts";
 import { json } from "../../_shared/http/responses.ts";
 import type { RebuildJob } from "../jobs/job_store.ts";
