@@ -4,7 +4,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 -- Hosted Supabase has extensions on the search_path already; a bare cluster does not.
 set local search_path = public, extensions;
-select plan(47);
+select plan(48);
 
 select has_table('public', 's3_image_cache', 's3_image_cache exists');
 select has_table('public', 's3_cache_rebuilds', 's3_cache_rebuilds exists');
@@ -106,24 +106,28 @@ select has_trigger('public', 's3_image_cache', 's3_image_cache_touch_updated_at'
   'updated_at is kept by a trigger');
 
 select functions_are('public', array[
-  's3_image_cache_touch_updated_at', 's3_cache_check_filenames', 's3_cache_filename_problem',
-  's3_cache_content_type_for', 's3_cache_file_error', 'add_file_to_s3_cache',
+  's3_cache_filename_problem',
+  's3_cache_content_type_for', 'add_file_to_s3_cache',
   'add_files_to_s3_cache', 'remove_file_from_s3_cache', 'lookup_s3_cache', 'search_s3_cache',
   's3_cache_stats', 's3_cache_rebuild_start', 's3_cache_rebuild_claim',
   's3_cache_rebuild_stage_page', 's3_cache_rebuild_record_invocation', 's3_cache_rebuild_annotate',
-  's3_cache_rebuild_lock_running', 's3_cache_rebuild_preview', 's3_cache_rebuild_finish',
-  's3_cache_rebuild_fail', 's3_cache_rebuild_cancel', 's3_cache_rebuild_status',
-  's3_cache_rebuild_staging_cascade'
+  's3_cache_rebuild_preview', 's3_cache_rebuild_finish',
+  's3_cache_rebuild_fail', 's3_cache_rebuild_cancel', 's3_cache_rebuild_status'
 ], 'public holds exactly the SQL API functions');
+select functions_are('s3_image_cache_private', array[
+  's3_image_cache_touch_updated_at', 's3_cache_check_filenames', 's3_cache_file_error',
+  's3_cache_rebuild_lock_running', 's3_cache_rebuild_staging_cascade'
+], 'the internal helpers live in the private schema');
 select is(
   (select array_agg(p.proname order by p.proname) from pg_proc as p
-   where p.pronamespace = 'public'::regnamespace
+   where p.pronamespace in ('public'::regnamespace, 's3_image_cache_private'::regnamespace)
      and not coalesce('search_path=""' = any (p.proconfig), false)),
   null, 'every function pins search_path to empty'
 );
 select is(
   (select array_agg(p.proname order by p.proname) from pg_proc as p
-   where p.pronamespace = 'public'::regnamespace and p.prosecdef),
+   where p.pronamespace in ('public'::regnamespace, 's3_image_cache_private'::regnamespace)
+     and p.prosecdef),
   null, 'every function is security invoker'
 );
 select is(
