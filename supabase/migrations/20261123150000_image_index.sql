@@ -175,10 +175,13 @@ create or replace trigger s3_image_cache_touch_updated_at
 revoke all on function s3_image_cache_private.s3_image_cache_touch_updated_at() from public, anon, authenticated;
 
 -------------------------------------------------------------------------------------------------
--- Name rules (mirrored with identical messages by supabase/functions/_shared)
+-- Name rules (the TypeScript side applies the same rules in the same words; both run the corpus
+-- in tests/corpus/filenames.tsv)
 -------------------------------------------------------------------------------------------------
 
--- The Content-Type for a name's extension (case-insensitive), NULL for any other extension.
+-- The Content-Type for a name's extension, NULL for any other extension. The extension is what
+-- follows the last dot, compared case-insensitively for ASCII letters only: lower-casing with the
+-- server's locale would turn a Turkish dotted İ into an i, so `x.gİf` would pass.
 --   select s3_cache_content_type_for('14000.JPG');  -- image/jpeg
 create or replace function public.s3_cache_content_type_for(filename text)
 returns text
@@ -190,7 +193,8 @@ set search_path = ''
 as $$
   -- The one place that maps extensions to types. Plain string functions: finish calls this for
   -- every row it writes (3 µs a call, against 75 µs when it went through the full name check).
-  select case pg_catalog.lower(pg_catalog.split_part($1, '.', -1))
+  select case pg_catalog.translate(
+      pg_catalog.split_part($1, '.', -1), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')
     when 'jpg' then 'image/jpeg'
     when 'jpeg' then 'image/jpeg'
     when 'png' then 'image/png'
@@ -203,15 +207,26 @@ $$;
 revoke all on function public.s3_cache_content_type_for(text) from public, anon, authenticated;
 grant execute on function public.s3_cache_content_type_for(text) to service_role;
 
--- Checks many names at once, in one pass of plain expressions: the rebuild stages 1,000 keys a
--- page through this, so the rules live here once instead of in a per-row function call.
--- problem is NULL for a valid name, else the first broken rule, in this order:
--- empty, longer than 255 characters (code points, like varchar(255)), path segments (/ \ ..),
--- control characters (U+0001-U+001F, U+007F; Postgres text cannot hold U+0000), leading or
--- trailing whitespace (JavaScript's trim() set), extension after the last dot (case-insensitive).
--- content_type comes from that extension alone.
+-- Checks many names at once, in one pass of plain expressions, so the rules live here once
+-- instead of in a per-row function call. Every rule applies to the name's NFC form, which is the
+-- form we store. problem is NULL for a valid name, else the first broken rule, in this order:
+--   empty; longer than 255 bytes in UTF-8 (a direct upload stages the bytes at
+--   `_incoming/<uuid>/<size>/<name>`, at most 60 bytes more, far inside S3's 1,024-byte keys;
+--   255 bytes also fit varchar(255)); path segments (/ \ ..); a leading dot; control characters
+--   (C0 U+0001-U+001F, DEL, C1 U+0080-U+009F; Postgres text cannot hold U+0000); bidirectional
+--   controls (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C); zero-width characters
+--   (U+200B-U+200D, U+2060, U+FEFF); leading or trailing whitespace (JavaScript's trim() set);
+--   extension after the last dot (ASCII letters, any case).
+-- normalized is the name as it is stored (NFC, extension in lower case) when it is valid;
+-- content_type comes from the extension alone.
 create or replace function s3_image_cache_private.s3_cache_check_filenames(filenames text[])
-returns table (ordinality bigint, filename text, problem text, content_type text)
+returns table (
+  ordinality bigint,
+  filename text,
+  problem text,
+  normalized text,
+  content_type text
+)
 language sql
 immutable
 parallel safe
@@ -221,35 +236,53 @@ as $$
   select
     n.ordinality,
     n.name,
-    case
-      when n.name is null or n.name = '' then 'the name is empty'
-      when pg_catalog.char_length(n.name) > 255 then 'the name is longer than 255 characters'
-      when pg_catalog.strpos(n.name, '/') > 0
-        or pg_catalog.strpos(n.name, '\') > 0
-        or pg_catalog.strpos(n.name, '..') > 0 then 'path segments are not allowed'
-      when n.name ~ '[\x01-\x1f\x7f]' then 'control characters are not allowed'
-      -- First or last character in JavaScript's whitespace set (what String.prototype.trim()
-      -- removes; tab, CR and LF are control characters and already refused above).
-      when pg_catalog.strpos(
-          U&' \00A0\1680\2000\2001\2002\2003\2004\2005\2006\2007\2008\2009\200A\2028\2029\202F\205F\3000\FEFF',
-          pg_catalog.left(n.name, 1)) > 0
-        or pg_catalog.strpos(
-          U&' \00A0\1680\2000\2001\2002\2003\2004\2005\2006\2007\2008\2009\200A\2028\2029\202F\205F\3000\FEFF',
-          pg_catalog.right(n.name, 1)) > 0
-        then 'leading or trailing spaces are not allowed'
-      when t.content_type is null
-        then 'only .jpg, .jpeg, .png, .webp, .gif and .avif images are allowed'
+    r.problem,
+    case when r.problem is null then
+      -- The extension is ASCII (the content type says so), so lower-casing it is locale-free.
+      pg_catalog.left(f.nfc, -pg_catalog.length(f.extension)) || pg_catalog.translate(
+        f.extension, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')
     end,
     t.content_type
   from pg_catalog.unnest(filenames) with ordinality as n (name, ordinality)
-  -- The extension is what follows the last dot (s3_cache_content_type_for).
-  cross join lateral (select public.s3_cache_content_type_for(n.name) as content_type) as t
+  cross join lateral (
+    select
+      pg_catalog.normalize(n.name, 'NFC') as nfc,
+      pg_catalog.split_part(pg_catalog.normalize(n.name, 'NFC'), '.', -1) as extension
+  ) as f
+  cross join lateral (select public.s3_cache_content_type_for(f.nfc) as content_type) as t
+  cross join lateral (
+    select case
+      when f.nfc is null or f.nfc = '' then 'the name is empty'
+      when pg_catalog.octet_length(f.nfc) > 255 then 'the name is longer than 255 bytes'
+      when pg_catalog.strpos(f.nfc, '/') > 0
+        or pg_catalog.strpos(f.nfc, '\') > 0
+        or pg_catalog.strpos(f.nfc, '..') > 0 then 'path segments are not allowed'
+      when pg_catalog.left(f.nfc, 1) = '.' then 'the name must not start with a dot'
+      when f.nfc operator(pg_catalog.~) '[\x01-\x1f\x7f-\x9f]'
+        then 'control characters are not allowed'
+      when f.nfc operator(pg_catalog.~) '[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]'
+        then 'bidirectional control characters are not allowed'
+      when f.nfc operator(pg_catalog.~) '[\u200b-\u200d\u2060\ufeff]'
+        then 'zero-width characters are not allowed'
+      -- First or last character in JavaScript's whitespace set (what String.prototype.trim()
+      -- removes; tab, CR, LF and U+FEFF are refused above already).
+      when pg_catalog.strpos(
+          U&' \00A0\1680\2000\2001\2002\2003\2004\2005\2006\2007\2008\2009\200A\2028\2029\202F\205F\3000',
+          pg_catalog.left(f.nfc, 1)) > 0
+        or pg_catalog.strpos(
+          U&' \00A0\1680\2000\2001\2002\2003\2004\2005\2006\2007\2008\2009\200A\2028\2029\202F\205F\3000',
+          pg_catalog.right(f.nfc, 1)) > 0
+        then 'leading or trailing spaces are not allowed'
+      when t.content_type is null
+        then 'only .jpg, .jpeg, .png, .webp, .gif and .avif images are allowed'
+    end as problem
+  ) as r
 $$;
 revoke all on function s3_image_cache_private.s3_cache_check_filenames(text[]) from public, anon, authenticated;
 grant execute on function s3_image_cache_private.s3_cache_check_filenames(text[]) to service_role;
 
 -- Why a name cannot be an object in the cache: NULL when it is valid, else one of the messages
--- listed on s3_cache_check_filenames.
+-- listed on s3_image_cache_private.s3_cache_check_filenames.
 --   select s3_cache_filename_problem('a/../b.jpg');  -- path segments are not allowed
 create or replace function public.s3_cache_filename_problem(filename text)
 returns text
@@ -264,8 +297,25 @@ $$;
 revoke all on function public.s3_cache_filename_problem(text) from public, anon, authenticated;
 grant execute on function public.s3_cache_filename_problem(text) to service_role;
 
--- `Cannot <verb> file "<name>": <problem>`, the one shape of every name error. An over-long name
--- is cut to its first 40 characters and an ellipsis so the message stays readable.
+-- The name as the index stores it: its NFC form with the extension in lower case
+-- (`Café.JPG` → `Café.jpg`, whichever way é was composed); NULL when the rules refuse it.
+-- Uploads and the add functions store this form, so one picture has one key.
+--   select s3_cache_normalize_filename('14000.JPG');  -- 14000.jpg
+create or replace function public.s3_cache_normalize_filename(filename text)
+returns text
+language sql
+immutable
+parallel safe
+security invoker
+set search_path = ''
+as $$
+  select c.normalized from s3_image_cache_private.s3_cache_check_filenames(array[$1]) as c
+$$;
+revoke all on function public.s3_cache_normalize_filename(text) from public, anon, authenticated;
+grant execute on function public.s3_cache_normalize_filename(text) to service_role;
+
+-- `Cannot <verb> file "<name>": <problem>`, the one shape of every name error. A name over the
+-- length limit is cut to its first 40 characters and an ellipsis so the message stays readable.
 create or replace function s3_image_cache_private.s3_cache_file_error(verb text, filename text, problem text)
 returns text
 language sql
@@ -278,7 +328,7 @@ as $$
     'Cannot %s file "%s": %s',
     $1,
     case
-      when pg_catalog.char_length($2) > 255 then pg_catalog.left($2, 40) || '…'
+      when pg_catalog.octet_length($2) > 255 then pg_catalog.left($2, 40) || '…'
       else coalesce($2, '')
     end,
     $3
@@ -288,6 +338,24 @@ revoke all on function s3_image_cache_private.s3_cache_file_error(text, text, te
 grant execute on function s3_image_cache_private.s3_cache_file_error(text, text, text) to service_role;
 
 -------------------------------------------------------------------------------------------------
+-- Removals during a rebuild
+-------------------------------------------------------------------------------------------------
+
+-- Names removed from the index by remove_file_from_s3_cache, and when. A rebuild lists the
+-- bucket over minutes; a file an admin removes meanwhile may already be in its listing, and
+-- finish must not bring it back: it leaves out names removed since its job started. Rows older
+-- than the newest job's start can matter to no job, so s3_cache_rebuild_start deletes them.
+create table if not exists s3_image_cache_private.s3_cache_removals (
+  filename text primary key,
+  removed_at timestamptz not null default pg_catalog.clock_timestamp()
+);
+comment on table s3_image_cache_private.s3_cache_removals is
+  'Names removed from s3_image_cache since the latest rebuild started; a finish does not re-add them.';
+revoke all on table s3_image_cache_private.s3_cache_removals from public, anon, authenticated;
+grant select, insert, update, delete on table s3_image_cache_private.s3_cache_removals
+  to service_role;
+
+-------------------------------------------------------------------------------------------------
 -- SQL API: single files, bulk, lookup, search
 -------------------------------------------------------------------------------------------------
 
@@ -295,9 +363,10 @@ grant execute on function s3_image_cache_private.s3_cache_file_error(text, text,
 drop function if exists public.add_file_to_s3_cache(varchar);
 drop function if exists public.add_file_to_s3_cache(text);
 
--- Adds one file to the index, or refreshes it (updated_at moves; given metadata overwrites, NULL
--- metadata keeps what is stored). Returns 'SUCCESS' or a readable message; never raises for bad
--- input, so a DBA in psql and the functions read the outcome the same way.
+-- Adds one file to the index under its stored form (s3_cache_normalize_filename), or refreshes
+-- it (updated_at moves; given metadata overwrites, NULL metadata keeps what is stored). Returns
+-- 'SUCCESS' or a readable message; never raises for bad input, so a DBA in psql and the
+-- functions read the outcome the same way.
 --   select add_file_to_s3_cache('14000.jpg');
 --   select add_file_to_s3_cache('14000.jpg', size_bytes => 52311, width => 800, height => 800);
 create or replace function public.add_file_to_s3_cache(
@@ -317,9 +386,12 @@ set search_path = ''
 as $$
 #variable_conflict use_column
 declare
-  problem text := public.s3_cache_filename_problem(add_file_to_s3_cache.filename);
+  checked record;
+  problem text;
 begin
-  problem := coalesce(problem, case
+  select c.problem, c.normalized, c.content_type into checked
+  from s3_image_cache_private.s3_cache_check_filenames(array[add_file_to_s3_cache.filename]) as c;
+  problem := coalesce(checked.problem, case
     when add_file_to_s3_cache.size_bytes < 0 then 'the size must not be negative'
     when add_file_to_s3_cache.width <= 0 then 'the width must be a positive number'
     when add_file_to_s3_cache.height <= 0 then 'the height must be a positive number'
@@ -331,13 +403,10 @@ begin
   insert into public.s3_image_cache as c
     (filename, size_bytes, etag, content_type, last_modified, width, height)
   values (
-    add_file_to_s3_cache.filename,
+    checked.normalized,
     add_file_to_s3_cache.size_bytes,
     add_file_to_s3_cache.etag,
-    coalesce(
-      add_file_to_s3_cache.content_type,
-      public.s3_cache_content_type_for(add_file_to_s3_cache.filename)
-    ),
+    coalesce(add_file_to_s3_cache.content_type, checked.content_type),
     add_file_to_s3_cache.last_modified,
     add_file_to_s3_cache.width,
     add_file_to_s3_cache.height
@@ -355,9 +424,10 @@ $$;
 revoke all on function public.add_file_to_s3_cache(text, bigint, text, text, timestamptz, integer, integer) from public, anon, authenticated;
 grant execute on function public.add_file_to_s3_cache(text, bigint, text, text, timestamptz, integer, integer) to service_role;
 
--- Adds many names at once and returns how many were new. All or nothing: the first invalid name
--- (in array order) raises `Cannot add file "<name>": <problem>` (22023) and nothing is added.
--- Duplicates in the array count once; names already present are refreshed, not counted.
+-- Adds many names at once (each under its stored form) and returns how many were new. All or
+-- nothing: the first invalid name (in array order) raises `Cannot add file "<name>": <problem>`
+-- (22023) and nothing is added. Names that store alike count once; names already present are
+-- refreshed, not counted.
 --   select add_files_to_s3_cache(array['14000.jpg', '14001.png']);
 create or replace function public.add_files_to_s3_cache(filenames text[])
 returns integer
@@ -386,9 +456,9 @@ begin
   -- Sorted so that concurrent bulk adds lock rows in the same order.
   with upserted as (
     insert into public.s3_image_cache as c (filename, content_type)
-    select distinct on (n.filename) n.filename, n.content_type
+    select distinct on (n.normalized) n.normalized, n.content_type
     from s3_image_cache_private.s3_cache_check_filenames(add_files_to_s3_cache.filenames) as n
-    order by n.filename
+    order by n.normalized
     on conflict (filename) do update set content_type = coalesce(c.content_type, excluded.content_type)
     returning (c.xmax = 0) as is_new
   )
@@ -399,8 +469,11 @@ $$;
 revoke all on function public.add_files_to_s3_cache(text[]) from public, anon, authenticated;
 grant execute on function public.add_files_to_s3_cache(text[]) to service_role;
 
--- Removes one file from the index. Returns 'SUCCESS', or `Cannot remove file "<name>": ...` for
--- an invalid name or one that is not in the cache; never raises for bad input.
+-- Removes one file from the index: the name as given, else its stored form (so `14000.JPG`
+-- finds a row written as `14000.jpg`, and a legacy row named `14000.JPG` is still removable).
+-- Returns 'SUCCESS', or `Cannot remove file "<name>": ...` for an invalid name or one that is not
+-- in the cache; never raises for bad input. The removal is remembered, so a rebuild that is
+-- running does not add the file back from a listing made before it was deleted.
 --   select remove_file_from_s3_cache('14000.jpg');
 create or replace function public.remove_file_from_s3_cache(filename text)
 returns text
@@ -411,17 +484,30 @@ set search_path = ''
 as $$
 #variable_conflict use_column
 declare
-  problem text := public.s3_cache_filename_problem(remove_file_from_s3_cache.filename);
+  checked record;
+  removed text;
 begin
-  if problem is not null then
-    return s3_image_cache_private.s3_cache_file_error('remove', remove_file_from_s3_cache.filename, problem);
+  select c.problem, c.normalized into checked
+  from s3_image_cache_private.s3_cache_check_filenames(array[remove_file_from_s3_cache.filename]) as c;
+  if checked.problem is not null then
+    return s3_image_cache_private.s3_cache_file_error(
+      'remove', remove_file_from_s3_cache.filename, checked.problem
+    );
   end if;
-  delete from public.s3_image_cache as c where c.filename = remove_file_from_s3_cache.filename;
-  if not found then
+  delete from public.s3_image_cache as c where c.filename = remove_file_from_s3_cache.filename
+  returning c.filename into removed;
+  if removed is null then
+    delete from public.s3_image_cache as c where c.filename = checked.normalized
+    returning c.filename into removed;
+  end if;
+  if removed is null then
     return s3_image_cache_private.s3_cache_file_error(
       'remove', remove_file_from_s3_cache.filename, 'it is not in the cache'
     );
   end if;
+  insert into s3_image_cache_private.s3_cache_removals as r (filename, removed_at)
+  values (removed, pg_catalog.clock_timestamp())
+  on conflict (filename) do update set removed_at = excluded.removed_at;
   return 'SUCCESS';
 end;
 $$;

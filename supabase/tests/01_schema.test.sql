@@ -37,7 +37,7 @@ select columns_are(
   'public', 's3_cache_rebuilds',
   array['id', 'mode', 'status', 'started_by', 'started_at', 'finished_at', 'continuation_token',
     'listing_complete', 'pages', 'listed', 'skipped', 'inserted', 'updated', 'removed', 'error',
-    'lease_owner', 'lease_expires_at', 'lease_seconds', 'invocations', 'summary'],
+    'lease_owner', 'lease_expires_at', 'lease_seconds', 'invocations', 'summary', 'force'],
   's3_cache_rebuilds has the job columns'
 );
 select col_default_is('public', 's3_cache_rebuilds', 'invocations', '[]'::jsonb,
@@ -95,9 +95,9 @@ select policy_roles_are('public', 's3_image_cache', 'Anyone can read the image i
   array['anon', 'authenticated'], 'anon and authenticated may read the index');
 select policy_cmd_is('public', 's3_image_cache', 'Anyone can read the image index', 'select',
   'the index policy only reads');
-select policies_are('public', 's3_cache_rebuilds', array['Signed-in users can read rebuild progress'],
+select policies_are('public', 's3_cache_rebuilds', array['Managers and admins can read rebuild jobs'],
   'one read policy on s3_cache_rebuilds');
-select policy_roles_are('public', 's3_cache_rebuilds', 'Signed-in users can read rebuild progress',
+select policy_roles_are('public', 's3_cache_rebuilds', 'Managers and admins can read rebuild jobs',
   array['authenticated'], 'only authenticated may read rebuild progress');
 select policies_are('public', 's3_cache_rebuild_pages', array[]::name[],
   'the pages table has no policy: invisible to the API roles');
@@ -106,7 +106,7 @@ select has_trigger('public', 's3_image_cache', 's3_image_cache_touch_updated_at'
   'updated_at is kept by a trigger');
 
 select functions_are('public', array[
-  's3_cache_filename_problem',
+  's3_cache_filename_problem', 's3_cache_normalize_filename',
   's3_cache_content_type_for', 'add_file_to_s3_cache',
   'add_files_to_s3_cache', 'remove_file_from_s3_cache', 'lookup_s3_cache', 'search_s3_cache',
   's3_cache_stats', 's3_cache_rebuild_start', 's3_cache_rebuild_claim',

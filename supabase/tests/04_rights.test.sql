@@ -39,7 +39,9 @@ select ok(
 
 insert into s3_image_cache (filename, size_bytes) values ('t04-a.jpg', 1), ('t04-b.jpg', 2);
 update s3_cache_rebuilds set status = 'cancelled', finished_at = now() where status = 'running';
-insert into s3_cache_rebuilds (mode, status, started_by) values ('rebuild', 'running', 't04');
+-- With force: its listing holds only t04 names, and on a database holding other images the
+-- mass-removal guard would otherwise hold its finish (07_data_safety.test.sql tests the guard).
+insert into s3_cache_rebuilds (mode, status, started_by, force) values ('rebuild', 'running', 't04', true);
 
 -- Every call that writes (or reads rebuild internals), once per function and signature; label
 -- tells the two forms of stage_page apart.
