@@ -133,6 +133,85 @@ async function migrationFiles(): Promise<string[]> {
   return files.sort();
 }
 
+/** Runs one psql script (`-f`) or command (`-c`) with `ON_ERROR_STOP`; returns unaligned output. */
+async function psql(url: string, ...args: string[]): Promise<string> {
+  const { stdout } = await run([
+    "psql",
+    "-X",
+    "-q",
+    "-At",
+    "-v",
+    "ON_ERROR_STOP=1",
+    "-d",
+    url,
+    ...args,
+  ]);
+  return stdout.trim();
+}
+
+/**
+ * `pg_get_functiondef` of every function in our schemas and `pg_get_viewdef` of every view, by
+ * signature: what a re-run migration must leave exactly as it found it.
+ */
+async function schemaDefinitions(url: string): Promise<Record<string, string>> {
+  return JSON.parse(
+    await psql(
+      url,
+      "-c",
+      `select coalesce(json_object_agg(d.name, d.def), '{}') from (
+         select p.oid::regprocedure::text as name, pg_get_functiondef(p.oid) as def
+         from pg_proc as p
+         where p.pronamespace::regnamespace::text in ('public', 's3_image_cache_private')
+         union all
+         select c.oid::regclass::text, pg_get_viewdef(c.oid)
+         from pg_class as c
+         where c.relkind = 'v'
+           and c.relnamespace::regnamespace::text in ('public', 's3_image_cache_private')
+       ) as d`,
+    ),
+  );
+}
+
+/** Names whose definition differs between two snapshots (added, dropped or changed). */
+function changedDefinitions(before: Record<string, string>, after: Record<string, string>) {
+  const names = new Set([...Object.keys(before), ...Object.keys(after)]);
+  return [...names].filter((name) => before[name] !== after[name]).sort();
+}
+
+/** Index rows the re-run check seeds: as a stack's seeded images, older than any job. */
+const RERUN_SEED_ROWS = 36;
+
+/**
+ * A rebuild through the worker's primitives whose listing holds exactly the seeded rows (as the
+ * bucket would): finish must succeed and remove none of them. Returns what went wrong, if anything.
+ */
+async function rebuildKeepsSeededRows(url: string, dir: string): Promise<string | undefined> {
+  const script = `${dir}/rerun_rebuild.sql`;
+  await Deno.writeTextFile(
+    script,
+    `insert into public.s3_image_cache (filename, size_bytes, etag, last_modified)
+       select 'rerun-' || g || '.jpg', g, '"e' || g || '"', '2026-01-01 00:00:00+00'
+       from generate_series(1, ${RERUN_SEED_ROWS}) as g
+       on conflict (filename) do nothing;
+     select (public.s3_cache_rebuild_start('db tier') -> 'job' ->> 'id') as job \\gset
+     select public.s3_cache_rebuild_claim(:job, 'db-tier', 60) is not null as claimed \\gset
+     -- The listing text the worker sends (listing_page.ts): key, size, ETag, epoch milliseconds.
+     select public.s3_cache_rebuild_stage_page(:job, 'db-tier', null, null, (
+       select string_agg(format(E'%s\\t%s\\t%s\\t%s\\n', c.filename, c.size_bytes, c.etag,
+         (extract(epoch from c.last_modified) * 1000)::bigint), '' order by c.filename)
+       from public.s3_image_cache as c where c.filename like 'rerun-%')) is not null as staged \\gset
+     select public.s3_cache_rebuild_finish(:job) as finished \\gset
+     -- A statement of its own: within finish's statement, the count would not see its deletes.
+     select json_build_object('job', :'finished'::jsonb,
+       'kept', (select count(*) from public.s3_image_cache where filename like 'rerun-%'));`,
+  );
+  const { job, kept } = JSON.parse(await psql(url, "-f", script));
+  if (job.status !== "succeeded" || Number(job.removed) !== 0 || kept !== RERUN_SEED_ROWS) {
+    return `finish answered status ${job.status}, removed ${job.removed}, and ${kept} of ` +
+      `${RERUN_SEED_ROWS} listed rows are left`;
+  }
+}
+
 async function databaseTests(): Promise<TierResult> {
   if (!(await commandExists("pg_prove"))) {
     throw new MissingPrerequisite(
@@ -148,14 +227,38 @@ async function databaseTests(): Promise<TierResult> {
   });
   try {
     const result = { passed: 0, failed: 0, skipped: 0 };
+    const check = (ok: boolean, label: string, detail = "") => {
+      console.log(ok ? `ok: ${label}` : `FAILED: ${label}${detail ? `\n${detail}` : ""}`);
+      ok ? result.passed++ : result.failed++;
+    };
     await applyMigrations(cluster.url);
     // The seed's setup step was pasting the migration into the SQL editor; doing that again on
-    // an up-to-date database must change nothing and raise nothing.
+    // an up-to-date database, one file at a time, must change no definition, raise nothing, and
+    // leave a rebuild whose listing matches the index with nothing to remove.
+    const baseline = await rebuildKeepsSeededRows(cluster.url, dir);
+    check(!baseline, "a rebuild on the migrated database keeps every listed row", `  ${baseline}`);
+    const migrated = await schemaDefinitions(cluster.url);
     for (const file of await migrationFiles()) {
-      await run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", cluster.url, "-f", file]);
+      const name = file.slice(file.lastIndexOf("/") + 1);
+      await psql(cluster.url, "-f", file);
+      const changed = changedDefinitions(migrated, await schemaDefinitions(cluster.url));
+      check(
+        changed.length === 0,
+        `${name} re-run alone on a migrated database changes no function or view`,
+        `  changed: ${changed.join(", ")}`,
+      );
+      const lost = await rebuildKeepsSeededRows(cluster.url, dir);
+      check(!lost, `after re-running ${name}, a rebuild keeps every listed row`, `  ${lost}`);
     }
-    console.log("ok: migrations pushed, then re-run with psql without error");
-    result.passed++;
+
+    // The pgTAP files start from a freshly migrated database, as on a new project.
+    await psql(
+      cluster.url,
+      "-c",
+      "delete from public.s3_image_cache where filename like 'rerun-%'",
+      "-c",
+      "delete from public.s3_cache_rebuilds where started_by = 'db tier'",
+    );
 
     const lint = await run(
       [
@@ -173,10 +276,7 @@ async function databaseTests(): Promise<TierResult> {
     );
     const lintOutput = `${lint.stdout}${lint.stderr}`;
     const lintClean = lint.code === 0 && !/"level":\s*"(warning|error)"/.test(lintOutput);
-    console.log(
-      lintClean ? "ok: supabase db lint is clean" : `FAILED: supabase db lint\n${lintOutput}`,
-    );
-    lintClean ? result.passed++ : result.failed++;
+    check(lintClean, "supabase db lint is clean", lintOutput);
 
     const tests = [];
     for await (const entry of Deno.readDir(`${REPO_ROOT}supabase/tests`)) {

@@ -4,7 +4,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 -- Hosted Supabase has extensions on the search_path already; a bare cluster does not.
 set local search_path = public, extensions;
-select plan(47);
+select plan(48);
 
 select has_table('public', 's3_image_cache', 's3_image_cache exists');
 select has_table('public', 's3_cache_rebuilds', 's3_cache_rebuilds exists');
@@ -37,7 +37,7 @@ select columns_are(
   'public', 's3_cache_rebuilds',
   array['id', 'mode', 'status', 'started_by', 'started_at', 'finished_at', 'continuation_token',
     'listing_complete', 'pages', 'listed', 'skipped', 'inserted', 'updated', 'removed', 'error',
-    'lease_owner', 'lease_expires_at', 'lease_seconds', 'invocations', 'summary'],
+    'lease_owner', 'lease_expires_at', 'lease_seconds', 'invocations', 'summary', 'force'],
   's3_cache_rebuilds has the job columns'
 );
 select col_default_is('public', 's3_cache_rebuilds', 'invocations', '[]'::jsonb,
@@ -95,9 +95,9 @@ select policy_roles_are('public', 's3_image_cache', 'Anyone can read the image i
   array['anon', 'authenticated'], 'anon and authenticated may read the index');
 select policy_cmd_is('public', 's3_image_cache', 'Anyone can read the image index', 'select',
   'the index policy only reads');
-select policies_are('public', 's3_cache_rebuilds', array['Signed-in users can read rebuild progress'],
+select policies_are('public', 's3_cache_rebuilds', array['Managers and admins can read rebuild jobs'],
   'one read policy on s3_cache_rebuilds');
-select policy_roles_are('public', 's3_cache_rebuilds', 'Signed-in users can read rebuild progress',
+select policy_roles_are('public', 's3_cache_rebuilds', 'Managers and admins can read rebuild jobs',
   array['authenticated'], 'only authenticated may read rebuild progress');
 select policies_are('public', 's3_cache_rebuild_pages', array[]::name[],
   'the pages table has no policy: invisible to the API roles');
@@ -106,24 +106,28 @@ select has_trigger('public', 's3_image_cache', 's3_image_cache_touch_updated_at'
   'updated_at is kept by a trigger');
 
 select functions_are('public', array[
-  's3_image_cache_touch_updated_at', 's3_cache_check_filenames', 's3_cache_filename_problem',
-  's3_cache_content_type_for', 's3_cache_file_error', 'add_file_to_s3_cache',
+  's3_cache_filename_problem', 's3_cache_normalize_filename',
+  's3_cache_content_type_for', 'add_file_to_s3_cache',
   'add_files_to_s3_cache', 'remove_file_from_s3_cache', 'lookup_s3_cache', 'search_s3_cache',
   's3_cache_stats', 's3_cache_rebuild_start', 's3_cache_rebuild_claim',
   's3_cache_rebuild_stage_page', 's3_cache_rebuild_record_invocation', 's3_cache_rebuild_annotate',
-  's3_cache_rebuild_lock_running', 's3_cache_rebuild_preview', 's3_cache_rebuild_finish',
-  's3_cache_rebuild_fail', 's3_cache_rebuild_cancel', 's3_cache_rebuild_status',
-  's3_cache_rebuild_staging_cascade'
+  's3_cache_rebuild_preview', 's3_cache_rebuild_finish',
+  's3_cache_rebuild_fail', 's3_cache_rebuild_cancel', 's3_cache_rebuild_status'
 ], 'public holds exactly the SQL API functions');
+select functions_are('s3_image_cache_private', array[
+  's3_image_cache_touch_updated_at', 's3_cache_check_filenames', 's3_cache_file_error',
+  's3_cache_rebuild_lock_running', 's3_cache_rebuild_staging_cascade'
+], 'the internal helpers live in the private schema');
 select is(
   (select array_agg(p.proname order by p.proname) from pg_proc as p
-   where p.pronamespace = 'public'::regnamespace
+   where p.pronamespace in ('public'::regnamespace, 's3_image_cache_private'::regnamespace)
      and not coalesce('search_path=""' = any (p.proconfig), false)),
   null, 'every function pins search_path to empty'
 );
 select is(
   (select array_agg(p.proname order by p.proname) from pg_proc as p
-   where p.pronamespace = 'public'::regnamespace and p.prosecdef),
+   where p.pronamespace in ('public'::regnamespace, 's3_image_cache_private'::regnamespace)
+     and p.prosecdef),
   null, 'every function is security invoker'
 );
 select is(

@@ -5,7 +5,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 -- Hosted Supabase has extensions on the search_path already; a bare cluster does not.
 set local search_path = public, extensions;
-select plan(59);
+select plan(67);
 
 -- One row per rule, in the order the rules are checked, each with a name that breaks only it
 -- (and, for the order, the first rule it breaks).
@@ -13,7 +13,7 @@ create temp table t02_bad_names (name text, problem text, shown text) on commit 
 insert into t02_bad_names values
   (null, 'the name is empty', ''),
   ('', 'the name is empty', ''),
-  (repeat('x', 252) || '.jpg', 'the name is longer than 255 characters', repeat('x', 40) || '…'),
+  (repeat('x', 252) || '.jpg', 'the name is longer than 255 bytes', repeat('x', 40) || '…'),
   ('a/b.jpg', 'path segments are not allowed', 'a/b.jpg'),
   ('a\b.jpg', 'path segments are not allowed', 'a\b.jpg'),
   ('..jpg', 'path segments are not allowed', '..jpg'),
@@ -31,12 +31,16 @@ select is(s3_cache_filename_problem(b.name), b.problem,
   format('s3_cache_filename_problem(%s) = %s', coalesce(quote_literal(left(b.name, 12)), 'null'),
     b.problem))
 from t02_bad_names as b;
-select is(s3_cache_filename_problem('/' || repeat('x', 300)), 'the name is longer than 255 characters',
+select is(s3_cache_filename_problem('/' || repeat('x', 300)), 'the name is longer than 255 bytes',
   'length is checked before path segments');
 select is(s3_cache_filename_problem(' a/b.svg'), 'path segments are not allowed',
   'path segments are checked before spaces and extension');
 select is(s3_cache_filename_problem(repeat('x', 251) || '.jpg'), null,
   'a 255-character name is valid');
+select is(s3_cache_filename_problem(repeat('é', 126) || '.jpg'), 'the name is longer than 255 bytes',
+  'the limit counts UTF-8 bytes: 130 characters of 256 bytes are too long');
+select is(s3_cache_filename_problem(repeat('é', 125) || 'x.jpg'), null,
+  'a name of exactly 255 bytes is valid');
 select is(
   (select array_agg(s3_cache_filename_problem(n)) filter (where s3_cache_filename_problem(n) is not null)
    from unnest(array['14000.jpg', 'A.JPEG', 'b.png', 'c.WebP', 'd.gif', 'e.avif', 'produkt ä.jpg']) as n),
@@ -92,6 +96,19 @@ select is(add_file_to_s3_cache('t02-b.png', content_type => 'image/x-custom'), '
 select is((select content_type from s3_image_cache where filename = 't02-b.png'), 'image/x-custom',
   'an explicit content_type wins over the extension');
 
+-- Names are stored in one form: NFC, extension in lower case.
+select is(add_file_to_s3_cache(U&'t02-Cafe\0301.JPG'), 'SUCCESS', 'a decomposed name with an upper-case extension is added');
+select is(
+  (select array_agg(filename::text) from s3_image_cache where filename like 't02-Caf%'),
+  array[U&'t02-Caf\00e9.jpg'], 'it is stored as its NFC form with the extension in lower case');
+select is(add_file_to_s3_cache(U&'t02-Caf\00e9.jpg'), 'SUCCESS', 'the composed form adds the same file');
+select is((select count(*)::int from s3_image_cache where filename like 't02-Caf%'), 1,
+  'one picture has one key, however its name was written');
+select is(remove_file_from_s3_cache(U&'t02-Cafe\0301.JPG'), 'SUCCESS',
+  'removing by another spelling of the name finds the stored form');
+select is(add_files_to_s3_cache(array['t02-N.PNG', 't02-N.png']), 1,
+  'add_files_to_s3_cache stores names in their stored form and counts one file once');
+
 -- add_files_to_s3_cache: all or nothing, counting only new names.
 select is(add_files_to_s3_cache(array['t02-c.jpg', 't02-d.webp', 't02-c.jpg', 't02-a.jpg']), 2,
   'add_files_to_s3_cache counts new names once; duplicates and existing names are not new');
@@ -102,7 +119,7 @@ select throws_ok(
   'add_files_to_s3_cache raises for the first invalid name');
 select throws_ok(
   format('select add_files_to_s3_cache(array[%L, %L])', 't02-e.jpg', repeat('y', 300)),
-  '22023', 'Cannot add file "' || repeat('y', 40) || '…": the name is longer than 255 characters',
+  '22023', 'Cannot add file "' || repeat('y', 40) || '…": the name is longer than 255 bytes',
   'add_files_to_s3_cache quotes only the start of an over-long name');
 select is((select count(*)::int from s3_image_cache where filename = 't02-e.jpg'), 0,
   'a refused batch adds nothing');

@@ -5,15 +5,43 @@ begin;
 create extension if not exists pgtap with schema extensions;
 -- Hosted Supabase has extensions on the search_path already; a bare cluster does not.
 set local search_path = public, extensions;
-select plan(73);
+select plan(77);
 
--- Our migration makes new functions non-executable by PUBLIC; pgTAP's own functions must stay
--- callable while a test runs as anon or authenticated (hosted Supabase grants this already).
+-- pgTAP's own functions must stay callable while a test runs as anon or authenticated (hosted
+-- Supabase grants this already).
 grant execute on all functions in schema extensions to anon, authenticated, service_role;
+
+-- Rights are per function, never by default privileges --------------------------------------
+select is_empty(
+  $$select d.defaclobjtype from pg_default_acl as d where d.defaclnamespace = 0$$,
+  'the migrations leave no project-wide default privileges behind'
+);
+create function public.t04_host_project_function() returns int language sql as 'select 1';
+select ok(
+  has_function_privilege('anon', 'public.t04_host_project_function()', 'execute')
+    and has_function_privilege('authenticated', 'public.t04_host_project_function()', 'execute'),
+  'a function the host project creates later keeps Supabase''s default grants'
+);
+drop function public.t04_host_project_function();
+select is(
+  (select array_agg(p.oid::regprocedure::text order by p.proname) from pg_proc as p
+   where p.pronamespace in ('public'::regnamespace, 's3_image_cache_private'::regnamespace)
+     and (p.proacl is null
+       or exists (select 1 from aclexplode(p.proacl) as a where a.grantee = 0))),
+  null, 'no function of ours is executable by PUBLIC: each revokes it right where it is created'
+);
+select ok(
+  not has_schema_privilege('anon', 's3_image_cache_private', 'usage')
+    and not has_schema_privilege('authenticated', 's3_image_cache_private', 'usage')
+    and has_schema_privilege('service_role', 's3_image_cache_private', 'usage'),
+  'only service_role may use the private schema'
+);
 
 insert into s3_image_cache (filename, size_bytes) values ('t04-a.jpg', 1), ('t04-b.jpg', 2);
 update s3_cache_rebuilds set status = 'cancelled', finished_at = now() where status = 'running';
-insert into s3_cache_rebuilds (mode, status, started_by) values ('rebuild', 'running', 't04');
+-- With force: its listing holds only t04 names, and on a database holding other images the
+-- mass-removal guard would otherwise hold its finish (07_data_safety.test.sql tests the guard).
+insert into s3_cache_rebuilds (mode, status, started_by, force) values ('rebuild', 'running', 't04', true);
 
 -- Every call that writes (or reads rebuild internals), once per function and signature; label
 -- tells the two forms of stage_page apart.
