@@ -24,6 +24,8 @@ import {
   run,
 } from "./stack/process.ts";
 import { withIsolatedStack } from "./stack/stack.ts";
+import { readFilenameCorpus } from "../tests/corpus/filenames.ts";
+import { CORPUS_PGTAP_URL, renderCorpusPgTap } from "../tests/corpus/filenames_pgtap.ts";
 
 const DENO = `${REPO_ROOT}node_modules/.bin/deno`;
 const SUPABASE = `${REPO_ROOT}node_modules/.bin/supabase`;
@@ -277,6 +279,14 @@ async function databaseTests(): Promise<TierResult> {
     const lintOutput = `${lint.stdout}${lint.stderr}`;
     const lintClean = lint.code === 0 && !/"level":\s*"(warning|error)"/.test(lintOutput);
     check(lintClean, "supabase db lint is clean", lintOutput);
+
+    // The corpus reaches pgTAP as a generated file (see filenames_pgtap.ts for why).
+    const corpusPgTap = renderCorpusPgTap(await readFilenameCorpus());
+    check(
+      corpusPgTap === await Deno.readTextFile(CORPUS_PGTAP_URL).catch(() => ""),
+      "supabase/tests/08_filename_corpus.test.sql is up to date with tests/corpus/filenames.tsv",
+      "  regenerate it: node_modules/.bin/deno run -A tests/corpus/filenames_pgtap.ts",
+    );
 
     const tests = [];
     for await (const entry of Deno.readDir(`${REPO_ROOT}supabase/tests`)) {

@@ -844,6 +844,9 @@ begin
   changed as (
     select distinct l.filename from listed as l where l.action = 'update'
   ),
+  index_size as (
+    select count(*) as n from public.s3_image_cache
+  ),
   missing_from_bucket as (
     select c.filename::text as filename from public.s3_image_cache as c
     where c.updated_at < job.started_at
@@ -857,10 +860,10 @@ begin
     'to_update', (select count(*) from changed),
     'to_remove', (select count(*) from missing_from_bucket),
     'skipped', (select count(distinct l.filename) from listed as l where l.action = 'skip'),
-    'index_count', (select count(*) from public.s3_image_cache),
+    'index_count', (select i.n from index_size as i),
     -- What finish's mass-removal guard will decide.
     'held', not job.force
-      and (select count(*) from missing_from_bucket) * 2 > (select count(*) from public.s3_image_cache),
+      and (select count(*) from missing_from_bucket) * 2 > (select i.n from index_size as i),
     'missing_from_index', coalesce((
       select pg_catalog.jsonb_agg(x.filename order by x.filename collate "C") from (
         select m.filename from missing_from_index as m

@@ -1,0 +1,180 @@
+-- GENERATED from tests/corpus/filenames.tsv by tests/corpus/filenames_pgtap.ts: do not edit.
+-- Regenerate with `deno run -A tests/corpus/filenames_pgtap.ts`; the db test tier fails when stale.
+--
+-- The filename corpus through the SQL API: for every name, s3_cache_filename_problem gives the
+-- corpus's verdict (as its message) and s3_cache_normalize_filename the stored form; the add
+-- functions store exactly those forms; a rebuild's listing inserts exactly the names the rules
+-- accept. The TypeScript rules run the same corpus.
+begin;
+create extension if not exists pgtap with schema extensions;
+set local search_path = public, extensions;
+
+create temp table t08_corpus (line int, input text, verdict text, normalized text, label text)
+  on commit drop;
+insert into t08_corpus values
+  (17, '14000.jpg', 'ok', '14000.jpg', '14000.jpg'),
+  (18, '14000.JPG', 'ok', '14000.jpg', '14000.JPG'),
+  (19, 'A.JPEG', 'ok', 'A.jpeg', 'A.JPEG'),
+  (20, 'b.png', 'ok', 'b.png', 'b.png'),
+  (21, 'c.WebP', 'ok', 'c.webp', 'c.WebP'),
+  (22, 'd.gif', 'ok', 'd.gif', 'd.gif'),
+  (23, 'e.avif', 'ok', 'e.avif', 'e.avif'),
+  (24, 'E.AVIF', 'ok', 'E.avif', 'E.AVIF'),
+  (25, 'x.JpEg', 'ok', 'x.jpeg', 'x.JpEg'),
+  (26, 'a.b.gif', 'ok', 'a.b.gif', 'a.b.gif'),
+  (27, 'a b.png', 'ok', 'a b.png', 'a b.png'),
+  (28, '_x-y.webp', 'ok', '_x-y.webp', '_x-y.webp'),
+  (29, '-x.jpg', 'ok', '-x.jpg', '-x.jpg'),
+  (30, 'x .jpg', 'ok', 'x .jpg', 'x .jpg'),
+  (31, '1.webp.jpg', 'ok', '1.webp.jpg', '1.webp.jpg'),
+  (32, 'x%20y#z?.jpg', 'ok', 'x%20y#z?.jpg', 'x%20y#z?.jpg'),
+  (33, '<b onclick="x">&''.png', 'ok', '<b onclick="x">&''.png', '<b onclick="x">&''.png'),
+  (34, U&'produkt \00E4.jpg', 'ok', U&'produkt \00E4.jpg', U&'produkt \\u00E4.jpg'),
+  (35, U&'produkt a\0308.jpg', 'ok', U&'produkt \00E4.jpg', U&'produkt a\\u0308.jpg'),
+  (36, U&'Cafe\0301.JPG', 'ok', U&'Caf\00E9.jpg', U&'Cafe\\u0301.JPG'),
+  (37, U&'\0130stanbul.png', 'ok', U&'\0130stanbul.png', U&'\\u0130stanbul.png'),
+  (38, U&'\65E5\672C\8A9E.png', 'ok', U&'\65E5\672C\8A9E.png', U&'\\u65E5\\u672C\\u8A9E.png'),
+  (39, U&'x\212A.jpg', 'ok', 'xK.jpg', U&'x\\u212A.jpg'),
+  (40, U&'a\00A0b.jpg', 'ok', U&'a\00A0b.jpg', U&'a\\u00A0b.jpg'),
+  (41, U&'a\2028b.jpg', 'ok', U&'a\2028b.jpg', U&'a\\u2028b.jpg'),
+  (42, U&'smile \+01F600.jpg', 'ok', U&'smile \+01F600.jpg', U&'smile \\u{1f600}.jpg'),
+  (43, 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.jpg', 'ok', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.jpg', U&'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\2026(255)'),
+  (44, U&'\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9x.jpg', 'ok', U&'\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9x.jpg', U&'\\u00E9\\u00E9\\u00E9\\u00E9\\u00E9\\u00E9\\u00E9\\u00E9\2026(755)'),
+  (45, U&'e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301e\0301.jpg', 'ok', U&'\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9.jpg', U&'e\\u0301e\\u0301e\\u0301e\\u0301e\\u0301e\\u0301e\\u030\2026(704)'),
+  (46, '', 'empty', null, ''),
+  (47, 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.jpg', 'too_long', null, U&'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\2026(256)'),
+  (48, U&'\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9\00E9.jpg', 'too_long', null, U&'\\u00E9\\u00E9\\u00E9\\u00E9\\u00E9\\u00E9\\u00E9\\u00E9\2026(760)'),
+  (49, '/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx', 'too_long', null, U&'/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\2026(301)'),
+  (50, 'a/b.jpg', 'path', null, 'a/b.jpg'),
+  (51, U&'a\\b.jpg', 'path', null, U&'a\\\\b.jpg'),
+  (52, '..jpg', 'path', null, '..jpg'),
+  (53, 'a..b.jpg', 'path', null, 'a..b.jpg'),
+  (54, '../etc.jpg', 'path', null, '../etc.jpg'),
+  (55, ' a/b.svg', 'path', null, ' a/b.svg'),
+  (56, '.a/b.svg', 'path', null, '.a/b.svg'),
+  (57, '.jpg', 'leading_dot', null, '.jpg'),
+  (58, '.hidden.png', 'leading_dot', null, '.hidden.png'),
+  (59, U&'.\202Ea.jpg', 'leading_dot', null, U&'.\\u202Ea.jpg'),
+  (60, U&'a\0009b.jpg', 'control', null, U&'a\\tb.jpg'),
+  (61, U&'a\000Ab.jpg', 'control', null, U&'a\\nb.jpg'),
+  (62, U&'a\000Db.jpg', 'control', null, U&'a\\u000Db.jpg'),
+  (63, U&'a\0001.jpg', 'control', null, U&'a\\u0001.jpg'),
+  (64, U&'a\001F.jpg', 'control', null, U&'a\\u001F.jpg'),
+  (65, U&'a\007F.jpg', 'control', null, U&'a\\u007F.jpg'),
+  (66, U&'a\0080.jpg', 'control', null, U&'a\\u0080.jpg'),
+  (67, U&'a\0085.jpg', 'control', null, U&'a\\u0085.jpg'),
+  (68, U&'a\009F.jpg', 'control', null, U&'a\\u009F.jpg'),
+  (69, U&'\0009lead.jpg', 'control', null, U&'\\tlead.jpg'),
+  (70, U&'a\0001\202E.jpg', 'control', null, U&'a\\u0001\\u202E.jpg'),
+  (71, U&'a\202Ab.jpg', 'bidi', null, U&'a\\u202Ab.jpg'),
+  (72, U&'a\202Bb.jpg', 'bidi', null, U&'a\\u202Bb.jpg'),
+  (73, U&'a\202Cb.jpg', 'bidi', null, U&'a\\u202Cb.jpg'),
+  (74, U&'a\202Db.jpg', 'bidi', null, U&'a\\u202Db.jpg'),
+  (75, U&'a\202Eb.jpg', 'bidi', null, U&'a\\u202Eb.jpg'),
+  (76, U&'a\2066b.jpg', 'bidi', null, U&'a\\u2066b.jpg'),
+  (77, U&'a\2067b.jpg', 'bidi', null, U&'a\\u2067b.jpg'),
+  (78, U&'a\2068b.jpg', 'bidi', null, U&'a\\u2068b.jpg'),
+  (79, U&'a\2069b.jpg', 'bidi', null, U&'a\\u2069b.jpg'),
+  (80, U&'a\200Eb.jpg', 'bidi', null, U&'a\\u200Eb.jpg'),
+  (81, U&'a\200Fb.jpg', 'bidi', null, U&'a\\u200Fb.jpg'),
+  (82, U&'a\061Cb.jpg', 'bidi', null, U&'a\\u061Cb.jpg'),
+  (83, U&'invoice\202Egpj.exe', 'bidi', null, U&'invoice\\u202Egpj.exe'),
+  (84, U&'a\200Bb.jpg', 'zero_width', null, U&'a\\u200Bb.jpg'),
+  (85, U&'a\200Cb.jpg', 'zero_width', null, U&'a\\u200Cb.jpg'),
+  (86, U&'a\200Db.jpg', 'zero_width', null, U&'a\\u200Db.jpg'),
+  (87, U&'a\2060b.jpg', 'zero_width', null, U&'a\\u2060b.jpg'),
+  (88, U&'\FEFFa.jpg', 'zero_width', null, U&'\\uFEFFa.jpg'),
+  (89, U&'a.jpg\FEFF', 'zero_width', null, U&'a.jpg\\uFEFF'),
+  (90, U&' a\200B.jpg', 'zero_width', null, U&' a\\u200B.jpg'),
+  (91, U&'x\200B.svg', 'zero_width', null, U&'x\\u200B.svg'),
+  (92, ' a.jpg', 'spaces', null, ' a.jpg'),
+  (93, 'a.jpg ', 'spaces', null, 'a.jpg '),
+  (94, U&'\00A0a.jpg', 'spaces', null, U&'\\u00A0a.jpg'),
+  (95, U&'a.jpg\3000', 'spaces', null, U&'a.jpg\\u3000'),
+  (96, U&'\2028a.jpg', 'spaces', null, U&'\\u2028a.jpg'),
+  (97, U&'a.jpg\2029', 'spaces', null, U&'a.jpg\\u2029'),
+  (98, U&'\1680a.jpg', 'spaces', null, U&'\\u1680a.jpg'),
+  (99, U&'a.jpg\202F', 'spaces', null, U&'a.jpg\\u202F'),
+  (100, 'a.svg', 'extension', null, 'a.svg'),
+  (101, 'a.jpg.exe', 'extension', null, 'a.jpg.exe'),
+  (102, 'jpg', 'extension', null, 'jpg'),
+  (103, 'noext', 'extension', null, 'noext'),
+  (104, 'x.', 'extension', null, 'x.'),
+  (105, 'x.jpg.', 'extension', null, 'x.jpg.'),
+  (106, 'x.pngx', 'extension', null, 'x.pngx'),
+  (107, 'x.jp g', 'extension', null, 'x.jp g'),
+  (108, 'x.txt', 'extension', null, 'x.txt'),
+  (109, U&'x.g\0130f', 'extension', null, U&'x.g\\u0130f'),
+  (110, U&'x.\FF4A\FF50\FF47', 'extension', null, U&'x.\\uFF4A\\uFF50\\uFF47'),
+  (111, U&'x.jpe\0301g', 'extension', null, U&'x.jpe\\u0301g'),
+  (112, 'x.heic', 'extension', null, 'x.heic'),
+  (113, 'x.svgz', 'extension', null, 'x.svgz');
+create temp table t08_messages (verdict text primary key, message text) on commit drop;
+insert into t08_messages values
+  ('empty', 'the name is empty'),
+  ('too_long', 'the name is longer than 255 bytes'),
+  ('path', 'path segments are not allowed'),
+  ('leading_dot', 'the name must not start with a dot'),
+  ('control', 'control characters are not allowed'),
+  ('bidi', 'bidirectional control characters are not allowed'),
+  ('zero_width', 'zero-width characters are not allowed'),
+  ('spaces', 'leading or trailing spaces are not allowed'),
+  ('extension', 'only .jpg, .jpeg, .png, .webp, .gif and .avif images are allowed');
+
+select plan((select count(*)::int * 2 from t08_corpus) + 4);
+
+select is_empty(
+  $$select c.verdict from t08_corpus as c
+    where c.verdict <> 'ok' and not exists (select 1 from t08_messages as m where m.verdict = c.verdict)$$,
+  'every reason code of the corpus has its message'
+);
+
+select is(s3_cache_filename_problem(c.input), m.message,
+  format('line %s: %s is %s', c.line, c.label, c.verdict))
+from t08_corpus as c left join t08_messages as m on m.verdict = c.verdict
+order by c.line;
+
+select is(s3_cache_normalize_filename(c.input), c.normalized,
+  format('line %s: %s is stored as %s', c.line, c.label, coalesce(c.normalized, 'nothing')))
+from t08_corpus as c
+order by c.line;
+
+-- A rebuild indexes a bucket's keys as they are (it never renames an object): a key is inserted
+-- exactly when the rules accept it. Keys reach the listing escaped as COPY writes them.
+update s3_cache_rebuilds set status = 'cancelled', finished_at = now() where status = 'running';
+delete from s3_image_cache;
+create function pg_temp.t08_escaped(name text) returns text language sql immutable as $$
+  select replace(replace(replace(replace(name, '\', '\\'), E'\t', '\t'), E'\n', '\n'), E'\r', '\r')
+$$;
+create temp table t08_job on commit drop as
+  select (s3_cache_rebuild_start('t08') -> 'job' ->> 'id')::bigint as id;
+select s3_cache_rebuild_claim((select id from t08_job), 'w', 60);
+select s3_cache_rebuild_stage_page((select id from t08_job), 'w', null, null,
+  array(select input from t08_corpus order by line),
+  array(select 1::bigint from t08_corpus order by line),
+  array(select '"e"'::text from t08_corpus order by line),
+  array(select now() from t08_corpus order by line));
+select results_eq(
+  $$select l.filename, l.action from s3_cache_rebuild_listing as l
+    where l.job_id = (select id from t08_job) order by l.filename collate "C", l.action$$,
+  $$select pg_temp.t08_escaped(c.input), case c.verdict when 'ok' then 'insert' else 'skip' end
+    from t08_corpus as c order by pg_temp.t08_escaped(c.input) collate "C", 2$$,
+  'a rebuild''s listing inserts exactly the corpus names the rules accept'
+);
+select s3_cache_rebuild_cancel((select id from t08_job));
+
+select results_eq(
+  $$select count(*)::int from t08_corpus as c
+    where c.verdict = 'ok' and add_file_to_s3_cache(c.input) = 'SUCCESS'$$,
+  $$select count(*)::int from t08_corpus where verdict = 'ok'$$,
+  'add_file_to_s3_cache accepts every valid name'
+);
+select results_eq(
+  $$select filename::text from s3_image_cache order by filename collate "C"$$,
+  $$select d.normalized from (select distinct normalized from t08_corpus where verdict = 'ok') as d
+    order by d.normalized collate "C"$$,
+  'the index holds each valid name once, in its stored form'
+);
+
+select * from finish();
+rollback;
