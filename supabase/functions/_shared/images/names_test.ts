@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import type { AppError } from "../http/errors.ts";
+import { readFilenameCorpus } from "../../../../tests/corpus/filenames.ts";
 import {
   contentTypeForName,
   filenameProblem,
   imageKey,
+  normalizeFilename,
   quoteName,
   withExtension,
 } from "./names.ts";
@@ -25,7 +27,7 @@ Deno.test("filenameProblem() refuses path parts, control characters and non-imag
     filenameProblem("drawing.svg"),
     "only .jpg, .jpeg, .png, .webp, .gif and .avif images are allowed",
   );
-  assert.equal(filenameProblem(`${"x".repeat(252)}.jpg`), "the name is longer than 255 characters");
+  assert.equal(filenameProblem(`${"x".repeat(252)}.jpg`), "the name is longer than 255 bytes");
 });
 
 Deno.test("contentTypeForName() and quoteName() follow the name", () => {
@@ -55,7 +57,7 @@ Deno.test("imageKey() refuses names the SQL API refuses, with its words", () => 
     "x": /only \.jpg/,
     " x.jpg": /leading or trailing spaces/,
     "a\u0007.jpg": /control characters/,
-    [`${"a".repeat(252)}.jpg`]: /longer than 255/,
+    [`${"a".repeat(252)}.jpg`]: /longer than 255 bytes/,
   };
   for (const [name, message] of Object.entries(cases)) {
     assert.throws(
@@ -69,4 +71,13 @@ Deno.test("imageKey() refuses names the SQL API refuses, with its words", () => 
 Deno.test("withExtension() swaps the extension", () => {
   assert.equal(withExtension("14000.jpg", "png"), "14000.png");
   assert.equal(withExtension("a.b.jpeg", "webp"), "a.b.webp");
+});
+
+Deno.test("filenameProblem() and normalizeFilename() give every corpus name the verdict SQL gives", async () => {
+  const { cases, messages } = await readFilenameCorpus();
+  for (const { line, rawInput, input, verdict, normalized } of cases) {
+    const where = `filenames.tsv line ${line}: ${rawInput}`;
+    assert.equal(filenameProblem(input), verdict === "ok" ? undefined : messages[verdict], where);
+    assert.equal(normalizeFilename(input), normalized, where);
+  }
 });
