@@ -215,7 +215,8 @@ if [ -n "$env_file" ]; then
     done
   done
   endpoint="${secrets[S3_ENDPOINT]:-}"
-  if [[ $endpoint =~ ^https?://(localhost|127\.|\[::1\]|0\.0\.0\.0) ]]; then
+  # DEPLOY_ALLOW_LOCAL_S3=1 lets this script's own tests use a local emulator.
+  if [[ $endpoint =~ ^https?://(localhost|127\.|\[::1\]|0\.0\.0\.0) && -z ${DEPLOY_ALLOW_LOCAL_S3:-} ]]; then
     problems+=("S3_ENDPOINT points at this machine ($endpoint): hosted functions cannot reach it")
   fi
   # Supabase Storage's S3 endpoint: https://<ref>.supabase.co/storage/v1/s3 (or
@@ -399,7 +400,7 @@ done
 # 5. Bucket rules.
 if $configure_bucket; then
   begin_step "bucket: CORS and lifecycle rules"
-  bucket_command=("$deno_cli" run --allow-env --allow-net --allow-read
+  bucket_command=("$deno_cli" run --allow-env --allow-net --allow-read --allow-sys
     "$ROOT/scripts/deploy/configure_bucket.ts" --env-file "$env_file")
   for origin in "${cors_origins[@]+"${cors_origins[@]}"}"; do bucket_command+=(--cors-origin "$origin"); done
   run_step_command bucket "${bucket_command[@]}"

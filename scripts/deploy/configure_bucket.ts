@@ -12,7 +12,7 @@
  *
  * Usage (deploy-s3-function.sh --configure-bucket runs it):
  *
- *   deno run --allow-env --allow-net --allow-read scripts/deploy/configure_bucket.ts \
+ *   deno run --allow-env --allow-net --allow-read --allow-sys scripts/deploy/configure_bucket.ts \
  *     --env-file FILE [--cors-origin ORIGIN]...
  *
  * The bucket, region and endpoint come from the env file (the function secrets). Changing bucket

@@ -3,6 +3,8 @@
  * every call) and a local HTTP server standing in for the project's functions.
  */
 import assert from "node:assert/strict";
+import { freePort, makeStackTempDir } from "../stack/process.ts";
+import { EMULATOR_CREDENTIALS, startS3Emulator } from "../stack/s3.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const SCRIPT = `${ROOT}deploy-s3-function.sh`;
@@ -374,4 +376,42 @@ Deno.test("deploy: a failed deep health check fails the smoke test and shows whi
   assert.match(run.output, /ok: upload-to-s3/);
   assert.match(run.output, /s3-image-service answered HTTP 503: .*"bucket":"AccessDenied"/);
   assert.match(run.output, /step "smoke test" failed for: s3-image-service/);
+});
+
+Deno.test("deploy: --configure-bucket applies the CORS rule and stops on a bucket without a lifecycle API", async () => {
+  const dir = await makeStackTempDir("deploy-test-s3-");
+  const port = freePort();
+  const emulator = await startS3Emulator({ port, dataDir: dir, bucket: "shop-images" });
+  try {
+    const run = await deploy(
+      [
+        "--project-ref",
+        REF,
+        "--env-file",
+        "{envFile}",
+        "--skip-migrations",
+        "--configure-bucket",
+        "--cors-origin",
+        "https://admin.example.com",
+      ],
+      {
+        envFile: [
+          "S3_BUCKET=shop-images",
+          "AWS_REGION=us-east-1",
+          `AWS_ACCESS_KEY=${EMULATOR_CREDENTIALS.accessKeyId}`,
+          `AWS_SECRET_ACCESS_KEY=${EMULATOR_CREDENTIALS.secretAccessKey}`,
+          `S3_ENDPOINT=http://127.0.0.1:${port}`,
+        ].join("\n"),
+        env: { DEPLOY_ALLOW_LOCAL_S3: "1" },
+      },
+    );
+    assert.equal(run.code, 1, run.output);
+    assert.match(run.output, /ok: cors on bucket "shop-images": .*https:\/\/admin\.example\.com/);
+    assert.match(run.output, /step "bucket" failed/);
+    assert.match(run.output, /UNSUPPORTED: lifecycle on bucket "shop-images": NotImplemented/);
+    assert.deepEqual(run.health, [], "the smoke test runs only after every step succeeded");
+  } finally {
+    await emulator.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
 });
