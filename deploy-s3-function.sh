@@ -227,10 +227,8 @@ if [ -n "$env_file" ]; then
       problems+=("S3_CONDITIONAL_WRITES must be false for Supabase Storage's S3 endpoint (it does not honour If-None-Match)")
   fi
   if ((${#problems[@]})); then
-    {
-      printf 'deploy: env file %s refused, nothing was changed:\n' "$env_file"
-      printf '  - %s\n' "${problems[@]}"
-    } | sort >&2
+    printf 'deploy: env file %s refused, nothing was changed:\n' "$env_file" >&2
+    printf '  - %s\n' "${problems[@]}" | sort >&2
     exit 1
   fi
 fi
@@ -286,7 +284,6 @@ db_target="$remote"
 # --- the steps ----------------------------------------------------------------------------------
 
 cd "$ROOT"
-export DO_NOT_TRACK="${DO_NOT_TRACK:-1}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
