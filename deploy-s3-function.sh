@@ -57,7 +57,8 @@ Environment:
   SUPABASE_PROJECT_REF    default for --project-ref
   SUPABASE_CLI            path of the Supabase CLI (default: `supabase` on PATH when it is v3,
                           else node_modules/.bin/supabase)
-  SUPABASE_ANON_KEY       key for the smoke test (default: the project's anon key, from the CLI)
+  SUPABASE_ANON_KEY       key for the smoke test (default: the project's legacy anon key, else
+                          its publishable key, both read from `supabase projects api-keys`)
   SUPABASE_FUNCTIONS_URL  functions base URL (default https://<ref>.supabase.co/functions/v1)
 
 Example:
@@ -100,7 +101,11 @@ step_failed() {
 show_command() {
   local out="" arg
   for arg in "$@"; do
-    if [[ $arg =~ ^[A-Za-z0-9_./:=@,+-]+$ ]]; then out+="$arg "; else out+="$(printf '%q' "$arg") "; fi
+    if [[ $arg =~ ^[A-Za-z0-9_./:=@,+-]+$ ]]; then
+      out+="$arg "
+    else
+      out+="'${arg//\'/\'\\\'\'}' "
+    fi
   done
   printf '%s\n' "${out% }"
 }
@@ -347,30 +352,49 @@ EOF
 
 $dry_run && say "Dry run: nothing will be changed. Project $project_ref, functions: ${functions[*]}."
 
-# 1. Access and ref, read-only. The listing holds secret keys: it is kept, never printed.
+# The `role` claim of a JWT (no signature check: only used to tell the anon key from others).
+jwt_role() {
+  local payload="${1#*.}"
+  payload="${payload%%.*}"
+  payload="$(printf '%s' "$payload" | tr '_-' '/+')"
+  while ((${#payload} % 4)); do payload+="="; done
+  printf '%s' "$payload" | base64 -d 2>/dev/null |
+    sed -n 's/.*"role"[[:space:]]*:[[:space:]]*"\([a-z_]*\)".*/\1/p'
+}
+
+# 1. Access and ref, read-only. The listing holds secret keys: it is read, never printed. The
+# smoke test needs a key the gateway lets through: the legacy anon key (a JWT, accepted by
+# verify_jwt), else the publishable key (sb_publishable_…, sent as apikey only).
 begin_step check
-anon_key="${SUPABASE_ANON_KEY:-}"
-keys_command=("$supabase_cli" projects api-keys "$remote" -o env)
+smoke_key="${SUPABASE_ANON_KEY:-}"
+keys_command=("$supabase_cli" projects api-keys "$remote" -o json)
 if $dry_run; then
   say "    would run: $(show_command "${keys_command[@]}")   (read-only; output not shown)"
 else
   say "    \$ $(show_command "${keys_command[@]}")   (output not shown: it lists secret keys)"
-  if "${keys_command[@]}" >"$work/keys.env" 2>"$work/keys.err"; then :; else
+  if "${keys_command[@]}" >"$work/keys.json" 2>"$work/keys.err"; then :; else
     code=$?
     step_failed check "$work/keys.err" "$code"
     on_failure_hint check "$work/keys.err" | redact >&2
     exit 1
   fi
-  if [ -z "$anon_key" ]; then
-    anon_key="$(sed -n 's/^SUPABASE_ANON_KEY="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$work/keys.env" | head -n 1)"
-    [ "$anon_key" = "******" ] && anon_key=""
+  anon_jwt=""
+  publishable=""
+  while IFS= read -r token; do
+    if [[ $token == sb_publishable_* ]]; then
+      publishable="${publishable:-$token}"
+    elif [[ $token == eyJ* && $(jwt_role "$token") == anon ]]; then
+      anon_jwt="${anon_jwt:-$token}"
+    else
+      MASKED_VALUES+=("$token")
+    fi
+  done < <(grep -oE 'eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+|sb_(publishable|secret)_[A-Za-z0-9_-]+' \
+    "$work/keys.json" || true)
+  rm -f "$work/keys.json"
+  smoke_key="${smoke_key:-${anon_jwt:-$publishable}}"
+  if [ -z "$smoke_key" ] && ! $skip_smoke; then
+    die "step \"check\" failed: the project lists no anon or publishable key for the smoke test; set SUPABASE_ANON_KEY or pass --skip-smoke. Nothing was changed."
   fi
-  while IFS= read -r line; do
-    value="${line#*=}"
-    value="${value#\"}"
-    MASKED_VALUES+=("${value%\"}")
-  done < <(grep -E '^SUPABASE_[A-Z_]+=' "$work/keys.env" | grep -v '^SUPABASE_ANON_KEY=' || true)
-  rm -f "$work/keys.env"
   say "    access to project $project_ref confirmed"
 fi
 
@@ -410,14 +434,13 @@ if ! $skip_smoke; then
   for fn in "${functions[@]}"; do
     url="$functions_url/$fn/health?deep=true"
     if $dry_run; then
-      say "    would run: curl -sS --max-time 60 -H 'apikey: <anon key>' -H 'Authorization: Bearer <anon key>' '$url'"
+      say "    would run: curl -sS --max-time 60 -H 'apikey: <anon key>' -H 'Authorization: Bearer <anon key>' $(show_command "$url")"
       continue
     fi
-    [ -n "$anon_key" ] ||
-      die "step \"smoke test\" failed: the project has no legacy anon key to call the functions with; set SUPABASE_ANON_KEY to a JWT the gateway accepts, or pass --skip-smoke"
-    # The key goes through curl's config on stdin, not its command line (visible in ps).
-    headers="header = \"apikey: $anon_key\""
-    [[ $anon_key == eyJ* ]] && headers+=$'\n'"header = \"Authorization: Bearer $anon_key\""
+    # The key goes through curl's config on stdin, not its command line (visible in ps). Only a
+    # JWT goes in Authorization: the gateway refuses an API key there.
+    headers="header = \"apikey: $smoke_key\""
+    [[ $smoke_key == eyJ* ]] && headers+=$'\n'"header = \"Authorization: Bearer $smoke_key\""
     status="$(printf '%s\n' "$headers" |
       curl -sS --max-time 60 -o "$work/health.json" -w '%{http_code}' -K - "$url" 2>"$work/curl.err" ||
       true)"

@@ -14,6 +14,8 @@ const SECRET = "s3cr3t-Value-that-must-never-show";
 const ACCESS_KEY = "AKIAREALKEYFORTEST01";
 const ANON_KEY = "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoiYW5vbiJ9.anon-signature";
 const SERVICE_KEY = "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.service-signature";
+const PUBLISHABLE_KEY = "sb_publishable_Xy12-AbC_def";
+const SECRET_API_KEY = "sb_secret_Zz98_secretvalue";
 const ACCESS_TOKEN = "sbp_0123456789abcdef0123456789abcdef01234567";
 
 const GOOD_ENV = [
@@ -85,7 +87,9 @@ async function deploy(args: string[], options: DeployOptions = {}): Promise<Depl
         HOME: dir,
         FAKE_SUPABASE_LOG: log,
         FAKE_ANON_KEY: ANON_KEY,
-        FAKE_SECRET_KEY: SERVICE_KEY,
+        FAKE_SERVICE_ROLE_KEY: SERVICE_KEY,
+        FAKE_PUBLISHABLE_KEY: PUBLISHABLE_KEY,
+        FAKE_SECRET_KEY: SECRET_API_KEY,
         SUPABASE_ACCESS_TOKEN: ACCESS_TOKEN,
         SUPABASE_FUNCTIONS_URL: `http://127.0.0.1:${server.addr.port}/functions/v1`,
         ...options.env,
@@ -109,7 +113,7 @@ async function deploy(args: string[], options: DeployOptions = {}): Promise<Depl
 }
 
 function assertNoSecretShown(run: DeployRun) {
-  for (const value of [SECRET, ACCESS_KEY, SERVICE_KEY, ACCESS_TOKEN]) {
+  for (const value of [SECRET, ACCESS_KEY, SERVICE_KEY, SECRET_API_KEY, ACCESS_TOKEN]) {
     assert.ok(!run.output.includes(value), `output shows a secret value:\n${run.output}`);
   }
 }
@@ -119,7 +123,7 @@ Deno.test("deploy: a full deploy sets secrets, pushes migrations, deploys both f
   assert.equal(run.code, 0, run.output);
   assert.deepEqual(run.calls, [
     ["--version"],
-    ["projects", "api-keys", `--remote=${REF}`, "-o", "env"],
+    ["projects", "api-keys", `--remote=${REF}`, "-o", "json"],
     ["secrets", "set", "--env-file", run.envFile, `--remote=${REF}`, "--yes"],
     ["db", "push", `--remote=${REF}`, "--yes"],
     ["functions", "deploy", "upload-to-s3", "--use-api", `--remote=${REF}`, "--yes"],
@@ -187,7 +191,7 @@ Deno.test("deploy: --dry-run prints every step's exact command and changes nothi
   assert.deepEqual(run.health, []);
   for (
     const expected of [
-      `supabase projects api-keys --remote=${REF} -o env`,
+      `supabase projects api-keys --remote=${REF} -o json`,
       `supabase secrets set --env-file ${run.envFile} --remote=${REF} --yes`,
       `supabase db push --remote=${REF} --yes`,
       `supabase functions deploy upload-to-s3 --use-api --remote=${REF} --yes`,
@@ -414,4 +418,32 @@ Deno.test("deploy: --configure-bucket applies the CORS rule and stops on a bucke
     await emulator.stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+});
+
+Deno.test("deploy: a project without legacy keys is smoke-tested with its publishable key as apikey only", async () => {
+  const run = await deploy(["--project-ref", REF, "--skip-migrations", "upload-to-s3"], {
+    env: { FAKE_ANON_KEY: "", FAKE_SERVICE_ROLE_KEY: "" },
+  });
+  assert.equal(run.code, 0, run.output);
+  assert.deepEqual(run.health, [{
+    path: "/functions/v1/upload-to-s3/health?deep=true",
+    apikey: PUBLISHABLE_KEY,
+    authorization: null,
+  }]);
+  assertNoSecretShown(run);
+});
+
+Deno.test("deploy: with no key for the smoke test it stops at the check, before any change", async () => {
+  const run = await deploy(["--project-ref", REF, "--env-file", "{envFile}"], {
+    env: { FAKE_ANON_KEY: "", FAKE_PUBLISHABLE_KEY: "" },
+  });
+  assert.equal(run.code, 1);
+  assert.match(run.output, /no anon or publishable key for the smoke test.*--skip-smoke/);
+  assert.deepEqual(run.calls.filter(isChanging), []);
+
+  const skipped = await deploy(["--project-ref", REF, "--skip-smoke"], {
+    env: { FAKE_ANON_KEY: "", FAKE_PUBLISHABLE_KEY: "" },
+  });
+  assert.equal(skipped.code, 0, skipped.output);
+  assert.deepEqual(skipped.health, []);
 });
