@@ -182,12 +182,14 @@ declare -A secrets=()
 # Reads NAME=value lines as the CLI's dotenv reader does for plain files: comments, blank lines
 # and `export ` prefixes are skipped, one pair of surrounding quotes is removed.
 read_env_file() {
-  local line name value
+  local line name value number=0
   while IFS= read -r line || [ -n "$line" ]; do
+    number=$((number + 1))
     line="${line#"${line%%[![:space:]]*}"}"
     [[ -z $line || $line == \#* ]] && continue
     line="${line#export }"
-    [[ $line == *=* ]] || die "env file $env_file: line \"${line%%=*}\" is not NAME=value"
+    # The line itself is not shown: it may be a pasted secret.
+    [[ $line == *=* ]] || die "env file $env_file: line $number is not NAME=value"
     name="${line%%=*}"
     name="${name%"${name##*[![:space:]]}"}"
     value="${line#*=}"
@@ -196,7 +198,9 @@ read_env_file() {
     if [[ $value =~ ^\"(.*)\"$ || $value =~ ^\'(.*)\'$ ]]; then value="${BASH_REMATCH[1]}"; fi
     [[ $name =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "env file $env_file: \"$name\" is not a valid name"
     secrets["$name"]="$value"
-    if [[ $name =~ (KEY|SECRET|PASSWORD|TOKEN) ]]; then MASKED_VALUES+=("$value"); fi
+    if [[ $name =~ (KEY|SECRET|PASSWORD|TOKEN|CREDENTIAL) ]]; then MASKED_VALUES+=("$value"); fi
+    # A connection URL's password is a secret whatever the variable is called.
+    if [[ $value =~ ^[a-z]+://[^:/@]+:([^@]+)@ ]]; then MASKED_VALUES+=("${BASH_REMATCH[1]}"); fi
   done <"$env_file"
 }
 

@@ -447,3 +447,36 @@ Deno.test("deploy: with no key for the smoke test it stops at the check, before 
   assert.equal(skipped.code, 0, skipped.output);
   assert.deepEqual(skipped.health, []);
 });
+
+Deno.test("deploy: a relative --env-file is read from the caller's directory and never echoed when malformed", async () => {
+  const ok = await deploy(["--project-ref", REF, "--env-file", "prod.env", "--skip-smoke"]);
+  assert.equal(ok.code, 0, ok.output);
+  assert.deepEqual(ok.calls.find((c) => c[0] === "secrets"), [
+    "secrets",
+    "set",
+    "--env-file",
+    ok.envFile,
+    `--remote=${REF}`,
+    "--yes",
+  ]);
+
+  const pasted = await deploy(["--project-ref", REF, "--env-file", "prod.env"], {
+    envFile:
+      `${GOOD_ENV}\n${SECRET}\nDB_POOLER_URL=postgresql://app:Pooler-Pa55@pooler.example.com:6543/postgres\n`,
+  });
+  assert.equal(pasted.code, 1);
+  assert.match(pasted.output, /line 7 is not NAME=value/);
+  assert.deepEqual(pasted.calls.filter(isChanging), []);
+  assertNoSecretShown(pasted);
+});
+
+Deno.test("deploy: a password inside any URL value of the env file is masked", async () => {
+  const run = await deploy(["--project-ref", REF, "--env-file", "{envFile}", "--skip-smoke"], {
+    envFile:
+      `${GOOD_ENV}\nDB_POOLER_URL=postgresql://app:Pooler-Pa55@pooler.example.com:6543/postgres\n`,
+    env: { FAKE_SUPABASE_ECHO_ENV_FILE: "1" },
+  });
+  assert.equal(run.code, 0, run.output);
+  assert.match(run.output, /DB_POOLER_URL=postgresql:\/\/app:\*\*\*@pooler\.example\.com/);
+  assert.ok(!run.output.includes("Pooler-Pa55"), run.output);
+});
