@@ -273,6 +273,9 @@ fi
 [ -n "$supabase_cli" ] ||
   die "Supabase CLI v3 not found: run npm install (it brings v3 into node_modules/.bin), or set SUPABASE_CLI"
 
+$skip_smoke || command -v curl >/dev/null ||
+  die "curl not found (the smoke test uses it): apt-get install -y curl, or pass --skip-smoke"
+
 deno_cli=""
 if $configure_bucket; then
   if [ -x "$ROOT/node_modules/.bin/deno" ]; then
