@@ -1,7 +1,7 @@
 /**
  * `npm test`: every test tier in order, stopping at the first that fails.
  *
- *   static       deno fmt --check, deno lint, deno check
+ *   static       deno fmt --check, deno lint, deno check, shellcheck
  *   unit         Deno tests next to their source (fakes allowed)
  *   db           pgTAP on a fresh private cluster (migrations pushed by the Supabase CLI, then
  *                pasted again with psql to prove they are re-runnable; `supabase db lint`)
@@ -98,11 +98,21 @@ export function parsePgProveSummary(output: string, exitCode: number): TierResul
   return { passed: Math.max(total - failed - skipped, 0), failed, skipped };
 }
 
+/** Shell scripts the static tier runs shellcheck on. */
+const SHELL_SCRIPTS = ["deploy-s3-function.sh", ".ci/run", "scripts/deploy/testdata/supabase"];
+
 async function staticChecks(): Promise<TierResult> {
+  if (!(await commandExists("shellcheck"))) {
+    throw new MissingPrerequisite(
+      "shellcheck not found (checks the deploy script)",
+      "apt-get install -y shellcheck",
+    );
+  }
   const checks: Array<[string, string[]]> = [
     ["deno fmt --check", [DENO, "fmt", "--check"]],
     ["deno lint", [DENO, "lint"]],
     ["deno check", [DENO, "check", "."]],
+    ["shellcheck", ["shellcheck", ...SHELL_SCRIPTS]],
   ];
   const result = { passed: 0, failed: 0, skipped: 0 };
   for (const [name, args] of checks) {
