@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { serviceKeyHeaders } from "./auth/settings.ts";
+import { serviceKeyHeaders } from "../../_shared/auth/settings.ts";
 
 /** What the next invocation of a job needs. */
 export interface ContinueRequest {
