@@ -791,11 +791,10 @@ grant execute on function s3_image_cache_private.s3_cache_rebuild_lock_running(b
 -------------------------------------------------------------------------------------------------
 
 -- What finishing the job would change, without changing anything: counts and up to sample_limit
--- names of each kind (in byte order), how many listed keys the naming rules refuse (`skipped`),
--- the index's size (`index_count`) and whether finish's mass-removal guard will hold the job
--- (`held`: it would remove more than half of the index and was not started with force). Rows
--- written after the job started are left out: finish never touches them. Needs a running job
--- whose listing is complete.
+-- names of each kind (in byte order), and how many listed keys the naming rules refuse
+-- (`skipped`). Rows written after the job started are left out: finish never touches them, nor
+-- names removed since it started. Needs a running job whose listing is complete. (Finish's
+-- mass-removal guard holds the job when to_remove is more than half of the index.)
 --   select jsonb_pretty(s3_cache_rebuild_preview(7, 20));
 create or replace function public.s3_cache_rebuild_preview(job_id bigint, sample_limit integer default 100)
 returns jsonb
@@ -844,9 +843,6 @@ begin
   changed as (
     select distinct l.filename from listed as l where l.action = 'update'
   ),
-  index_size as (
-    select count(*) as n from public.s3_image_cache
-  ),
   missing_from_bucket as (
     select c.filename::text as filename from public.s3_image_cache as c
     where c.updated_at < job.started_at
@@ -860,10 +856,6 @@ begin
     'to_update', (select count(*) from changed),
     'to_remove', (select count(*) from missing_from_bucket),
     'skipped', (select count(distinct l.filename) from listed as l where l.action = 'skip'),
-    'index_count', (select i.n from index_size as i),
-    -- What finish's mass-removal guard will decide.
-    'held', not job.force
-      and (select count(*) from missing_from_bucket) * 2 > (select i.n from index_size as i),
     'missing_from_index', coalesce((
       select pg_catalog.jsonb_agg(x.filename order by x.filename collate "C") from (
         select m.filename from missing_from_index as m

@@ -59,8 +59,8 @@ select is((select count(*)::int from s3_cache_rebuild_pages
 -- The mass-removal guard ---------------------------------------------------------------------------
 insert into t07_job values ('mass', pg_temp.t07_job(array['a.jpg', 'n.jpg']));
 select is(
-  (select s3_cache_rebuild_preview(id) -> 'held' from t07_job where name = 'mass'), 'true'::jsonb,
-  'preview says the guard will hold this finish');
+  (select s3_cache_rebuild_preview(id) -> 'to_remove' from t07_job where name = 'mass'), '3'::jsonb,
+  'preview shows the removal of 3 of the 4 images');
 insert into t07_result select 'mass', s3_cache_rebuild_finish(id) from t07_job where name = 'mass';
 select is((select job ->> 'status' from t07_result where name = 'mass'), 'needs_confirmation',
   'a finish that would remove 3 of 4 images ends as needs_confirmation');
