@@ -238,9 +238,7 @@ Deno.test("reconcile reports both directions as a dry run, then applies exactly 
   }
   assert.equal(status, 200, JSON.stringify(body));
   assert.equal(body.applied, false);
-  const { held, index_count: indexCount, ...report } = body.report as Record<string, unknown>;
-  assert.equal(held, false, "removing 2 of the index is no mass removal");
-  assert.equal(indexCount, before.length);
+  const report = body.report as Record<string, unknown>;
   assert.deepEqual(report, {
     job_id: (body.job as Job).id,
     to_insert: 3,
