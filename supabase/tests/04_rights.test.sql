@@ -5,7 +5,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 -- Hosted Supabase has extensions on the search_path already; a bare cluster does not.
 set local search_path = public, extensions;
-select plan(77);
+select plan(79);
 
 -- pgTAP's own functions must stay callable while a test runs as anon or authenticated (hosted
 -- Supabase grants this already).
@@ -30,6 +30,17 @@ select is(
        or exists (select 1 from aclexplode(p.proacl) as a where a.grantee = 0))),
   null, 'no function of ours is executable by PUBLIC: each revokes it right where it is created'
 );
+select is(
+  (select array_agg(p.proname::text order by p.proname) from pg_proc as p
+   where p.pronamespace in ('public'::regnamespace, 's3_image_cache_private'::regnamespace)
+     and has_function_privilege('anon', p.oid, 'execute')),
+  array['lookup_s3_cache'], 'anon may execute lookup_s3_cache and no other function of ours');
+select is(
+  (select array_agg(p.proname::text order by p.proname) from pg_proc as p
+   where p.pronamespace in ('public'::regnamespace, 's3_image_cache_private'::regnamespace)
+     and has_function_privilege('authenticated', p.oid, 'execute')),
+  array['lookup_s3_cache', 's3_cache_rebuild_status'],
+  'authenticated may execute lookup_s3_cache and s3_cache_rebuild_status, no other function of ours');
 select ok(
   not has_schema_privilege('anon', 's3_image_cache_private', 'usage')
     and not has_schema_privilege('authenticated', 's3_image_cache_private', 'usage')
