@@ -200,3 +200,69 @@ export function assertPortFree(port: number, variable: string): void {
     );
   }
 }
+
+/** Options for {@linkcode superviseService}. */
+export interface SuperviseOptions {
+  /** Where restarts are reported (besides stderr): the stack's log folder file. */
+  logFile?: string;
+  /** Restarts allowed within a minute before giving up (a piece that crashes at start). */
+  maxRestartsPerMinute?: number;
+}
+
+/**
+ * Keeps a piece of the stack running: when it exits without being stopped, it is started again
+ * (after a short pause) and the restart is written to `logFile` and stderr, so a stack left
+ * running for days recovers from a crashed emulator as a managed service would.
+ */
+export async function superviseService(
+  start: () => Promise<Service>,
+  options: SuperviseOptions = {},
+): Promise<Service> {
+  let current = await start();
+  let stopping = false;
+  const restarts: number[] = [];
+  const report = async (line: string) => {
+    const stamped = `${new Date().toISOString()} ${line}\n`;
+    console.error(stamped.trimEnd());
+    if (options.logFile) {
+      await Deno.writeTextFile(options.logFile, stamped, { append: true }).catch(() => {});
+    }
+  };
+  const watch = async (service: Service) => {
+    const { code, signal } = await service.process.status;
+    if (stopping) return;
+    const now = Date.now();
+    restarts.push(now);
+    while (restarts.length && restarts[0] < now - 60_000) restarts.shift();
+    const why = signal ? `signal ${signal}` : `code ${code}`;
+    if (restarts.length > (options.maxRestartsPerMinute ?? 5)) {
+      await report(`${service.name} exited (${why}) and keeps crashing; not restarting it again`);
+      return;
+    }
+    await report(`${service.name} exited (${why}); restarting it`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    try {
+      current = await start();
+      await report(`${service.name} restarted`);
+      watch(current);
+    } catch (error) {
+      await report(`${service.name} could not be restarted: ${(error as Error).message}`);
+    }
+  };
+  watch(current);
+  return {
+    get name() {
+      return current.name;
+    },
+    get process() {
+      return current.process;
+    },
+    get exited() {
+      return current.exited;
+    },
+    async stop(graceMs?: number) {
+      stopping = true;
+      await current.stop(graceMs);
+    },
+  };
+}

@@ -113,7 +113,38 @@ function readJson(req) {
   });
 }
 
-const server = http.createServer(async (req, res) => {
+/**
+ * `x-amz-copy-source-if-match` on a copy (s3rver ignores it): answers 412 and returns true when
+ * the source's ETag is another, so a copy publishes exactly the bytes that were checked.
+ */
+async function refusedCopySource(req, res) {
+  const expected = req.headers["x-amz-copy-source-if-match"];
+  const source = req.headers["x-amz-copy-source"];
+  if (req.method !== "PUT" || !expected || !source) return false;
+  const [bucket, ...rest] = decodeURIComponent(source.split("?")[0]).split("/").filter(Boolean);
+  const metadata = await s3rver.store.getMetadata(bucket, rest.join("/")).catch(() => null);
+  const unquote = (etag) => String(etag ?? "").replace(/^W\//, "").replace(/"/g, "");
+  if (metadata && unquote(metadata.etag) === unquote(expected)) return false;
+  req.resume();
+  xmlError(
+    res,
+    412,
+    "PreconditionFailed",
+    "At least one of the pre-conditions you specified did not hold",
+  );
+  return true;
+}
+
+const server = http.createServer((req, res) => {
+  route(req, res).catch((error) => {
+    // One bad request must never take the emulator down with it.
+    console.error("s3 emulator: request failed:", req.method, req.url, error);
+    if (!res.headersSent) xmlError(res, 500, "InternalError", "We encountered an internal error.");
+    else res.destroy();
+  });
+});
+
+async function route(req, res) {
   if (values.faults && req.url.startsWith("/__faults")) {
     if (req.method === "DELETE") faults.length = 0;
     else if (req.method === "POST") faults.push(await readJson(req));
@@ -121,7 +152,15 @@ const server = http.createServer(async (req, res) => {
     res.end(JSON.stringify({ faults }));
     return;
   }
-  const rawPath = decodeURIComponent(new URL(req.url, "http://localhost").pathname);
+  let rawPath;
+  try {
+    rawPath = decodeURIComponent(new URL(req.url, "http://localhost").pathname);
+  } catch {
+    // A malformed percent-escape (`/bucket/%E0%A4%A`): S3 answers 400; it must not kill us.
+    req.resume();
+    xmlError(res, 400, "InvalidURI", "Couldn't parse the specified URI.");
+    return;
+  }
   if (rawPath.split("/").includes("..") || rawPath.includes("\\")) {
     xmlError(res, 400, "InvalidObjectName", "Keys with '..' segments are refused by this emulator");
     return;
@@ -144,8 +183,9 @@ const server = http.createServer(async (req, res) => {
     return;
   }
   if (await refusedCreate(req, res, rawPath)) return;
+  if (await refusedCopySource(req, res)) return;
   handle(req, res);
-});
+}
 server.listen(Number(values.port), values.address, () => {
   console.log(
     `s3 emulator ready on http://${values.address}:${values.port} bucket=${values.bucket}`,
@@ -154,3 +194,6 @@ server.listen(Number(values.port), values.address, () => {
 for (const signal of ["SIGINT", "SIGTERM"]) {
   process.on(signal, () => server.close(() => process.exit(0)));
 }
+// s3rver's own handlers can throw outside our promise chain; log and stay up.
+process.on("uncaughtException", (error) => console.error("s3 emulator: uncaught:", error));
+process.on("unhandledRejection", (error) => console.error("s3 emulator: unhandled:", error));

@@ -14,7 +14,13 @@ import { startFunctionsHost } from "./functions_host.ts";
 import { loadStackKeys, LOCAL_USERS } from "./keys.ts";
 import { applyMigrations, REPO_ROOT } from "./migrations.ts";
 import { startCluster } from "./postgres.ts";
-import { assertPortFree, freePort, makeStackTempDir, type Service } from "./process.ts";
+import {
+  assertPortFree,
+  freePort,
+  makeStackTempDir,
+  type Service,
+  superviseService,
+} from "./process.ts";
 import { EMULATOR_CREDENTIALS, startS3Emulator } from "./s3.ts";
 import { startUiServer } from "./ui_server.ts";
 
@@ -163,13 +169,14 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     } else {
       assertPortFree(ports.s3, "S3_PORT");
       const bucket = "product-images";
-      const emulator: Service = await startS3Emulator({
-        port: ports.s3,
-        dataDir: `${stateDir}/s3`,
-        bucket,
-        faults: isolated,
-        logFile: `${logDir}/s3-emulator.log`,
-      });
+      const emulator: Service = await superviseService(() =>
+        startS3Emulator({
+          port: ports.s3,
+          dataDir: `${stateDir}/s3`,
+          bucket,
+          faults: isolated,
+          logFile: `${logDir}/s3-emulator.log`,
+        }), { logFile: `${logDir}/stack.log` });
       stops.push(() => emulator.stop());
       s3 = {
         S3_ENDPOINT: `http://127.0.0.1:${ports.s3}`,

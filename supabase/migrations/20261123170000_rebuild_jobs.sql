@@ -1111,6 +1111,32 @@ $$;
 revoke all on function public.s3_cache_rebuild_cancel(bigint) from public, anon, authenticated;
 grant execute on function public.s3_cache_rebuild_cancel(bigint) to service_role;
 
+-- Marks a running job to be applied even when it would remove more than half of the index: an
+-- admin read a reconcile's report and confirmed it (`POST /reconcile/:id/apply {"force": true}`).
+-- A job that is not running raises, naming its status. Returns the job.
+--   select s3_cache_rebuild_force(7);
+create or replace function public.s3_cache_rebuild_force(job_id bigint)
+returns jsonb
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+  job public.s3_cache_rebuilds := s3_image_cache_private.s3_cache_rebuild_lock_running(
+    s3_cache_rebuild_force.job_id, 'force'
+  );
+begin
+  update public.s3_cache_rebuilds as r set force = true
+  where r.id = job.id
+  returning r.* into job;
+  return pg_catalog.to_jsonb(job);
+end;
+$$;
+revoke all on function public.s3_cache_rebuild_force(bigint) from public, anon, authenticated;
+grant execute on function public.s3_cache_rebuild_force(bigint) to service_role;
+
 -- The given job, or the latest one when job_id is NULL; NULL when there is none. Signed-in users
 -- may call it (they can read s3_cache_rebuilds anyway).
 --   select jsonb_pretty(s3_cache_rebuild_status());

@@ -62,7 +62,7 @@ Deno.test("direct upload: presign, PUT to the bucket, confirm; stored, indexed, 
   assert.equal(ticket.key, `${P}Large.jpg`);
   assert.equal(ticket.method, "PUT");
   assert.deepEqual(ticket.headers, { "content-type": "image/jpeg" });
-  assert.match(ticket.stagingKey, /^_incoming\/[0-9a-f-]{36}\/\d+\//);
+  assert.match(ticket.stagingKey, /^_incoming\/[0-9a-f-]{36}\/[0-9a-f-]{36}\/\d+\//);
   assert.ok(new Date(ticket.expiresAt).getTime() > Date.now());
   assert.equal(ticket.exists, false);
 
@@ -226,11 +226,29 @@ Deno.test("direct upload: confirm only accepts staging keys it handed out", asyn
   const live = await post("direct/confirm", { stagingKey: "14000.jpg" });
   assert.equal(live.status, 400);
   assert.equal(errorCode(live.body), "validation_failed");
+  const owner = (await presign(`${P}owner.jpg`, "image/jpeg", 10)).stagingKey.split("/")[1];
   const missing = await post("direct/confirm", {
-    stagingKey: `_incoming/${crypto.randomUUID()}/10/${P}never.jpg`,
+    stagingKey: `_incoming/${owner}/${crypto.randomUUID()}/10/${P}never.jpg`,
   });
   assert.equal(missing.status, 404);
   assert.equal(errorCode(missing.body), "not_found");
+});
+
+Deno.test("direct upload: another user's staging key is 403, nothing published, nothing deleted", async () => {
+  const ticket = await presign(`${P}owned.jpg`, "image/jpeg", JPEG.length);
+  await put(ticket, JPEG);
+  const stolen = await post(
+    "direct/confirm",
+    { stagingKey: ticket.stagingKey },
+    stackInfo().ADMIN_TOKEN,
+  );
+  assert.equal(stolen.status, 403, JSON.stringify(stolen.body));
+  assert.equal(errorCode(stolen.body), "forbidden");
+  assert.ok(await storage.head(ticket.stagingKey), "the owner's upload is still staged");
+  assert.equal(await storage.head(ticket.key), null, "nothing was published");
+  assert.equal(await indexRow(ticket.key), undefined, "nothing was indexed");
+  const own = await post("direct/confirm", { stagingKey: ticket.stagingKey });
+  assert.equal(own.status, 201, JSON.stringify(own.body));
 });
 
 Deno.test("direct upload: only managers, admins and service_role may presign", async () => {

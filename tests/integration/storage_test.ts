@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { samplePng } from "../../scripts/lib/png.ts";
+import { SourceChangedError } from "../../supabase/functions/_shared/platform/storage.ts";
 import { clearS3Faults, injectS3Fault, pendingS3Faults, testStorage } from "../support/s3.ts";
+import { stackInfo } from "../support/stack.ts";
 
 const storage = testStorage();
 const PREFIX = `storage-test-${crypto.randomUUID().slice(0, 8)}-`;
@@ -81,4 +83,33 @@ Deno.test("storage: a presigned GET URL serves the object to a plain HTTP client
   assert.equal(response.status, 200);
   assert.deepEqual(new Uint8Array(await response.arrayBuffer()), bytes);
   await storage.delete(key);
+});
+
+Deno.test("storage: a copy with sourceIfMatch publishes nothing once the source changed", async () => {
+  const source = `${PREFIX}staged.png`;
+  const target = `${PREFIX}live.png`;
+  const checked = samplePng(3);
+  await storage.put(source, checked, { contentType: "image/png" });
+  const { bytes, etag } = await storage.getWithEtag(source);
+  assert.deepEqual(bytes, checked);
+  // Someone reuses the presigned PUT: other bytes arrive after the check.
+  await storage.put(source, samplePng(4), { contentType: "image/png" });
+  await assert.rejects(
+    storage.copy(source, target, { contentType: "image/png", sourceIfMatch: etag }),
+    SourceChangedError,
+  );
+  assert.equal(await storage.head(target), null, "nothing was published");
+  const fresh = await storage.getWithEtag(source);
+  await storage.copy(source, target, { contentType: "image/png", sourceIfMatch: fresh.etag });
+  assert.equal((await storage.head(target))?.etag, fresh.etag);
+  await Promise.all([storage.delete(source), storage.delete(target)]);
+});
+
+Deno.test("storage: the emulator answers 400 to a malformed path and stays up", async () => {
+  const endpoint = stackInfo().S3_ENDPOINT;
+  const bad = await fetch(`${endpoint}/${stackInfo().S3_BUCKET}/%E0%A4%A.jpg`);
+  await bad.body?.cancel();
+  assert.equal(bad.status, 400);
+  const page = await storage.listPage({ prefix: PREFIX, maxKeys: 1 });
+  assert.ok(Array.isArray(page.objects), "the emulator still answers");
 });

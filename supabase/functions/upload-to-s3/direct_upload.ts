@@ -3,7 +3,8 @@
  * bucket under a staging key, then asks us to confirm. Only a confirmed, fully checked file is
  * copied to its live key and indexed; a bad one is deleted.
  *
- * Staging keys look like `_incoming/<uuid>/<declared size>/<name>`: they contain `/`, which no
+ * Staging keys look like `_incoming/<owner>/<uuid>/<declared size>/<name>` (owner: the user who
+ * prepared it, the only one who may confirm it): they contain `/`, which no
  * product image name may, so an unchecked body can never be served as a product image and a
  * rebuild never indexes one. A bucket lifecycle rule should expire `_incoming/` after a day to
  * collect uploads that were never confirmed (docs/upload.md).
@@ -15,8 +16,11 @@ import { AppError, ERRORS } from "../_shared/http/errors.ts";
 import { FORMAT_INFO, formatOfContentType } from "../_shared/images/formats.ts";
 import { contentTypeForName, imageKey } from "../_shared/images/names.ts";
 import { detectFormat, inspectImage } from "../_shared/images/sniff.ts";
-import type { ImageStorage } from "../_shared/platform/storage.ts";
+import { type ImageStorage, SourceChangedError } from "../_shared/platform/storage.ts";
 import { checkSize, type ImageUploader, type UploadOutcome } from "./uploader.ts";
+
+const changedWhileChecked = () =>
+  ERRORS.Conflict("The uploaded file changed while it was checked; upload it again");
 
 /** Prefix of every staging key. */
 export const STAGING_PREFIX = "_incoming/";
@@ -58,21 +62,28 @@ export interface DirectUploadTicket {
   exists: boolean;
 }
 
-/** The direct-upload operations. */
+/** The direct-upload operations; `owner` is the caller's id (the user's `sub`). */
 export interface DirectUploads {
-  prepare(input: z.infer<typeof DirectUploadRequest>): Promise<DirectUploadTicket>;
-  confirm(input: z.infer<typeof DirectConfirmRequest>): Promise<UploadOutcome>;
+  prepare(input: z.infer<typeof DirectUploadRequest>, owner: string): Promise<DirectUploadTicket>;
+  confirm(input: z.infer<typeof DirectConfirmRequest>, owner: string): Promise<UploadOutcome>;
 }
 
+/** `_incoming/<owner>/<uuid>/<declared size>/<name>`. */
 const STAGING_KEY =
-  /^_incoming\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\/(\d{1,15})\/([^/]+)$/;
+  /^_incoming\/([A-Za-z0-9_-]{1,64})\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\/(\d{1,15})\/([^/]+)$/;
+
+/** The owner segment of a staging key: the caller's id, kept to characters a key may hold. */
+export function ownerSegment(owner: string): string {
+  const safe = owner.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 64);
+  return safe || "_";
+}
 
 /** Direct uploads over `storage`, storing through `uploader`. */
 export function createDirectUploads(storage: ImageStorage, uploader: ImageUploader): DirectUploads {
   const { settings } = uploader;
 
   return {
-    async prepare({ filename, contentType, size }) {
+    async prepare({ filename, contentType, size }, owner) {
       const key = imageKey(filename);
       if (size === 0) throw ERRORS.EmptyFile();
       checkSize(size, settings.maxBytes);
@@ -92,7 +103,9 @@ export function createDirectUploads(storage: ImageStorage, uploader: ImageUpload
           } image; name it with the extension .${FORMAT_INFO[format].extension}`,
         );
       }
-      const stagingKey = `${STAGING_PREFIX}${crypto.randomUUID()}/${size}/${key}`;
+      const stagingKey = `${STAGING_PREFIX}${
+        ownerSegment(owner)
+      }/${crypto.randomUUID()}/${size}/${key}`;
       const seconds = settings.signedUrlSeconds;
       const [uploadUrl, existing] = await Promise.all([
         storage.signedPutUrl(stagingKey, { contentType: type, contentLength: size, seconds }),
@@ -109,15 +122,21 @@ export function createDirectUploads(storage: ImageStorage, uploader: ImageUpload
       };
     },
 
-    async confirm({ stagingKey, replace = false }) {
+    async confirm({ stagingKey, replace = false }, owner) {
       const match = STAGING_KEY.exec(stagingKey);
-      if (!match || imageKey(match[2]) !== match[2]) {
+      if (!match || imageKey(match[3]) !== match[3]) {
         throw ERRORS.ValidationFailed(
           `"${stagingKey}" is not a staging key this function handed out`,
         );
       }
-      const declared = Number(match[1]);
-      const key = match[2];
+      // Only the user who prepared an upload may publish it (nothing is deleted otherwise).
+      if (match[1] !== ownerSegment(owner)) {
+        throw ERRORS.Forbidden(
+          "This upload was prepared by another user; upload the file yourself",
+        );
+      }
+      const declared = Number(match[2]);
+      const key = match[3];
       const staged = await storage.head(stagingKey);
       if (!staged) {
         throw ERRORS.NotFound(
@@ -139,15 +158,20 @@ export function createDirectUploads(storage: ImageStorage, uploader: ImageUpload
           inspectImage(head, { allowed: settings.allowed }); // throws the right 415
         }
         // The hash (for idempotency) and the markup scan need every byte.
-        const bytes = await storage.get(stagingKey);
-        if (bytes.length !== staged.size) {
-          throw ERRORS.Conflict("The uploaded file changed while it was checked; upload it again");
-        }
+        const { bytes, etag } = await storage.getWithEtag(stagingKey);
+        if (bytes.length !== staged.size) throw changedWhileChecked();
         const image = uploader.validate(key, bytes);
+        // The copy happens only while the staging key still holds these bytes (its ETag): a
+        // presigned PUT is reusable until it expires, so other bytes may have arrived since.
         const outcome = await uploader.store(image, {
           replace,
           write: (onlyIfAbsent) =>
-            storage.copy(stagingKey, key, uploader.objectOptions(image, onlyIfAbsent)),
+            storage.copy(stagingKey, key, {
+              ...uploader.objectOptions(image, onlyIfAbsent),
+              sourceIfMatch: etag,
+            }).catch((error) => {
+              throw error instanceof SourceChangedError ? changedWhileChecked() : error;
+            }),
         });
         await storage.delete(stagingKey);
         return outcome;

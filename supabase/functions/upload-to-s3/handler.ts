@@ -140,14 +140,14 @@ async function uploadMultipart({ request }: RouteContext): Promise<Response> {
   }
 }
 
-async function prepareDirect({ request }: RouteContext): Promise<Response> {
+async function prepareDirect({ request, caller }: RouteContext): Promise<Response> {
   const input = await parseJsonBody(request, DirectUploadRequest, { maxBytes: MAX_JSON_BYTES });
-  return json(await uploads().direct.prepare(input), 200);
+  return json(await uploads().direct.prepare(input, caller.id), 200);
 }
 
-async function confirmDirect({ request }: RouteContext): Promise<Response> {
+async function confirmDirect({ request, caller }: RouteContext): Promise<Response> {
   const input = await parseJsonBody(request, DirectConfirmRequest, { maxBytes: MAX_JSON_BYTES });
-  const outcome = await uploads().direct.confirm(input);
+  const outcome = await uploads().direct.confirm(input, caller.id);
   return json(outcome.body, outcome.status);
 }
 

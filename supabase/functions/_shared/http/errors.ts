@@ -48,6 +48,18 @@ export const ERRORS = {
       { key },
     ),
   RebuildRunning: make(409, "rebuild_running"),
+  /**
+   * A rebuild or reconcile would have removed more than half of the index: held back, nothing
+   * changed (`details.job.summary.guard` has the numbers); repeat it with `force: true`.
+   */
+  NeedsConfirmation: make(409, "needs_confirmation"),
+  /** The store said more keys follow but gave no way to read them: the listing cannot be trusted. */
+  ListingTruncated: () =>
+    new AppError(
+      502,
+      "listing_truncated",
+      "The bucket listing said more keys follow but gave no continuation token; nothing can be applied from a partial listing",
+    ),
   /** A rebuild or reconcile job ended as failed; the index was left as it was. */
   RebuildFailed: make(502, "rebuild_failed"),
   PayloadTooLarge: make(413, "payload_too_large"),

@@ -73,16 +73,23 @@ export interface ImageStorage {
    * Server-side copy of `sourceKey` to `key` with new headers and metadata
    * (`MetadataDirective: REPLACE`); the bytes never pass through the function.
    */
+  /**
+   * Copies `sourceKey` to `key`. With `sourceIfMatch` the copy happens only while the source
+   * still has that ETag (`x-amz-copy-source-if-match`), else it rejects with
+   * {@linkcode SourceChangedError}: what was checked is exactly what is published.
+   */
   copy(
     sourceKey: string,
     key: string,
-    options: PutOptions,
+    options: PutOptions & { sourceIfMatch?: string },
   ): Promise<{ etag: string; lastModified: Date }>;
   /** The object's metadata, or `null` when there is no such key. */
   head(key: string): Promise<StoredObject | null>;
   /** Bytes `start`..`end` inclusive (fewer when the object is shorter). */
   getRange(key: string, start: number, end: number): Promise<Uint8Array>;
   get(key: string): Promise<Uint8Array>;
+  /** The bytes and the ETag of exactly those bytes (to copy them later only if unchanged). */
+  getWithEtag(key: string): Promise<{ bytes: Uint8Array; etag: string }>;
   delete(key: string): Promise<void>;
   listPage(options?: { prefix?: string; token?: string; maxKeys?: number }): Promise<ListPage>;
   signedGetUrl(key: string, seconds: number): Promise<string>;
@@ -130,7 +137,10 @@ function statusOf(error: unknown): number | undefined {
 
 /** Maps an SDK error to what a caller should see; 5xx internals are logged, not returned. */
 export function storageError(error: unknown, bucket: string): AppError | KeyExistsError {
-  if (error instanceof AppError || error instanceof KeyExistsError) return error;
+  if (
+    error instanceof AppError || error instanceof KeyExistsError ||
+    error instanceof SourceChangedError
+  ) return error;
   const name = (error as { name?: string })?.name ?? "";
   if (name === "NoSuchBucket") {
     return ERRORS.Misconfigured(
@@ -149,6 +159,17 @@ export function storageError(error: unknown, bucket: string): AppError | KeyExis
   }
   console.error("S3 error:", name, statusOf(error), error);
   return ERRORS.StorageUnavailable("Image storage is unavailable right now; try again");
+}
+
+/**
+ * A copy whose source no longer has the ETag it was checked with (`sourceIfMatch`): someone
+ * wrote other bytes there meanwhile, and nothing was copied.
+ */
+export class SourceChangedError extends Error {
+  constructor(readonly key: string) {
+    super(`The object "${key}" changed since it was read`);
+    this.name = "SourceChangedError";
+  }
 }
 
 /**
@@ -253,8 +274,20 @@ export function createS3Storage(config: Config, client?: S3Client): ImageStorage
             CacheControl: options.cacheControl,
             Metadata: options.metadata,
             IfNoneMatch: options.onlyIfAbsent ? "*" : undefined,
+            CopySourceIfMatch: options.sourceIfMatch ? `"${options.sourceIfMatch}"` : undefined,
           }),
-        ).catch((error) => Promise.reject(alreadyExists(error, key)));
+        ).catch(async (error) => {
+          // One 412 answers both preconditions: ask the source which one failed.
+          if (statusOf(error) === 412 && options.sourceIfMatch) {
+            const source = await sdk().send(
+              new HeadObjectCommand({ Bucket: bucket, Key: sourceKey }),
+            ).catch(() => null);
+            if (unquoteEtag(source?.ETag) !== options.sourceIfMatch) {
+              throw new SourceChangedError(sourceKey);
+            }
+          }
+          throw alreadyExists(error, key);
+        });
         return {
           etag: unquoteEtag(output.CopyObjectResult?.ETag),
           lastModified: output.CopyObjectResult?.LastModified ?? new Date(),
@@ -293,6 +326,13 @@ export function createS3Storage(config: Config, client?: S3Client): ImageStorage
         return await output.Body!.transformToByteArray();
       }),
 
+    getWithEtag: (key) =>
+      guard(async () => {
+        const output = await sdk().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        const bytes = await output.Body!.transformToByteArray();
+        return { bytes, etag: unquoteEtag(output.ETag) };
+      }),
+
     delete: (key) =>
       guard(async () => {
         await sdk().send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
@@ -308,6 +348,9 @@ export function createS3Storage(config: Config, client?: S3Client): ImageStorage
             MaxKeys: options.maxKeys ?? 1000,
           }),
         );
+        // A truncated page without a token would end the listing early, and a finish would
+        // then remove every key after it: refuse instead.
+        if (output.IsTruncated && !output.NextContinuationToken) throw ERRORS.ListingTruncated();
         return {
           objects: (output.Contents ?? []).map((object) => ({
             key: object.Key!,

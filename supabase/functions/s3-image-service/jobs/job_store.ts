@@ -14,7 +14,16 @@ import { encodeListingPage, type ListedKey } from "./listing_page.ts";
 export type JobMode = "rebuild" | "reconcile";
 
 /** A job's life: `running` until it succeeds, fails or is cancelled. */
-export type JobStatus = "running" | "succeeded" | "failed" | "cancelled";
+export type JobStatus = "running" | "succeeded" | "failed" | "cancelled" | "needs_confirmation";
+
+/** What a finish held back (`summary.guard` of a `needs_confirmation` job). */
+export interface RemovalGuard {
+  index_count: number;
+  would_insert: number;
+  would_update: number;
+  would_remove: number;
+  removed_samples: string[];
+}
 
 /** One worker invocation's cost, as recorded on the job. */
 export interface Invocation {
@@ -39,6 +48,8 @@ export interface JobSummary {
   apply?: boolean;
   /** The first skipped keys and why (at most {@linkcode MAX_SKIPPED_SAMPLES}). */
   skipped_samples?: SkippedKey[];
+  /** Set when finish held a mass removal back (status `needs_confirmation`). */
+  guard?: RemovalGuard;
   /** The last error a worker met without ending the job (e.g. the database was unreachable). */
   last_interruption?: { at: string; error: string };
 }
@@ -64,6 +75,8 @@ export interface RebuildJob {
   updated: number;
   removed: number;
   error: string | null;
+  /** Started with force: its finish applies even a removal of more than half of the index. */
+  force: boolean;
   lease_owner: string | null;
   lease_expires_at: string | null;
   lease_seconds: number;
@@ -116,7 +129,9 @@ export interface JobSnapshot {
 
 /** The rebuild primitives, typed. Every call raises the SQL API's errors unchanged. */
 export interface RebuildJobs {
-  start(startedBy: string, mode: JobMode): Promise<StartResult>;
+  start(startedBy: string, mode: JobMode, force?: boolean): Promise<StartResult>;
+  /** Marks a running job to be applied even if it removes more than half of the index. */
+  force(jobId: number): Promise<RebuildJob>;
   /** Takes or renews the lease; null when another live worker holds it or the job ended. */
   claim(jobId: number, worker: string, leaseSeconds: number): Promise<RebuildJob | null>;
   stagePage(jobId: number, worker: string, page: StagedPage): Promise<RebuildJob>;
@@ -144,10 +159,15 @@ export function leaseIsFree(job: RebuildJob, now: Date): boolean {
 /** The rebuild primitives over `sql` (postgres.js). */
 export function createRebuildJobs(sql: Sql): RebuildJobs {
   return {
-    async start(startedBy, mode) {
+    async start(startedBy, mode, force = false) {
       const [{ result }] = await sql`
-        select public.s3_cache_rebuild_start(${startedBy}, ${mode}) as result`;
+        select public.s3_cache_rebuild_start(${startedBy}, ${mode}, ${force}) as result`;
       return result as StartResult;
+    },
+
+    async force(jobId) {
+      const [{ job }] = await sql`select public.s3_cache_rebuild_force(${jobId}) as job`;
+      return job as RebuildJob;
     },
 
     async claim(jobId, worker, leaseSeconds) {

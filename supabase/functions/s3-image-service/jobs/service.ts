@@ -46,6 +46,8 @@ export interface StartOptions {
   budget?: Partial<BudgetLimits>;
   /** Reconcile only: apply as soon as the listing is complete. */
   apply?: boolean;
+  /** Apply even a removal of more than half of the index (after an admin read the numbers). */
+  force?: boolean;
 }
 
 /** A job with its computed duration, as the API shows it. */
@@ -74,7 +76,15 @@ export interface RebuildService {
    * Applies a reconcile job: at once when its listing is complete, else marks it to be applied
    * when it is (`applied: false`).
    */
-  apply(jobId: number): Promise<{ applied: boolean; job: RebuildJob }>;
+  apply(
+    jobId: number,
+    options?: { force?: boolean },
+  ): Promise<{ applied: boolean; job: RebuildJob }>;
+}
+
+/** A finish's answer: applied only when it succeeded (it may be held or failed instead). */
+function finished(job: RebuildJob): { applied: boolean; job: RebuildJob } {
+  return { applied: job.status === "succeeded", job };
 }
 
 /** A lease owner name unique to this invocation chain. */
@@ -122,14 +132,15 @@ export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
 
   const service: RebuildService = {
     async start(mode, startedBy, options = {}) {
-      let result = await jobs.start(startedBy, mode);
+      const force = options.force ?? false;
+      let result = await jobs.start(startedBy, mode, force);
       const running = result.job;
       if (
         !result.started && mode === "rebuild" && running.mode === "reconcile" &&
         !hasWorkLeft(running)
       ) {
         await jobs.cancel(running.id).catch(() => {}); // it may have been applied meanwhile
-        result = await jobs.start(startedBy, mode);
+        result = await jobs.start(startedBy, mode, force);
       }
       if (result.started) {
         const budget = {
@@ -182,7 +193,7 @@ export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
       return await jobs.preview(job.id, sampleLimit);
     },
 
-    async apply(jobId) {
+    async apply(jobId, options = {}) {
       const snapshot = await jobs.status(jobId);
       if (!snapshot) throw ERRORS.NotFound(`Rebuild ${jobId} does not exist`);
       const { job } = snapshot;
@@ -194,17 +205,18 @@ export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
           `Cannot apply reconcile ${jobId}: it is not running (status: ${job.status})`,
         );
       }
-      if (job.listing_complete) return { applied: true, job: await jobs.finish(jobId) };
+      if (options.force && !job.force) await jobs.force(jobId);
+      if (job.listing_complete) return finished(await jobs.finish(jobId));
       await jobs.annotate(jobId, { apply: true });
       // The worker may have staged the last page just before the mark; then nobody else will
       // apply it, so do it here (a finish racing the worker's is refused by the job lock).
       const after = await jobs.status(jobId);
       if (after?.job.status === "running" && after.job.listing_complete) {
         try {
-          return { applied: true, job: await jobs.finish(jobId) };
+          return finished(await jobs.finish(jobId));
         } catch (error) {
           const ended = await jobs.status(jobId);
-          if (ended?.job.status === "succeeded") return { applied: true, job: ended.job };
+          if (ended && ended.job.status !== "running") return finished(ended.job);
           throw error;
         }
       }

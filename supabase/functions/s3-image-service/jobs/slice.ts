@@ -42,6 +42,11 @@ export type SliceOutcome =
   | { state: "busy"; job: RebuildJob | null }
   /** The job is not running (any more): cancelled, finished or failed elsewhere. */
   | { state: "ended"; job: RebuildJob | null }
+  /**
+   * Finish held a removal of more than half of the index back: the job ended
+   * `needs_confirmation`, the index is untouched, `summary.guard` has the numbers.
+   */
+  | { state: "held"; job: RebuildJob }
   /** The job could not go on and was marked failed (the index is untouched). */
   | { state: "failed"; job: RebuildJob }
   /** The database was unreachable; the job stays running and resumes once its lease expires. */
@@ -194,9 +199,16 @@ export async function runSlice(options: SliceOptions): Promise<SliceOutcome> {
     await record();
     // Read back so the answer carries this invocation's cost too.
     finished = (await jobs.status(jobId).catch(() => null))?.job ?? finished;
-    return finished.status === "succeeded"
-      ? { state: "finished", job: finished }
-      : { state: "ended", job: finished };
+    switch (finished.status) {
+      case "succeeded":
+        return { state: "finished", job: finished };
+      case "needs_confirmation":
+        return { state: "held", job: finished };
+      case "failed":
+        return { state: "failed", job: finished };
+      default:
+        return { state: "ended", job: finished };
+    }
   } catch (error) {
     if (error instanceof Paused) {
       console.error(`Rebuild ${jobId} paused, the database is unreachable: ${error.message}`);

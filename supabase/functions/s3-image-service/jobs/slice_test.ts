@@ -44,6 +44,7 @@ class FakeJobs implements RebuildJobs {
       updated: 0,
       removed: 0,
       error: null,
+      force: false,
       lease_owner: null,
       lease_expires_at: null,
       lease_seconds: 60,
@@ -65,6 +66,10 @@ class FakeJobs implements RebuildJobs {
   }
 
   start(): never {
+    throw new Error("not used");
+  }
+
+  force(): never {
     throw new Error("not used");
   }
 

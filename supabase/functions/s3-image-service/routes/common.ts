@@ -56,6 +56,8 @@ export type ProgressOutcome = Extract<
  */
 export function assertProgress(outcome: SliceOutcome): asserts outcome is ProgressOutcome {
   switch (outcome.state) {
+    case "held":
+      throw heldError(outcome.job);
     case "failed":
       throw ERRORS.RebuildFailed(
         outcome.job.error ?? `Rebuild ${outcome.job.id} failed`,
@@ -74,6 +76,39 @@ export function assertProgress(outcome: SliceOutcome): asserts outcome is Progre
       );
   }
 }
+
+/**
+ * Throws unless a finished job was applied: `409 needs_confirmation` when finish held a mass
+ * removal back (the numbers in `details.job.summary.guard`; repeat with `force: true`), `502
+ * rebuild_failed` when finish refused (e.g. the staged pages did not add up).
+ */
+export function assertApplied(job: RebuildJob): void {
+  if (job.status === "needs_confirmation") {
+    throw ERRORS.NeedsConfirmation(
+      job.error ??
+        `${
+          job.mode === "rebuild" ? "Rebuild" : "Reconcile"
+        } ${job.id} would remove more than half of the index; repeat it with force: true to apply it`,
+      { job: jobView(job) },
+    );
+  }
+  if (job.status === "failed") {
+    throw ERRORS.RebuildFailed(job.error ?? `Job ${job.id} failed`, { job: jobView(job) });
+  }
+}
+
+function heldError(job: RebuildJob) {
+  return ERRORS.NeedsConfirmation(
+    job.error ??
+      `${
+        job.mode === "rebuild" ? "Rebuild" : "Reconcile"
+      } ${job.id} would remove more than half of the index; repeat it with force: true to apply it`,
+    { job: jobView(job) },
+  );
+}
+
+/** `force`: apply even a removal of more than half of the index (admins, after the numbers). */
+export const ForceSchema = z.boolean().default(false);
 
 /** `202 Accepted` for a job that goes on in the background. */
 export function acceptedResponse(

@@ -17,14 +17,15 @@ import {
   assertProgress,
   BudgetSchema,
   checkBudgetCaller,
+  ForceSchema,
   jobIdParam,
   startedBy,
 } from "./common.ts";
 
 /** The seed sent a bare POST (or a few fields we ignore); only `budget` means something here. */
-const SeedBody = z.looseObject({ budget: BudgetSchema.optional() });
+const SeedBody = z.looseObject({ budget: BudgetSchema.optional(), force: ForceSchema });
 
-const StartBody = z.strictObject({ budget: BudgetSchema.optional() });
+const StartBody = z.strictObject({ budget: BudgetSchema.optional(), force: ForceSchema });
 
 const ContinueBody = z.strictObject({
   worker: z.string().min(1).max(100),
@@ -49,7 +50,10 @@ export async function seedRebuild({ request, caller }: RouteContext): Promise<Re
   const body = await parseJsonBody(request, SeedBody);
   checkBudgetCaller(caller, body.budget);
   const { rebuilds } = serviceContext();
-  const start = await rebuilds.start("rebuild", startedBy(caller), { budget: body.budget });
+  const start = await rebuilds.start("rebuild", startedBy(caller), {
+    budget: body.budget,
+    force: body.force,
+  });
   if (start.job.mode !== "rebuild") throw runningReconcile(start.job);
   const outcome = await rebuilds.drive(start.job);
   assertProgress(outcome);
@@ -69,7 +73,10 @@ export async function startRebuild({ request, caller }: RouteContext): Promise<R
   const body = await parseJsonBody(request, StartBody);
   checkBudgetCaller(caller, body.budget);
   const { rebuilds } = serviceContext();
-  const start = await rebuilds.start("rebuild", startedBy(caller), { budget: body.budget });
+  const start = await rebuilds.start("rebuild", startedBy(caller), {
+    budget: body.budget,
+    force: body.force,
+  });
   if (start.job.mode !== "rebuild") throw runningReconcile(start.job);
   // Reading the status hands a job without a live worker (this new one, or a stalled one) on.
   const job = (await rebuilds.status(start.job.id)) ?? start.job;

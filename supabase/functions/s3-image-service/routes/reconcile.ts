@@ -15,9 +15,11 @@ import { serviceContext } from "../context.ts";
 import type { RouteContext } from "../../_shared/http/router.ts";
 import {
   acceptedResponse,
+  assertApplied,
   assertProgress,
   BudgetSchema,
   checkBudgetCaller,
+  ForceSchema,
   jobIdParam,
   startedBy,
 } from "./common.ts";
@@ -30,7 +32,10 @@ const ReconcileBody = z.strictObject({
   /** Names listed per kind in the report. */
   sampleLimit: SampleLimit.default(100),
   budget: BudgetSchema.optional(),
+  force: ForceSchema,
 });
+
+const ApplyBody = z.strictObject({ force: ForceSchema });
 
 const ReportQuery = z.strictObject({ sampleLimit: SampleLimit.default(100) });
 
@@ -58,6 +63,7 @@ export async function startReconcile({ request, caller }: RouteContext): Promise
   const start = await rebuilds.start("reconcile", startedBy(caller), {
     apply: body.apply,
     budget: body.budget,
+    force: body.force,
   });
   let job = start.job;
   if (job.mode !== "reconcile") {
@@ -68,7 +74,8 @@ export async function startReconcile({ request, caller }: RouteContext): Promise
   }
   if (!start.started) {
     if (body.apply && !job.summary?.apply) {
-      const applied = await rebuilds.apply(job.id);
+      const applied = await rebuilds.apply(job.id, { force: body.force });
+      assertApplied(applied.job);
       if (applied.applied) return json({ job: jobView(applied.job), applied: true });
       job = applied.job;
     }
@@ -107,8 +114,10 @@ export async function reconcileStatus({ request, params }: RouteContext): Promis
  * `POST /reconcile/:id/apply` — applies the reviewed reconcile (`200`), or, while it is still
  * listing, marks it to be applied when done (`202`).
  */
-export async function applyReconcile({ params }: RouteContext): Promise<Response> {
-  const { applied, job } = await serviceContext().rebuilds.apply(jobIdParam(params));
+export async function applyReconcile({ request, params }: RouteContext): Promise<Response> {
+  const { force } = await parseJsonBody(request, ApplyBody);
+  const { applied, job } = await serviceContext().rebuilds.apply(jobIdParam(params), { force });
+  assertApplied(job);
   if (applied) return json({ job: jobView(job), applied: true });
   return acceptedResponse("reconcile", job, { applied: false });
 }
