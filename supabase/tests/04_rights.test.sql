@@ -5,7 +5,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 -- Hosted Supabase has extensions on the search_path already; a bare cluster does not.
 set local search_path = public, extensions;
-select plan(79);
+select plan(81);
 
 -- pgTAP's own functions must stay callable while a test runs as anon or authenticated (hosted
 -- Supabase grants this already).
@@ -70,7 +70,8 @@ insert into t04_write_calls (call) values
   ($$select s3_cache_rebuild_preview(1)$$),
   ($$select s3_cache_rebuild_finish(1)$$),
   ($$select s3_cache_rebuild_fail(1, 'x')$$),
-  ($$select s3_cache_rebuild_cancel(1)$$);
+  ($$select s3_cache_rebuild_cancel(1)$$),
+  ($$select s3_cache_rebuild_force(1)$$);
 insert into t04_write_calls (call, label) values
   ($$select s3_cache_rebuild_stage_page(1, 'w', null, null, '')$$,
     's3_cache_rebuild_stage_page (listing text)'),

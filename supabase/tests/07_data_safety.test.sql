@@ -6,7 +6,7 @@
 begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = public, extensions;
-select plan(33);
+select plan(36);
 
 -- pgTAP's functions must stay callable while a test runs as authenticated (as on hosted Supabase).
 grant execute on all functions in schema extensions to anon, authenticated;
@@ -122,6 +122,20 @@ select is((select array_agg(filename::text) from s3_image_cache), array['a.jpg']
   'the forced finish left exactly the listed image');
 select is((s3_cache_rebuild_start('t07') -> 'job' ->> 'force'), 'false', 'force defaults to false');
 select s3_cache_rebuild_cancel((select id from s3_cache_rebuilds where status = 'running'));
+
+-- An admin confirms a reviewed job: s3_cache_rebuild_force marks it, and its finish applies.
+select pg_temp.t07_seed(array['f.jpg', 'g.jpg', 'h.jpg']);
+insert into t07_job values ('confirmed', pg_temp.t07_job(array['a.jpg'], 'reconcile'));
+select is((s3_cache_rebuild_force((select id from t07_job where name = 'confirmed')) ->> 'force'),
+  'true', 's3_cache_rebuild_force marks a running job');
+insert into t07_result select 'confirmed', s3_cache_rebuild_finish(id) from t07_job where name = 'confirmed';
+select results_eq(
+  $$select job ->> 'status', (job ->> 'removed')::int from t07_result where name = 'confirmed'$$,
+  $$values ('succeeded', 3)$$,
+  'the confirmed job applies a removal of 3 of 4 images');
+select throws_ok(
+  format('select s3_cache_rebuild_force(%s)', (select id from t07_job where name = 'confirmed')),
+  '55000', null, 'a job that is not running cannot be forced');
 
 -- Deletes stick -----------------------------------------------------------------------------------
 delete from s3_image_cache;
