@@ -83,15 +83,7 @@ export function assertProgress(outcome: SliceOutcome): asserts outcome is Progre
  * rebuild_failed` when finish refused (e.g. the staged pages did not add up).
  */
 export function assertApplied(job: RebuildJob): void {
-  if (job.status === "needs_confirmation") {
-    throw ERRORS.NeedsConfirmation(
-      job.error ??
-        `${
-          job.mode === "rebuild" ? "Rebuild" : "Reconcile"
-        } ${job.id} would remove more than half of the index; repeat it with force: true to apply it`,
-      { job: jobView(job) },
-    );
-  }
+  if (job.status === "needs_confirmation") throw heldError(job);
   if (job.status === "failed") {
     throw ERRORS.RebuildFailed(job.error ?? `Job ${job.id} failed`, { job: jobView(job) });
   }

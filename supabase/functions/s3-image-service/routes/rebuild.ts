@@ -41,20 +41,25 @@ const runningReconcile = (job: { id: number; mode: string }) =>
     { job },
   );
 
+/** Starts a rebuild (or finds the running one) for `caller`; a running reconcile is a 409. */
+async function startRebuildJob(
+  caller: RouteContext["caller"],
+  body: { budget?: z.infer<typeof BudgetSchema>; force: boolean },
+) {
+  checkBudgetCaller(caller, body.budget);
+  const start = await serviceContext().rebuilds.start("rebuild", startedBy(caller), body);
+  if (start.job.mode !== "rebuild") throw runningReconcile(start.job);
+  return start;
+}
+
 /**
  * `POST /` — the seed's call: starts a rebuild (or joins the running one) and drives it in this
  * request. `200 {success, count, job}` when it completed within this request's budget (count:
  * the image keys now indexed from the bucket), else `202 {job, statusUrl}` while it continues.
  */
 export async function seedRebuild({ request, caller }: RouteContext): Promise<Response> {
-  const body = await parseJsonBody(request, SeedBody);
-  checkBudgetCaller(caller, body.budget);
   const { rebuilds } = serviceContext();
-  const start = await rebuilds.start("rebuild", startedBy(caller), {
-    budget: body.budget,
-    force: body.force,
-  });
-  if (start.job.mode !== "rebuild") throw runningReconcile(start.job);
+  const start = await startRebuildJob(caller, await parseJsonBody(request, SeedBody));
   const outcome = await rebuilds.drive(start.job);
   assertProgress(outcome);
   if (outcome.state === "finished") {
@@ -70,14 +75,8 @@ export async function seedRebuild({ request, caller }: RouteContext): Promise<Re
  * invocations. While one runs, answers with that job and `started: false`.
  */
 export async function startRebuild({ request, caller }: RouteContext): Promise<Response> {
-  const body = await parseJsonBody(request, StartBody);
-  checkBudgetCaller(caller, body.budget);
   const { rebuilds } = serviceContext();
-  const start = await rebuilds.start("rebuild", startedBy(caller), {
-    budget: body.budget,
-    force: body.force,
-  });
-  if (start.job.mode !== "rebuild") throw runningReconcile(start.job);
+  const start = await startRebuildJob(caller, await parseJsonBody(request, StartBody));
   // Reading the status hands a job without a live worker (this new one, or a stalled one) on.
   const job = (await rebuilds.status(start.job.id)) ?? start.job;
   return acceptedResponse("rebuild", job, {
