@@ -21,7 +21,7 @@ import postgres from "postgres"; // npm:postgres@^3.4.9 via supabase/functions/i
 import { startCluster } from "../stack/postgres.ts";
 import { applyMigrations } from "../stack/migrations.ts";
 import { freePort, makeStackTempDir } from "../stack/process.ts";
-import { type BenchRow, median, numericFlag, percentile, printReport } from "./report.ts";
+import { type BenchRow, median, numericFlag, percentile, printReport, spreadOf } from "./report.ts";
 import {
   encodeListingPage,
   type ListedKey,
@@ -215,6 +215,9 @@ async function measure(sql: Sql, keys: number): Promise<BenchRow[]> {
     unit: "rows/s",
     baseline: Math.round(median(copyRates)),
     ratio: round(stagingRatio),
+    key: "staging_vs_copy_ratio",
+    spread: spreadOf(ratios),
+    goal: { text: "≥ 0.5", met: stagingRatio >= 0.5 },
     note:
       `${keys} keys in ${keys / PAGE_SIZE} pages vs one COPY; median of ${ROUNDS} alternating ` +
       `rounds (${ratios.map((r) => round(r, 2)).join(", ")}); goal ratio >= 0.5` +

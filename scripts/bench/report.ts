@@ -20,6 +20,22 @@ export interface BenchRow {
   ratio?: number;
   /** How to read the number. */
   note?: string;
+  /**
+   * The report's name for this figure (`upload_vs_put_ratio`, `rebuild_vs_list_ratio`,
+   * `staging_vs_copy_ratio`, `load.p99_ms`, …): `bench/REPORT.json` is built from these.
+   */
+  key?: string;
+  /** The ratio's (or the value's, without a ratio) lowest and highest round. */
+  spread?: [number, number];
+  /** The goal, as a sentence the report shows (`≤ 1.3`), and whether this run met it. */
+  goal?: { text: string; met: boolean };
+}
+
+/** `[min, max]` of `values`, rounded. */
+export function spreadOf(values: number[], digits = 2): [number, number] {
+  const factor = 10 ** digits;
+  const r = (v: number) => Math.round(v * factor) / factor;
+  return [r(Math.min(...values)), r(Math.max(...values))];
 }
 
 /** The rows as an aligned text table. */

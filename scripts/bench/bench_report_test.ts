@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { buildReport, withReadmeTable } from "./bench_report.ts";
+import type { BenchRow } from "./report.ts";
+
+const rebuildRow = (objects: number, ratio: number): BenchRow => ({
+  name: `rebuild ${objects}`,
+  value: 100 * ratio,
+  unit: "ms",
+  baseline: 100,
+  ratio,
+  spread: [ratio - 0.05, ratio + 0.05],
+  key: `rebuild_vs_list_ratio@${objects}`,
+  goal: { text: "≤ 1.15", met: ratio <= 1.15 },
+});
+
+Deno.test("buildReport() reports the worst rebuild ratio over the sizes, and misses if any size does", () => {
+  const report = buildReport({ rebuild: [rebuildRow(5000, 1.22), rebuildRow(20000, 1.07)] });
+  assert.equal(report.rebuild_vs_list_ratio?.value, 1.22);
+  assert.equal(report.rebuild_vs_list_ratio?.met, false);
+  assert.deepEqual(Object.keys(report.rebuild_vs_list_ratio!.by_objects), ["5000", "20000"]);
+  assert.ok(report.machine.cores >= 1);
+});
+
+Deno.test("buildReport() turns load rows into the load object, index_shrank as a boolean", () => {
+  const report = buildReport({
+    load: [
+      { key: "load.lost_uploads", name: "lost", value: 0, unit: "uploads" },
+      { key: "load.index_shrank", name: "shrank", value: 1, unit: "bool" },
+      { key: "load.p99_ms", name: "p99", value: 210.5, unit: "ms" },
+    ],
+  });
+  assert.deepEqual(report.load, { lost_uploads: 0, index_shrank: true, p99_ms: 210.5 });
+});
+
+Deno.test("withReadmeTable() rewrites only the text between the bench markers", () => {
+  const report = buildReport({ rebuild: [rebuildRow(5000, 1.1)] });
+  const readme = "intro\n<!-- bench:start -->\nold table\n<!-- bench:end -->\noutro\n";
+  const updated = withReadmeTable(readme, report);
+  assert.ok(updated.startsWith("intro\n<!-- bench:start -->"));
+  assert.ok(updated.endsWith("<!-- bench:end -->\noutro\n"));
+  assert.ok(!updated.includes("old table"));
+  assert.match(
+    updated,
+    /rebuild of 5,000 objects ÷ a bare listing \| ≤ 1\.15 \| 1\.1 \| 1\.05–1\.15/,
+  );
+  assert.equal(withReadmeTable("no markers", report), "no markers");
+});
