@@ -77,7 +77,8 @@ export function parseAvif(bytes: Uint8Array): ImageStructure {
     while (at < end) {
       count();
       const cut = () => topLevel ? truncated(LABEL) : malformed(LABEL, "a box is cut");
-      if (at + 8 > end) throw cut();
+      // Fewer bytes than a box header after the last box: not a box, so appended data.
+      if (at + 8 > end) throw topLevel ? trailing(LABEL, end - at) : cut();
       let size = u32be(bytes, at);
       const type = ascii(bytes, at + 4, 4);
       if (topLevel) {

@@ -162,7 +162,7 @@ export const ispe = (width: number, height: number) =>
 /** A still AVIF whose `meta` holds `children` (default: one 64 × 48 ispe), then an `mdat`. */
 export function avif(
   children: Uint8Array[] = [box("iprp", box("ipco", ispe(64, 48)))],
-  mdat = new Uint8Array(16),
+  mdat: Uint8Array = new Uint8Array(16),
 ): Uint8Array {
   return concat(
     ftyp(),
