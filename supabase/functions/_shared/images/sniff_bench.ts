@@ -1,7 +1,8 @@
 /**
- * `deno bench --allow-read supabase/functions/_shared/images/sniff_bench.ts`: inspectImage() on a 1 MiB
- * JPEG, the upload benchmark's hot path. Its scan data is seeded noise, so every byte value (and
- * a `<` every ~256 bytes) occurs as in a real photo's entropy-coded data.
+ * Run: `deno bench --allow-read supabase/functions/_shared/images/sniff_bench.ts`.
+ * `inspectImage()` on a 1 MiB JPEG, the upload benchmark's hot path. Its scan data is seeded
+ * noise, so every byte value (and a `<` every ~256 bytes) occurs as in a real photo's
+ * entropy-coded data.
  */
 import { fixture } from "../../../../tests/support/bytes.ts";
 import { inspectImage } from "./sniff.ts";
