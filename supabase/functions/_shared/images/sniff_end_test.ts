@@ -14,6 +14,7 @@ import {
   iinf,
   iloc,
   ispe,
+  mpfJpeg,
   pngChunk,
   riffChunk,
   vp8l,
@@ -48,8 +49,23 @@ Deno.test("inspectImage() refuses any bytes appended to an image of every format
   }
 });
 
-Deno.test("inspectImage() refuses a second picture after a JPEG's EOI (MPF, Motion Photo)", () => {
+Deno.test("inspectImage() refuses a second picture after a JPEG's EOI unless MPF declares it", () => {
+  // Without an index (a Motion Photo's video, a vendor trailer, any appended file): refused.
   assertRefused(concat(JPEG, JPEG), "polyglot_refused", new RegExp(`${JPEG.length} extra bytes`));
+  // Declared by an MPF index, as phones store depth and gain maps: a whole JPEG, accepted.
+  assert.equal(inspectImage(mpfJpeg(JPEG, JPEG)).width, 64);
+  assertRefused(concat(mpfJpeg(JPEG, JPEG), text("x")), "polyglot_refused");
+  assertRefused(mpfJpeg(JPEG, concat(JPEG, text("<?php"))), "polyglot_refused");
+  assertRefused(mpfJpeg(JPEG, text("not a jpeg")), "corrupt_image", /not a JPEG/);
+  // The declared picture is a frame like any other: under the pixel ceiling.
+  const huge = JPEG.slice();
+  const sof = huge.findIndex((b, i) => b === 0xff && huge[i + 1] === 0xc0);
+  new DataView(huge.buffer).setUint16(sof + 5, 50_000);
+  new DataView(huge.buffer).setUint16(sof + 7, 50_000);
+  assert.throws(
+    () => inspectImage(mpfJpeg(JPEG, huge), { maxPixels: 40_000_000 }),
+    (error: AppError) => error.code === "image_too_large" && /50000 × 50000/.test(error.message),
+  );
 });
 
 Deno.test("inspectImage() accepts up to 4 KiB of one fill byte after a JPEG's EOI", () => {

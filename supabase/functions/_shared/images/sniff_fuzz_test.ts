@@ -19,6 +19,7 @@ import {
   iinf,
   iloc,
   ispe,
+  mpfJpeg,
   track,
   vp8x,
   webp,
@@ -43,6 +44,7 @@ const FIXTURES: Record<string, Uint8Array> = {
   webp: fixture("product.webp"),
   gif: fixture("pixel.gif"),
   avif: fixture("product.avif"),
+  jpegWithMpf: mpfJpeg(fixture("product.jpg"), fixture("product.jpg")),
   apng: apng(32, 32, [{ width: 32, height: 32 }, { width: 8, height: 8, x: 4, y: 4 }]),
   animatedGif: gif({ width: 8, height: 8 }, [{ width: 8, height: 8 }, { width: 4, height: 4 }]),
   animatedWebp: webp(

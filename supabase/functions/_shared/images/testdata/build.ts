@@ -47,6 +47,40 @@ export function gif(screen: { width: number; height: number }, frames: Frame[]):
   return concat(...parts, new Uint8Array([0x3b]));
 }
 
+// ── JPEG ─────────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * `primary` with an APP2 MPF index (big-endian) after its SOI that declares `secondary`, which is
+ * appended after its EOI: the layout of phones' depth maps and Ultra HDR gain maps.
+ */
+export function mpfJpeg(primary: Uint8Array, secondary: Uint8Array): Uint8Array {
+  const segmentLength = 2 + 62;
+  const total = primary.length + 2 + segmentLength;
+  const tiffStart = 2 + 4 + 4; // SOI, APP2 marker and length, "MPF\0"
+  const app2 = concat(
+    new Uint8Array([0xff, 0xe2]),
+    be16(segmentLength),
+    text("MPF\0MM"),
+    be16(0x2a),
+    be32(8), // the IFD follows the header
+    be16(1),
+    be16(0xb002),
+    be16(7),
+    be32(32),
+    be32(8 + 2 + 12 + 4), // the MP entries follow the IFD
+    be32(0),
+    be32(0x00030000), // entry 1: the primary picture
+    be32(total),
+    be32(0),
+    be32(0),
+    be32(0), // entry 2: the appended picture
+    be32(secondary.length),
+    be32(total - tiffStart),
+    be32(0),
+  );
+  return concat(primary.subarray(0, 2), app2, primary.subarray(2), secondary);
+}
+
 // ── PNG / APNG ───────────────────────────────────────────────────────────────────────────────
 
 const CRC_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
