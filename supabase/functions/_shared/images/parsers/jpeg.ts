@@ -31,8 +31,12 @@ const LABEL = "JPEG";
  */
 export const JPEG_MAX_PADDING = 4096;
 
-/** Start-of-frame markers: C0–CF except DHT (C4), JPG (C8) and DAC (CC). */
+/**
+ * Start-of-frame markers: C0–CF except DHT (C4), JPG (C8) and DAC (CC); and DHP (DE), which
+ * declares a hierarchical image's full size in the same layout.
+ */
 const SOF_MARKERS = new Set([
+  0xde,
   0xc0,
   0xc1,
   0xc2,
