@@ -100,7 +100,7 @@ export async function drawJpeg(targetBytes = 1024 * 1024): Promise<Uint8Array> {
       }, { targetBytes, seed });
       const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
       try {
-        inspectImage(bytes); // a markup false alarm in noise is possible; then draw another
+        inspectImage(bytes); // must pass every check the function makes, else draw another
         return bytes;
       } catch { /* next seed */ }
     }
