@@ -4,8 +4,12 @@
  * - `/functions/v1/<name>/…` goes to `supabase/functions/<name>/index.ts` (folders starting with
  *   `_` are shared code, not functions), each running in its own `deno serve` process with only
  *   the environment Supabase would give it.
- * - `verify_jwt` (default on) from `supabase/config.toml`: HS256 with the project's JWT secret;
- *   `alg: none`, a forged signature, an expired token or a malformed header are all 401.
+ * - `verify_jwt` (default on) from `supabase/config.toml`, checked as the CLI's `functions serve`
+ *   does: HS256 tokens against the legacy JWT secret, ES256/RS256 against the project's JWKS;
+ *   anything else (API keys, `alg: none`, a forged signature, an expired token) is 401. Our
+ *   functions turn it off and verify every credential themselves, as Supabase advises for
+ *   projects on signing keys and `sb_` API keys.
+ * - `/auth/v1/…` goes to the local auth mirror (`auth_server.ts`) when one is given.
  * - CORS preflight answered without a token.
  * - A wall-clock limit per request (Supabase: 150 s on Free); a worker that overruns is killed
  *   and restarted, as the edge runtime recycles an isolate.
@@ -15,11 +19,18 @@
  * @module
  */
 import { parse as parseToml } from "smol-toml";
-import { bearerToken, JwtError, verifyJwt } from "../../supabase/functions/_shared/jwt.ts";
+import type { JSONWebKeySet } from "jose";
+import {
+  bearerToken,
+  createTokenVerifier,
+  TokenError,
+  type TokenVerifier,
+} from "../../supabase/functions/_shared/auth/jwt.ts";
 import { CORS_HEADERS, json, preflight } from "../../supabase/functions/_shared/http.ts";
 import { readBodyLimited } from "../../supabase/functions/_shared/body_limit.ts";
 import { freePort, httpAnswers, type Service, spawnService } from "./process.ts";
 import { REPO_ROOT } from "./migrations.ts";
+import type { AuthServer } from "./auth_server.ts";
 
 const FUNCTIONS_DIR = `${REPO_ROOT}supabase/functions`;
 const DENO = `${REPO_ROOT}node_modules/.bin/deno`;
@@ -27,7 +38,10 @@ const DENO = `${REPO_ROOT}node_modules/.bin/deno`;
 /** Options for {@linkcode startFunctionsHost}. */
 export interface FunctionsHostOptions {
   port: number;
-  jwtSecret: string;
+  /** The gateway's keys for `verify_jwt`: the legacy HS256 secret and the project's JWKS. */
+  gatewayKeys: { legacyJwtSecret: string; jwks: JSONWebKeySet };
+  /** Serves `/auth/v1/…` on the same port, as Supabase's API gateway does. */
+  auth?: AuthServer;
   /** The environment every function gets (Supabase's injected names plus the secrets). */
   functionEnv: Record<string, string>;
   /** Per-request wall-clock limit. Default 150 000 ms (Supabase Free). */
@@ -71,17 +85,25 @@ function gatewayError(status: number, code: string, message: string): Response {
   return json({ error: { code, message } }, status);
 }
 
+/** The gateway's `verify_jwt` check over the legacy secret and the JWKS (hybrid, as the CLI's). */
+export function gatewayVerifier(keys: FunctionsHostOptions["gatewayKeys"]): TokenVerifier {
+  return createTokenVerifier({ jwks: keys.jwks, legacySecret: keys.legacyJwtSecret });
+}
+
 /** Checks the bearer token the way Supabase's gateway does; returns a 401 response or null. */
-export async function checkGatewayJwt(request: Request, secret: string): Promise<Response | null> {
+export async function checkGatewayJwt(
+  request: Request,
+  verifier: TokenVerifier,
+): Promise<Response | null> {
   const token = bearerToken(request);
   if (!token) {
     return gatewayError(401, "unauthorized", "Missing authorization header: send a bearer token");
   }
   try {
-    await verifyJwt(token, secret);
+    await verifier.verify(token);
     return null;
   } catch (error) {
-    if (error instanceof JwtError && error.reason === "expired") {
+    if (error instanceof TokenError && error.reason === "expired") {
       return gatewayError(401, "token_expired", "The token has expired");
     }
     return gatewayError(401, "invalid_token", "Invalid JWT");
@@ -168,7 +190,12 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
   );
   await Promise.all([...workers.values()].map((worker) => worker.ensure()));
   const wallClockMs = options.wallClockMs ?? 150_000;
-  const serviceRoleKey = options.functionEnv.SUPABASE_SERVICE_ROLE_KEY;
+  const verifier = gatewayVerifier(options.gatewayKeys);
+  // Host control takes a service credential: the legacy service_role key or a secret key.
+  const serviceKeys = [
+    options.functionEnv.SUPABASE_SERVICE_ROLE_KEY,
+    ...Object.values(JSON.parse(options.functionEnv.SUPABASE_SECRET_KEYS ?? "{}") as object),
+  ].filter((key): key is string => typeof key === "string" && key.length > 0);
 
   async function proxy(request: Request, worker: Worker, rest: string): Promise<Response> {
     await worker.ensure();
@@ -214,8 +241,9 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
    * worker mid-flight, as a crashed isolate; it restarts on the next request.
    */
   async function hostControl(request: Request, path: string): Promise<Response> {
-    if (bearerToken(request) !== serviceRoleKey) {
-      return gatewayError(403, "forbidden", "Host control needs the service_role key");
+    const presented = [bearerToken(request), request.headers.get("apikey")];
+    if (!presented.some((key) => key && serviceKeys.includes(key))) {
+      return gatewayError(403, "forbidden", "Host control needs the service_role or a secret key");
     }
     if (path === "/_host/functions" && request.method === "GET") {
       return json({
@@ -235,6 +263,9 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
     async (request) => {
       const path = new URL(request.url).pathname;
       if (path.startsWith("/_host/")) return await hostControl(request, path);
+      if (options.auth && (path === "/auth/v1" || path.startsWith("/auth/v1/"))) {
+        return await options.auth.handle(request);
+      }
       const match = /^\/functions\/v1\/([^/]+)(\/.*)?$/.exec(path);
       if (!match) {
         if (request.method === "OPTIONS") return preflight();
@@ -251,7 +282,7 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
         return gatewayError(404, "function_not_found", `Function "${name}" does not exist`);
       }
       if (verify.get(name)) {
-        const refusal = await checkGatewayJwt(request, options.jwtSecret);
+        const refusal = await checkGatewayJwt(request, verifier);
         if (refusal) return refusal;
       }
       return await proxy(request, worker, rest);

@@ -9,8 +9,9 @@
  *
  * @module
  */
+import { createAuthServer } from "./auth_server.ts";
 import { startFunctionsHost } from "./functions_host.ts";
-import { loadOrCreateJwtSecret, mintKeys } from "./keys.ts";
+import { loadStackKeys, LOCAL_USERS } from "./keys.ts";
 import { applyMigrations, REPO_ROOT } from "./migrations.ts";
 import { startCluster } from "./postgres.ts";
 import { assertPortFree, freePort, makeStackTempDir, type Service } from "./process.ts";
@@ -23,14 +24,32 @@ export interface StackInfo {
   FUNCTIONS_URL: string;
   UI_URL: string;
   DB_URL: string;
+  /** `sb_publishable_…`: what browsers and supabase-js use. */
+  PUBLISHABLE_KEY: string;
+  /** `sb_secret_…`: service role for servers and scripts (send it as `apikey`). */
+  SECRET_KEY: string;
+  /** The project's public signing keys (ES256 user tokens verify against them). */
+  JWKS_URL: string;
+  /** Legacy HS256 anon key (hosted still injects it as SUPABASE_ANON_KEY). */
   ANON_KEY: string;
+  /** Legacy HS256 service_role key. */
   SERVICE_ROLE_KEY: string;
+  /** The legacy HS256 secret that signed ANON_KEY/SERVICE_ROLE_KEY; functions never get it. */
   JWT_SECRET: string;
   S3_ENDPOINT: string;
   S3_BUCKET: string;
   AWS_REGION: string;
   AWS_ACCESS_KEY: string;
   AWS_SECRET_ACCESS_KEY: string;
+  /** Password sign-in (`supabase.auth.signInWithPassword`) for the local users. */
+  ADMIN_EMAIL: string;
+  ADMIN_PASSWORD: string;
+  MANAGER_EMAIL: string;
+  MANAGER_PASSWORD: string;
+  /** Signed in with no role: what a plain user gets. */
+  VIEWER_EMAIL: string;
+  VIEWER_PASSWORD: string;
+  /** Ready-made ES256 access tokens (ten years) for curl. */
   MANAGER_TOKEN: string;
   ADMIN_TOKEN: string;
 }
@@ -45,7 +64,7 @@ export interface StackPorts {
 
 /** Options for {@linkcode startStack}. */
 export interface StackOptions {
-  /** Holds the cluster, the bucket's objects, the JWT secret and logs. */
+  /** Holds the cluster, the bucket's objects, the keys, auth sessions and logs. */
   stateDir: string;
   ports: StackPorts;
   /**
@@ -81,12 +100,24 @@ export function parseDotEnv(text: string): Record<string, string> {
   return values;
 }
 
+/**
+ * `supabase/functions/.env`, without `SUPABASE_*` names: hosted refuses to set those as secrets,
+ * so a local-only value there would hide a difference from hosted.
+ */
 async function readFunctionSecrets(): Promise<Record<string, string>> {
+  let values: Record<string, string>;
   try {
-    return parseDotEnv(await Deno.readTextFile(`${REPO_ROOT}supabase/functions/.env`));
+    values = parseDotEnv(await Deno.readTextFile(`${REPO_ROOT}supabase/functions/.env`));
   } catch {
     return {};
   }
+  for (const name of Object.keys(values)) {
+    if (name.startsWith("SUPABASE_")) {
+      console.warn(`Ignoring ${name} in supabase/functions/.env: Supabase does not allow it`);
+      delete values[name];
+    }
+  }
+  return values;
 }
 
 /** Starts every piece; on failure, stops whatever had started and rethrows. */
@@ -148,28 +179,42 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       };
     }
 
-    // Keys and functions
-    const keys = await mintKeys(await loadOrCreateJwtSecret(`${stateDir}/jwt-secret`));
+    // Keys, auth and functions
+    const keys = await loadStackKeys(stateDir);
     const apiUrl = `http://127.0.0.1:${ports.api}`;
+    const auth = await createAuthServer({ keys, apiUrl, stateDir });
     const info: StackInfo = {
       API_URL: apiUrl,
       FUNCTIONS_URL: `${apiUrl}/functions/v1`,
       UI_URL: `http://127.0.0.1:${ports.ui}`,
       DB_URL: dbUrl,
+      PUBLISHABLE_KEY: keys.publishableKey,
+      SECRET_KEY: keys.secretKey,
+      JWKS_URL: `${apiUrl}/auth/v1/.well-known/jwks.json`,
       ANON_KEY: keys.anonKey,
       SERVICE_ROLE_KEY: keys.serviceRoleKey,
-      JWT_SECRET: keys.jwtSecret,
+      JWT_SECRET: keys.legacyJwtSecret,
       AWS_REGION: env("AWS_REGION") ?? "us-east-1",
       ...s3,
-      MANAGER_TOKEN: keys.managerToken,
-      ADMIN_TOKEN: keys.adminToken,
+      ADMIN_EMAIL: LOCAL_USERS.admin.email,
+      ADMIN_PASSWORD: keys.passwords.admin,
+      MANAGER_EMAIL: LOCAL_USERS.manager.email,
+      MANAGER_PASSWORD: keys.passwords.manager,
+      VIEWER_EMAIL: LOCAL_USERS.viewer.email,
+      VIEWER_PASSWORD: keys.passwords.viewer,
+      MANAGER_TOKEN: await auth.issueLongLivedToken("manager"),
+      ADMIN_TOKEN: await auth.issueLongLivedToken("admin"),
     };
+    // Exactly the names hosted Supabase injects (and not SUPABASE_JWT_SECRET, which it never
+    // does), in the same formats: key dictionaries and the JWKS as JSON.
     const functionEnv: Record<string, string> = {
       SUPABASE_URL: info.API_URL,
+      SUPABASE_DB_URL: info.DB_URL,
       SUPABASE_ANON_KEY: info.ANON_KEY,
       SUPABASE_SERVICE_ROLE_KEY: info.SERVICE_ROLE_KEY,
-      SUPABASE_DB_URL: info.DB_URL,
-      SUPABASE_JWT_SECRET: info.JWT_SECRET,
+      SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: keys.publishableKey }),
+      SUPABASE_SECRET_KEYS: JSON.stringify({ default: keys.secretKey }),
+      SUPABASE_JWKS: JSON.stringify(keys.jwks),
       AWS_ACCESS_KEY: info.AWS_ACCESS_KEY,
       AWS_SECRET_ACCESS_KEY: info.AWS_SECRET_ACCESS_KEY,
       AWS_REGION: info.AWS_REGION,
@@ -181,7 +226,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     assertPortFree(ports.api, "API_PORT");
     const host = await startFunctionsHost({
       port: ports.api,
-      jwtSecret: keys.jwtSecret,
+      gatewayKeys: { legacyJwtSecret: keys.legacyJwtSecret, jwks: keys.jwks },
+      auth,
       functionEnv,
       logDir,
       wallClockMs: options.wallClockMs,

@@ -4,7 +4,7 @@
  * preview URLs, stats, and reconcile in both directions (dry run, then apply).
  */
 import assert from "node:assert/strict";
-import { signJwt } from "../../supabase/functions/_shared/jwt.ts";
+import { projectToken, userClaims } from "../support/tokens.ts";
 import { closeTestDb, testDb } from "../support/db.ts";
 import { stackInfo } from "../support/stack.ts";
 import {
@@ -27,12 +27,7 @@ type ErrorBody = { error: { code: string; message: string } };
 const errorOf = (body: Record<string, unknown>) => (body as ErrorBody).error;
 
 async function plainUserToken(): Promise<string> {
-  const info = stackInfo();
-  return await signJwt({
-    role: "authenticated",
-    sub: "00000000-0000-4000-8000-0000000000ff",
-    exp: Math.floor(Date.now() / 1000) + 600,
-  }, info.JWT_SECRET);
+  return await projectToken(userClaims({ sub: "00000000-0000-4000-8000-0000000000ff" }));
 }
 
 Deno.test("roles: anon and plain users get 403; managers read and add; admins do the rest", async () => {

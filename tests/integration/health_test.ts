@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { signJwt } from "../../supabase/functions/_shared/jwt.ts";
+import { SignJWT } from "jose";
 import { callFunction, stackInfo } from "../support/stack.ts";
+import { foreignToken, projectToken, userClaims } from "../support/tokens.ts";
 
 const FUNCTIONS = ["upload-to-s3", "s3-image-service"];
 
@@ -54,18 +55,26 @@ for (const name of FUNCTIONS) {
   });
 }
 
-Deno.test("gateway refuses forged, alg:none, expired and malformed tokens with 401", async () => {
+Deno.test("functions refuse forged, alg:none, legacy, expired and malformed tokens with 401", async () => {
   const info = stackInfo();
   const now = Math.floor(Date.now() / 1000);
   const header = (json: object) => btoa(JSON.stringify(json)).replace(/=+$/, "");
-  const adminClaims = { role: "authenticated", app_metadata: { role: "admin" }, exp: now + 60 };
+  const adminClaims = userClaims({
+    sub: "00000000-0000-4000-8000-00000000000b",
+    app_metadata: { role: "admin" },
+  });
+  // Signed with the project's real legacy secret: hosted functions never get it, so neither do
+  // ours, and a legacy-signed user token proves nothing there.
+  const legacy = await new SignJWT(adminClaims).setProtectedHeader({ alg: "HS256" })
+    .sign(new TextEncoder().encode(info.JWT_SECRET));
   const cases: Record<string, [string, string]> = {
-    "wrong secret": [await signJwt(adminClaims, "x".repeat(40)), "invalid_token"],
+    "foreign key with the project's kid": [await foreignToken(adminClaims), "invalid_token"],
     "alg none": [
       `${header({ alg: "none", typ: "JWT" })}.${header(adminClaims)}.`,
       "invalid_token",
     ],
-    "expired": [await signJwt({ ...adminClaims, exp: now - 10 }, info.JWT_SECRET), "token_expired"],
+    "legacy HS256 user token": [legacy, "invalid_token"],
+    "expired": [await projectToken({ ...adminClaims, exp: now - 10 }), "token_expired"],
     "malformed": ["not-a-jwt", "invalid_token"],
   };
   for (const [label, [token, code]] of Object.entries(cases)) {

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { samplePng } from "../../scripts/lib/png.ts";
 import { seedSampleImages } from "../../scripts/seed.ts";
-import { signJwt } from "../../supabase/functions/_shared/jwt.ts";
+import { projectToken, userClaims } from "../support/tokens.ts";
 import { closeTestDb, testDb } from "../support/db.ts";
 import { testStorage } from "../support/s3.ts";
 import { callFunction, stackInfo } from "../support/stack.ts";
@@ -216,17 +216,12 @@ function chunkedUpload(size: number) {
 Deno.test("upload: every refused upload gets its status and code, and writes nothing", async () => {
   const info = stackInfo();
   const now = Math.floor(Date.now() / 1000);
-  const expired = await signJwt({
-    role: "authenticated",
+  const expired = await projectToken(userClaims({
     sub: "00000000-0000-4000-8000-00000000000a",
     app_metadata: { role: "manager" },
     exp: now - 60,
-  }, info.JWT_SECRET);
-  const plainUser = await signJwt({
-    role: "authenticated",
-    sub: "00000000-0000-4000-8000-0000000000cc",
-    exp: now + 600,
-  }, info.JWT_SECRET);
+  }));
+  const plainUser = await projectToken(userClaims({ sub: "00000000-0000-4000-8000-0000000000cc" }));
   const oversized = concat(PNG, new Uint8Array(MAX_UPLOAD_BYTES + 1 - PNG.length));
   const bomb = samplePng(5, 16, 16);
   new DataView(bomb.buffer, bomb.byteOffset).setUint32(16, 50_000);

@@ -21,8 +21,6 @@ const ConfigSchema = z.object({
   /** Whether the bucket honours `If-None-Match: *` on PutObject/CopyObject (see upload.ts). */
   S3_CONDITIONAL_WRITES: z.enum(["true", "false"]).default("true"),
   SUPABASE_DB_URL: z.string().min(1),
-  /** HS256 secret: when set, functions verify tokens themselves, not only at the gateway. */
-  SUPABASE_JWT_SECRET: z.string().min(32).optional(),
   MAX_UPLOAD_BYTES: positiveInt(10 * 1024 * 1024),
   /** Decompression-bomb ceiling: width × height above this is refused. */
   MAX_IMAGE_PIXELS: positiveInt(40_000_000),

@@ -46,6 +46,7 @@ export interface ContinuationOptions {
    * Without it (or without `serviceRoleKey`) slices run in this process.
    */
   functionUrl?: string;
+  /** A secret key (`sb_secret_…`), or the legacy service_role JWT when no secret key exists. */
   serviceRoleKey?: string;
   /** Runs a slice in this process (the fallback, and what a self-call ends up doing). */
   runHere: (request: ContinueRequest) => Promise<unknown>;
@@ -76,6 +77,8 @@ export function createContinuation(options: ContinuationOptions): Continuation {
         const response = await doFetch(url, {
           method: "POST",
           headers: {
+            // As Supabase documents for `sb_secret_` keys: on `apikey`, and as the bearer.
+            apikey: options.serviceRoleKey,
             authorization: `Bearer ${options.serviceRoleKey}`,
             "content-type": "application/json",
           },

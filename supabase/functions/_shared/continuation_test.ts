@@ -26,6 +26,7 @@ Deno.test("createContinuation() self-calls the continue route with the service k
     "https://ref.supabase.co/functions/v1/s3-image-service/rebuild/7/continue",
   );
   assert.equal(new Headers(seen[0].init.headers).get("authorization"), "Bearer service-key");
+  assert.equal(new Headers(seen[0].init.headers).get("apikey"), "service-key");
   assert.deepEqual(JSON.parse(String(seen[0].init.body)), {
     worker: "job7-w",
     budget: request.budget,

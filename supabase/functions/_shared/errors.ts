@@ -53,6 +53,8 @@ export const ERRORS = {
   StoredNotIndexed: make(503, "stored_not_indexed"),
   StorageUnavailable: make(503, "storage_unavailable"),
   DatabaseUnavailable: make(503, "database_unavailable"),
+  /** The project's JWKS could not be fetched to verify a token. */
+  AuthUnavailable: make(503, "auth_unavailable"),
   Misconfigured: make(500, "misconfigured"),
   Internal: make(500, "internal_error"),
 } as const;

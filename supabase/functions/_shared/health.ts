@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { authenticate } from "./auth.ts";
+import { authenticate } from "./auth/authenticate.ts";
 import { config } from "./config.ts";
 import { AppError } from "./errors.ts";
 import { json } from "./http.ts";
@@ -12,14 +12,15 @@ import { memoryPeak } from "./memory_meter.ts";
 
 /** Answers a health request for `functionName`. */
 export async function healthResponse(request: Request, functionName: string): Promise<Response> {
-  let jwtSecret: string | undefined;
+  // Who is calling comes first and from the auth settings alone, so a broken storage or
+  // database setting never opens the door: it is reported to authenticated callers instead.
+  const caller = await authenticate(request);
   let configProblem: string | undefined;
   try {
-    jwtSecret = config().SUPABASE_JWT_SECRET;
+    config();
   } catch (error) {
     configProblem = error instanceof AppError ? error.message : "configuration unreadable";
   }
-  const caller = await authenticate(request, jwtSecret ?? Deno.env.get("SUPABASE_JWT_SECRET"));
   return json({
     ok: configProblem === undefined,
     function: functionName,

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { authSettingsFromEnv, selfCallKey } from "../_shared/auth/settings.ts";
 import { type Config, config } from "../_shared/config.ts";
 import { createContinuation } from "../_shared/continuation.ts";
 import { getDb } from "../_shared/db.ts";
@@ -42,7 +43,7 @@ export function serviceContext(): ServiceContext {
   // the continuation; the closure breaks the cycle.
   const continuation = createContinuation({
     functionUrl,
-    serviceRoleKey: settings.SUPABASE_SERVICE_ROLE_KEY,
+    serviceRoleKey: selfCallKey(authSettingsFromEnv(Deno.env.toObject())),
     runHere: (request) => rebuilds.continueChain(request),
   });
   const rebuilds: RebuildService = createRebuildService({

@@ -18,8 +18,7 @@
  *
  * @module
  */
-import { authenticate, requireRole } from "../_shared/auth.ts";
-import { config } from "../_shared/config.ts";
+import { authenticate, requireRole } from "../_shared/auth/authenticate.ts";
 import { healthResponse } from "../_shared/health.ts";
 import { subPath } from "../_shared/http.ts";
 import { FUNCTION_NAME } from "./context.ts";
@@ -117,7 +116,7 @@ export async function handle(request: Request): Promise<Response> {
     return await healthResponse(request, FUNCTION_NAME);
   }
   const { route, params } = matchRoute(ROUTES, request.method, path);
-  const caller = await authenticate(request, config().SUPABASE_JWT_SECRET);
+  const caller = await authenticate(request);
   requireRole(caller, route.roles, route.action);
   return await route.handler({ request, params, caller });
 }

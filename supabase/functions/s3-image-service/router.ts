@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Caller, CallerRole } from "../_shared/auth.ts";
+import type { Caller, CallerRole } from "../_shared/auth/authenticate.ts";
 import { ERRORS } from "../_shared/errors.ts";
 
 /** What a route handler receives. */

@@ -9,7 +9,7 @@
  * @module
  */
 import type { z } from "zod";
-import { authenticate, requireRole } from "../_shared/auth.ts";
+import { authenticate, requireRole } from "../_shared/auth/authenticate.ts";
 import { readBodyLimited } from "../_shared/body_limit.ts";
 import { BufferPool } from "../_shared/buffer_pool.ts";
 import { config } from "../_shared/config.ts";
@@ -84,7 +84,7 @@ export async function handle(request: Request): Promise<Response> {
     response.headers.set("Allow", `${route.method}, OPTIONS`);
     return response;
   }
-  const caller = await authenticate(request, config().SUPABASE_JWT_SECRET);
+  const caller = await authenticate(request);
   requireRole(caller, ["manager", "admin"], "upload images");
   return await route.run(request);
 }

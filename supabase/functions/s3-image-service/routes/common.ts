@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from "zod";
-import type { Caller } from "../../_shared/auth.ts";
+import type { Caller } from "../../_shared/auth/authenticate.ts";
 import { ERRORS } from "../../_shared/errors.ts";
 import { json } from "../../_shared/http.ts";
 import type { RebuildJob } from "../../_shared/rebuild_jobs.ts";
