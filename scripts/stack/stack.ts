@@ -235,7 +235,16 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     stops.push(host.stop);
 
     assertPortFree(ports.ui, "UI_PORT");
-    const ui = startUiServer(ports.ui, { supabaseUrl: info.API_URL, anonKey: info.ANON_KEY });
+    const ui = startUiServer(ports.ui, {
+      supabaseUrl: info.API_URL,
+      anonKey: info.PUBLISHABLE_KEY,
+      // Listed on the local sign-in screen only: these accounts exist nowhere else.
+      localAccounts: (["admin", "manager", "viewer"] as const).map((name) => ({
+        email: LOCAL_USERS[name].email,
+        password: keys.passwords[name],
+        role: LOCAL_USERS[name].role ?? "",
+      })),
+    });
     stops.push(() => ui.shutdown());
 
     return { info, stop: stopAll };
