@@ -44,8 +44,20 @@ async function filesOfDrop(transfer: DataTransfer): Promise<File[]> {
 /** A local preview of a picked image; the object URL is released when the row goes. */
 function Thumbnail(props: { file: File }) {
   const url = useMemo(() => URL.createObjectURL(props.file), [props.file]);
+  const [broken, setBroken] = useState(false);
   useEffect(() => () => URL.revokeObjectURL(url), [url]);
-  return <img class="thumb" src={url} alt="" width={56} height={56} />;
+  // A file the browser cannot draw (not an image, or cut short) gets a plain tile, not a broken icon.
+  if (broken) return <span class="thumb thumb-empty" aria-hidden="true" />;
+  return (
+    <img
+      class="thumb"
+      src={url}
+      alt=""
+      width={56}
+      height={56}
+      onError={() => setBroken(true)}
+    />
+  );
 }
 
 const STATE_LABELS: Record<UploadItem["state"], string> = {
@@ -66,7 +78,7 @@ function UploadRow(props: { item: UploadItem; queue: UploadQueue }) {
   const eta = item.speed > 0 ? ((item.total - item.sent) / item.speed) * 1000 : NaN;
   const inputId = `upload-name-${item.id}`;
   return (
-    <li class={`upload-row state-${item.state}`} data-state={item.state}>
+    <li class={`upload-row state-${item.state}`} data-state={item.state} data-name={item.name}>
       <Thumbnail file={item.file} />
       <div class="upload-main">
         <label for={inputId} class="sr-only">File name (the key) for {item.file.name}</label>
