@@ -54,7 +54,7 @@ export function JobProgressView(props: { job: Job; expectedKeys: number | null }
   const progress = jobProgress(job, props.expectedKeys);
   const percent = progress.fraction === null ? undefined : Math.round(progress.fraction * 100);
   return (
-    <div class="job-progress">
+    <div class="job-progress" data-job-id={job.id}>
       <p>
         {job.mode === "reconcile" ? "Reconcile" : "Rebuild"} #{job.id}{" "}
         <StatusWord status={job.status} /> — started {formatDate(job.started_at)}
