@@ -26,6 +26,12 @@ export function useStats(api: Api, version: number) {
   return { stats, error };
 }
 
+/** How long a finished job took (the stats summary has no `duration_ms`). */
+function durationOf(job: Job): number | null {
+  if (job.duration_ms !== undefined && job.duration_ms !== null) return job.duration_ms;
+  return job.finished_at ? Date.parse(job.finished_at) - Date.parse(job.started_at) : null;
+}
+
 /** One job in a sentence and a row of counts. */
 export function JobSummary(props: { job: Job }) {
   const job = props.job;
@@ -38,7 +44,7 @@ export function JobSummary(props: { job: Job }) {
         />{" "}
         started {formatDate(job.started_at)}
         {job.started_by ? ` by ${job.started_by}` : ""}
-        {job.finished_at ? `, took ${formatDuration(job.duration_ms ?? null)}` : ""}
+        {job.finished_at ? `, took ${formatDuration(durationOf(job))}` : ""}
       </p>
       <dl class="figures small">
         <Figure label="Listed" value={formatCount(job.listed)} />
@@ -52,16 +58,38 @@ export function JobSummary(props: { job: Job }) {
   );
 }
 
+/**
+ * The full row of the last rebuild: the statistics carry its counts but not who started it, which
+ * `GET /rebuild/:id` has.
+ */
+function useJobDetails(api: Api, summary: Job | null | undefined) {
+  const [job, setJob] = useState<Job | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const id = summary?.id;
+  useEffect(() => {
+    if (id === undefined) return;
+    let live = true;
+    // Without the details the summary still shows, beside the error.
+    api.call<{ job: Job }>(`s3-image-service/rebuild/${id}`).then(
+      ({ data }) => live && (setJob(data.job), setError(null)),
+      (caught) => live && setError(caught),
+    );
+    return () => void (live = false);
+  }, [api, id]);
+  return { job: job && job.id === id ? job : summary ?? null, error };
+}
+
 /** The statistics screen. */
 export function StatsView(props: { api: Api; version: number; onRefresh: () => void }) {
   const { stats, error } = useStats(props.api, props.version);
+  const { job: lastRebuild, error: detailsError } = useJobDetails(props.api, stats?.last_rebuild);
   return (
     <section aria-labelledby="stats-title">
       <div class="section-head">
         <h2 id="stats-title">Statistics</h2>
         <button type="button" onClick={props.onRefresh}>Refresh</button>
       </div>
-      <ErrorNote error={error} />
+      <ErrorNote error={error ?? detailsError} />
       <dl class="figures" aria-busy={!stats && !error}>
         <Figure label="Images indexed" value={formatCount(stats?.count)} testId="stat-count" />
         <Figure label="Total size" value={formatBytes(stats?.total_bytes)} />
@@ -85,8 +113,8 @@ export function StatsView(props: { api: Api; version: number; onRefresh: () => v
       )}
       <div class="card">
         <h3>Last rebuild</h3>
-        {stats?.last_rebuild
-          ? <JobSummary job={stats.last_rebuild} />
+        {lastRebuild
+          ? <JobSummary job={lastRebuild} />
           : <p class="muted">{stats ? "No rebuild has run yet." : "Loading…"}</p>}
       </div>
     </section>
