@@ -235,6 +235,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     stops.push(host.stop);
 
     assertPortFree(ports.ui, "UI_PORT");
+    // The browser gets the publishable key, as Supabase advises for clients (supabase-js accepts
+    // it wherever it took the legacy anon key).
     const ui = startUiServer(ports.ui, {
       supabaseUrl: info.API_URL,
       anonKey: info.PUBLISHABLE_KEY,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { createClient, type SupabaseClient } from "@supabase/supabase-js";
+import { serviceKeyHeaders } from "../../supabase/functions/_shared/auth/settings.ts";
 import { callFunction, stackInfo } from "../support/stack.ts";
 import { projectToken, userClaims } from "../support/tokens.ts";
 
@@ -137,4 +138,24 @@ Deno.test("auth: a role in user_metadata gives nothing", async () => {
   assert.equal(body.role, "authenticated");
   const rebuild = await callFunction("s3-image-service/rebuild", { token, method: "POST" });
   assert.equal(rebuild.status, 403);
+});
+
+Deno.test("auth: the rebuild's self-call credentials (secret key on apikey and bearer) pass", async () => {
+  const info = stackInfo();
+  const path = "s3-image-service/rebuild/999999999/continue";
+  // An empty body is refused by validation, which runs only after authentication and the role
+  // check: 400 proves the self-call's headers got through, without starting any work.
+  const self = await callFunction(path, {
+    method: "POST",
+    headers: { ...serviceKeyHeaders(info.SECRET_KEY), "content-type": "application/json" },
+    body: "{}",
+  });
+  assert.equal(self.status, 400, JSON.stringify(self.body));
+  const manager = await callFunction(path, {
+    method: "POST",
+    token: info.MANAGER_TOKEN,
+    headers: { "content-type": "application/json" },
+    body: "{}",
+  });
+  assert.equal(manager.status, 403);
 });

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { serviceKeyHeaders } from "./auth/settings.ts";
 
 /** What the next invocation of a job needs. */
 export interface ContinueRequest {
@@ -77,9 +78,7 @@ export function createContinuation(options: ContinuationOptions): Continuation {
         const response = await doFetch(url, {
           method: "POST",
           headers: {
-            // As Supabase documents for `sb_secret_` keys: on `apikey`, and as the bearer.
-            apikey: options.serviceRoleKey,
-            authorization: `Bearer ${options.serviceRoleKey}`,
+            ...serviceKeyHeaders(options.serviceRoleKey),
             "content-type": "application/json",
           },
           body: JSON.stringify({ worker: request.worker, budget: request.budget }),
