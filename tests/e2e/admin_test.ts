@@ -7,7 +7,7 @@ import type { Page } from "playwright-core";
 import { fixture } from "../support/bytes.ts";
 import { closeTestDb, testDb } from "../support/db.ts";
 import { testStorage } from "../support/s3.ts";
-import { stackInfo } from "../support/stack.ts";
+import { callFunction, stackInfo } from "../support/stack.ts";
 import { openAdminUi, openSection, screenshot, signIn } from "./browser.ts";
 
 const browserTest = { sanitizeOps: false, sanitizeResources: false };
@@ -252,6 +252,33 @@ Deno.test(
     } finally {
       await close();
       await closeTestDb();
+    }
+  },
+);
+
+Deno.test(
+  "a rebuild already running when the page opens is picked up and followed to its end",
+  browserTest,
+  async () => {
+    const info = stackInfo();
+    const { page, close } = await openAdminUi();
+    try {
+      await signIn(page, info.MANAGER_EMAIL, info.MANAGER_PASSWORD);
+      const started = await callFunction("s3-image-service/rebuild", {
+        token: info.ADMIN_TOKEN,
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "{}",
+      });
+      assert.equal(started.status, 202);
+      const id = (started.body.job as { id: number }).id;
+      // A manager watches it: the page finds the job by itself.
+      await openSection(page, "Rebuild");
+      const followed = page.locator(`.job-progress[data-job-id="${id}"]`);
+      await followed.waitFor();
+      await followed.locator('[data-status="succeeded"]').waitFor({ timeout: 60_000 });
+    } finally {
+      await close();
     }
   },
 );
