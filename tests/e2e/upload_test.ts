@@ -24,6 +24,22 @@ function jpegVariant(note: string): Uint8Array {
   return new Uint8Array([...JPEG.subarray(0, 2), ...segment, ...JPEG.subarray(2)]);
 }
 
+/** A valid JPEG of about `megabytes` MiB: the picture with comment segments in front. */
+function largeJpeg(megabytes: number): Uint8Array {
+  const chunk = 65533; // the largest segment body
+  const count = Math.ceil((megabytes * 1024 * 1024) / (chunk + 4));
+  const out = new Uint8Array(JPEG.length + count * (chunk + 4));
+  out.set(JPEG.subarray(0, 2));
+  let at = 2;
+  for (let i = 0; i < count; i++) {
+    out.set([0xff, 0xfe, (chunk + 2) >> 8, (chunk + 2) & 0xff], at);
+    out.fill(0x20, at + 4, at + 4 + chunk);
+    at += chunk + 4;
+  }
+  out.set(JPEG.subarray(2), at);
+  return out;
+}
+
 function file(name: string, mimeType: string, bytes: Uint8Array) {
   return { name, mimeType, buffer: Buffer.from(bytes) };
 }
@@ -102,6 +118,59 @@ Deno.test(
       await openSection(page, "Statistics");
       await page.getByTestId("stat-count").filter({ hasText: String(expected) }).waitFor();
       assert.deepEqual(pageErrors, []);
+    } finally {
+      await close();
+      await closeTestDb();
+    }
+  },
+);
+
+Deno.test(
+  "a large file goes straight to the bucket and is indexed; an upload can be cancelled",
+  browserTest,
+  async () => {
+    const info = stackInfo();
+    const { page, close } = await openAdminUi();
+    try {
+      await forget("e2e-big-");
+      await signIn(page, info.MANAGER_EMAIL, info.MANAGER_PASSWORD);
+      await openSection(page, "Upload");
+      await page.locator("#upload-files").setInputFiles([
+        file("e2e-big-direct.jpg", "image/jpeg", largeJpeg(5)),
+      ]);
+      const row = uploadRow(page, "e2e-big-direct.jpg");
+      await row.getByText("direct to bucket").waitFor();
+      await page.getByRole("button", { name: "Upload 1 file" }).click();
+      assert.match(await settledState(page, "e2e-big-direct.jpg", "done"), /Stored as/);
+      assert.deepEqual(await indexed("e2e-big-"), ["e2e-big-direct.jpg"]);
+      // The staging copy is gone: only the live key is left under the name.
+      const staged = await testStorage().listPage({ prefix: "_incoming/" });
+      assert.equal(staged.objects.filter((o) => o.key.endsWith("/e2e-big-direct.jpg")).length, 0);
+
+      // A slow line: cancel mid-way stores nothing; retry on a fast line stores it.
+      const cdp = await page.context().newCDPSession(page);
+      const line = (uploadThroughput: number) =>
+        cdp.send("Network.emulateNetworkConditions", {
+          offline: false,
+          latency: 0,
+          downloadThroughput: -1,
+          uploadThroughput,
+        });
+      await page.getByRole("button", { name: "Clear finished" }).click();
+      await page.locator("#upload-files").setInputFiles([
+        file("e2e-big-cancel.jpg", "image/jpeg", largeJpeg(5)),
+      ]);
+      await line(256 * 1024);
+      await page.getByRole("button", { name: "Upload 1 file" }).click();
+      const slow = uploadRow(page, "e2e-big-cancel.jpg");
+      await slow.getByRole("progressbar").waitFor();
+      await slow.getByRole("button", { name: "Cancel" }).click();
+      assert.equal(await settledState(page, "e2e-big-cancel.jpg", "cancelled"), "Cancelled.");
+      assert.deepEqual(await indexed("e2e-big-cancel"), []);
+      await line(-1);
+      await slow.getByRole("button", { name: "Retry" }).click();
+      assert.match(await settledState(page, "e2e-big-cancel.jpg", "done"), /Stored as/);
+      assert.deepEqual(await indexed("e2e-big-cancel"), ["e2e-big-cancel.jpg"]);
     } finally {
       await close();
       await closeTestDb();
