@@ -197,6 +197,9 @@ Deno.test(
       const inIndex = page.locator(".card", { hasText: "In the index, not in the bucket" });
       await inIndex.getByText("e2e-rc-ghost.jpg", { exact: true }).waitFor();
       await screenshot(page, "07-reconcile-dry-run");
+      // The dry run waits for review: a reload finds it again.
+      await page.reload();
+      await inIndex.getByText("e2e-rc-ghost.jpg", { exact: true }).waitFor();
       // A dry run changes nothing.
       assert.equal(await isIndexed("e2e-rc-new.jpg"), false);
       assert.equal(await isIndexed("e2e-rc-ghost.jpg"), true);

@@ -297,7 +297,8 @@ export function BrowseView(props: { api: Api; role: Role; onChanged: () => void 
         <div class="table-wrap">
           <table>
             <caption class="sr-only">
-              Indexed images{query ? ` starting with "${query}"` : ""}, page {cursors.length}
+              Indexed images{query ? ` starting with "${query}"` : ""}, page{" "}
+              {cursors.length}; sorting orders this page
             </caption>
             <thead>
               <tr>

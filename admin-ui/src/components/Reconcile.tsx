@@ -47,6 +47,22 @@ export function ReconcileView(props: { api: Api; role: Role; onApplied: () => vo
   const job = answer?.job;
   const waiting = job?.status === "running" && !answer?.report;
 
+  // A reconcile left waiting for review (or held) is picked up when the screen opens.
+  useEffect(() => {
+    let live = true;
+    (async () => {
+      const { data } = await api.call<{ job: Job | null }>("s3-image-service/rebuild");
+      const latest = data.job;
+      if (!latest || latest.mode !== "reconcile") return;
+      if (latest.status !== "running" && latest.status !== "needs_confirmation") return;
+      const { data: pending } = await api.call<ReconcileAnswer>(
+        `s3-image-service/reconcile/${latest.id}`,
+      );
+      if (live) setAnswer((current) => current ?? pending);
+    })().catch((caught) => live && setError(caught));
+    return () => void (live = false);
+  }, [api]);
+
   // While the bucket is being listed (or the apply runs), ask again every second.
   useEffect(() => {
     if (!waiting || !job) return;
