@@ -5,7 +5,7 @@
  * @module
  */
 import type { ComponentChildren } from "preact";
-import { useEffect, useRef } from "preact/hooks";
+import { useEffect, useId, useRef } from "preact/hooks";
 
 /** An error as a sentence in an alert region (screen readers announce it), or nothing. */
 export function ErrorNote(props: { error: unknown; id?: string }) {
@@ -32,6 +32,8 @@ export interface ConfirmDialogProps {
  */
 export function ConfirmDialog(props: ConfirmDialogProps) {
   const ref = useRef<HTMLDialogElement>(null);
+  // A screen may hold several dialogs: each needs its own title id.
+  const titleId = useId();
   useEffect(() => {
     const dialog = ref.current;
     if (!dialog) return;
@@ -41,7 +43,7 @@ export function ConfirmDialog(props: ConfirmDialogProps) {
   return (
     <dialog
       ref={ref}
-      aria-labelledby="confirm-title"
+      aria-labelledby={titleId}
       onCancel={(event) => {
         event.preventDefault();
         props.onCancel();
@@ -54,7 +56,7 @@ export function ConfirmDialog(props: ConfirmDialogProps) {
           props.onConfirm();
         }}
       >
-        <h2 id="confirm-title">{props.title}</h2>
+        <h2 id={titleId}>{props.title}</h2>
         <div class="dialog-body">{props.children}</div>
         <div class="actions">
           <button type="button" onClick={props.onCancel}>Cancel</button>
