@@ -88,7 +88,8 @@ export function JobProgressView(props: { job: Job; expectedKeys: number | null }
           <Figure label="Skipped" value={formatCount(job.skipped)} testId="job-skipped" />
         </dl>
       )}
-      {job.error && <p class="error">{job.error}</p>}
+      {/* A held job's note is the guard's; its card below says it in full. */}
+      {job.error && job.status !== "needs_confirmation" && <p class="error">{job.error}</p>}
     </div>
   );
 }
