@@ -319,7 +319,10 @@ Deno.test(
       await page.getByRole("button", { name: "Force finish" }).click();
       await page.getByRole("dialog").getByRole("button", { name: /^Remove .* entries$/ }).click();
       // The forced finish may be the held job itself or a new one: either way it must succeed.
-      await page.locator('.job-progress [data-status="succeeded"]').waitFor({ timeout: 60_000 });
+      const succeeded = page.locator('.job-progress [data-status="succeeded"]');
+      const refused = page.locator("main").getByRole("alert");
+      await succeeded.or(refused).first().waitFor({ timeout: 60_000 });
+      assert.equal(await refused.count(), 0, await refused.allInnerTexts().then(String));
       assert.equal(await figure(page, "job-removed"), expected.removed);
       assert.equal(await isIndexed("e2e-ghost-1.jpg"), false);
     } finally {
