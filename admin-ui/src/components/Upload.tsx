@@ -235,7 +235,7 @@ export function UploadView(props: { api: Api; onStored: () => void }) {
               disabled={ready === 0}
               onClick={() => queue.start()}
             >
-              Upload {ready} file{ready === 1 ? "" : "s"}
+              {ready === 0 ? "Nothing to upload" : `Upload ${ready} file${ready === 1 ? "" : "s"}`}
             </button>
             <button type="button" onClick={() => queue.clearFinished()}>Clear finished</button>
           </div>
