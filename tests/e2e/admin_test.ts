@@ -46,6 +46,15 @@ async function expectedDelta(): Promise<{ inserted: number; removed: number }> {
   };
 }
 
+/** Cancels a job left running (a dry run waiting for review), so each test starts its own. */
+async function cancelRunningJob(): Promise<void> {
+  const token = stackInfo().ADMIN_TOKEN;
+  const { body } = await callFunction("s3-image-service/rebuild", { token });
+  const job = body.job as { id: number; status: string } | null;
+  if (job?.status !== "running") return;
+  await callFunction(`s3-image-service/rebuild/${job.id}/cancel`, { token, method: "POST" });
+}
+
 /** The id of the newest job (rebuild or reconcile), 0 when none ran. */
 async function latestJobId(): Promise<number> {
   const [{ id }] = await testDb()<{ id: number }[]>`
@@ -187,6 +196,8 @@ Deno.test(
     const info = stackInfo();
     const { page, close } = await openAdminUi();
     try {
+      await cancelRunningJob();
+      await testDb()`delete from public.s3_image_cache where filename = 'e2e-rc-new.jpg'`;
       await putObject("e2e-rc-new.jpg");
       await testDb()`select public.add_file_to_s3_cache('e2e-rc-ghost.jpg')`;
       await signIn(page, info.ADMIN_EMAIL, info.ADMIN_PASSWORD);

@@ -57,7 +57,13 @@ export function JobProgressView(props: { job: Job; expectedKeys: number | null }
     <div class="job-progress" data-job-id={job.id}>
       <p>
         {job.mode === "reconcile" ? "Reconcile" : "Rebuild"} #{job.id}{" "}
-        <StatusWord status={job.status} /> — started {formatDate(job.started_at)}
+        <StatusWord
+          status={job.status}
+          label={job.mode === "reconcile" && job.status === "running" && job.listing_complete
+            ? "listed: waiting for review"
+            : undefined}
+        />{" "}
+        — started {formatDate(job.started_at)}
         {job.started_by ? ` by ${job.started_by}` : ""}
       </p>
       <progress

@@ -70,8 +70,9 @@ export function ConfirmDialog(props: ConfirmDialogProps) {
 }
 
 /** A job's status word, coloured and spelled out (never colour alone). */
-export function StatusWord(props: { status: string }) {
-  const label = props.status === "needs_confirmation" ? "held: needs confirmation" : props.status;
+export function StatusWord(props: { status: string; label?: string }) {
+  const label = props.label ??
+    (props.status === "needs_confirmation" ? "held: needs confirmation" : props.status);
   return <span class={`status status-${props.status}`} data-status={props.status}>{label}</span>;
 }
 
