@@ -83,3 +83,40 @@ Deno.test("a user with no role is told why they can do nothing", browserTest, as
     await close();
   }
 });
+
+Deno.test(
+  "sign-in and moving between screens work from the keyboard alone",
+  browserTest,
+  async () => {
+    const info = stackInfo();
+    const { page, close } = await openAdminUi();
+    try {
+      await page.getByRole("button", { name: "Sign in" }).waitFor();
+      const focusedId = () => page.evaluate(() => document.activeElement?.id ?? "");
+      for (let i = 0; i < 5 && (await focusedId()) !== "signin-email"; i++) {
+        await page.keyboard.press("Tab");
+      }
+      assert.equal(await focusedId(), "signin-email");
+      await page.keyboard.type(info.ADMIN_EMAIL);
+      await page.keyboard.press("Tab");
+      await page.keyboard.type(info.ADMIN_PASSWORD);
+      await page.keyboard.press("Enter");
+      await page.getByTestId("who").waitFor();
+
+      const uploadTab = page.getByRole("link", { name: "Upload" });
+      for (let i = 0; i < 10; i++) {
+        if (await uploadTab.evaluate((el) => el === document.activeElement)) break;
+        await page.keyboard.press("Tab");
+      }
+      await page.keyboard.press("Enter");
+      await page.getByRole("heading", { name: "Upload images" }).waitFor();
+      // The hidden file input is reachable: its label shows the focus.
+      for (let i = 0; i < 10 && (await focusedId()) !== "upload-files"; i++) {
+        await page.keyboard.press("Tab");
+      }
+      assert.equal(await focusedId(), "upload-files");
+    } finally {
+      await close();
+    }
+  },
+);
