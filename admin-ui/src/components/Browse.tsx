@@ -9,9 +9,10 @@ import { useEffect, useMemo, useState } from "preact/hooks";
 import type { Api } from "../api.ts";
 import { formatBytes, formatDate } from "../format.ts";
 import type { Role } from "../session.ts";
-import { signedUrlExpiry } from "../signed_url.ts";
 import type { IndexEntry } from "../types.ts";
 import { ConfirmDialog, ErrorNote } from "./common.tsx";
+import { Preview } from "./Preview.tsx";
+import { QuickAdd } from "./QuickAdd.tsx";
 
 type SortKey = "filename" | "size_bytes" | "last_modified" | "updated_at";
 
@@ -28,131 +29,6 @@ function compare(a: IndexEntry, b: IndexEntry, key: SortKey): number {
   if (typeof x === "number" && typeof y === "number") return x - y;
   // Byte order for names, like S3 and the index (`B` before `a`).
   return String(x) < String(y) ? -1 : String(x) > String(y) ? 1 : 0;
-}
-
-/** Quick-add: index a name the bucket already holds; the answer is shown as it came. */
-function QuickAdd(props: { api: Api; onAdded: () => void }) {
-  const [name, setName] = useState("");
-  const [answer, setAnswer] = useState("");
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  async function submit(event: Event) {
-    event.preventDefault();
-    setBusy(true);
-    setAnswer("");
-    setError(null);
-    try {
-      const { data } = await props.api.call<{ file: IndexEntry; checked: boolean }>(
-        "s3-image-service/files",
-        { method: "POST", body: { filename: name.trim() } },
-      );
-      const file = data.file;
-      setAnswer(
-        `Added "${file.filename}" to the index (${formatBytes(file.size_bytes)}, ${
-          file.content_type ?? "unknown type"
-        }).`,
-      );
-      props.onAdded();
-    } catch (caught) {
-      setError(caught);
-    } finally {
-      setBusy(false);
-    }
-  }
-  return (
-    <form class="card quick-add" onSubmit={submit} aria-labelledby="quick-add-title">
-      <h3 id="quick-add-title">Quick add</h3>
-      <p class="hint">An image already in the bucket but missing from the index: add it by name.</p>
-      <div class="inline-form">
-        <label for="quick-add-name">File name</label>
-        <input
-          id="quick-add-name"
-          placeholder="14000.jpg"
-          required
-          spellcheck={false}
-          value={name}
-          onInput={(e) => setName(e.currentTarget.value)}
-        />
-        <button type="submit" disabled={busy}>Add to index</button>
-      </div>
-      {answer && <p class="ok-text" role="status" data-testid="quick-add-answer">{answer}</p>}
-      <ErrorNote error={error} />
-    </form>
-  );
-}
-
-/** The preview of one entry, with its URL and, for admins, remove. */
-function Preview(props: {
-  file: IndexEntry;
-  isAdmin: boolean;
-  onRemove: (file: IndexEntry) => void;
-  onClose: () => void;
-}) {
-  const { file } = props;
-  const [copied, setCopied] = useState("");
-  const expiry = file.url ? signedUrlExpiry(file.url) : null;
-  return (
-    <aside class="card preview" aria-labelledby="preview-title">
-      <div class="section-head">
-        <h3 id="preview-title" class="filename">{file.filename}</h3>
-        <button type="button" class="icon" aria-label="Close the preview" onClick={props.onClose}>
-          ×
-        </button>
-      </div>
-      {file.url && <img class="preview-image" src={file.url} alt={`Preview of ${file.filename}`} />}
-      <dl class="details">
-        <dt>Size</dt>
-        <dd>{formatBytes(file.size_bytes)}</dd>
-        <dt>Type</dt>
-        <dd>{file.content_type ?? "—"}</dd>
-        <dt>Dimensions</dt>
-        <dd>{file.width && file.height ? `${file.width} × ${file.height}` : "—"}</dd>
-        <dt>Last modified</dt>
-        <dd>{formatDate(file.last_modified)}</dd>
-        <dt>Indexed</dt>
-        <dd>{formatDate(file.updated_at)}</dd>
-      </dl>
-      {file.url && (
-        <div class="url-copy">
-          <label for="preview-url">Image URL</label>
-          <div class="inline-form">
-            <input
-              id="preview-url"
-              readOnly
-              value={file.url}
-              onFocus={(e) => e.currentTarget.select()}
-            />
-            <button
-              type="button"
-              onClick={async () => {
-                try {
-                  await navigator.clipboard.writeText(file.url!);
-                  setCopied("Copied.");
-                } catch {
-                  setCopied("Copy refused by the browser: select the URL and copy it by hand.");
-                }
-              }}
-            >
-              Copy
-            </button>
-          </div>
-          <p class="hint" role="status">
-            {copied ||
-              (expiry
-                ? `Signed link: works until ${expiry.toLocaleTimeString()} (${
-                  Math.max(0, Math.round((expiry.getTime() - Date.now()) / 60000))
-                } min).`
-                : "Public link: does not expire.")}
-          </p>
-        </div>
-      )}
-      {props.isAdmin && (
-        <button type="button" class="danger" onClick={() => props.onRemove(file)}>
-          Remove from index…
-        </button>
-      )}
-    </aside>
-  );
 }
 
 /** The browse screen. */
