@@ -252,3 +252,25 @@ Deno.test("a file name made of markup is shown as text, never run", browserTest,
     await closeTestDb();
   }
 });
+
+Deno.test("a picked folder adds every file in it to the list", browserTest, async () => {
+  const info = stackInfo();
+  const folder = await Deno.makeTempDir({ prefix: "s3-image-cache-folder-" });
+  const { page, close } = await openAdminUi();
+  try {
+    await forget("e2e-dir-");
+    await Deno.writeFile(`${folder}/e2e-dir-1.jpg`, JPEG);
+    await Deno.writeFile(`${folder}/e2e-dir-2.jpg`, jpegVariant("two"));
+    await signIn(page, info.MANAGER_EMAIL, info.MANAGER_PASSWORD);
+    await openSection(page, "Upload");
+    await page.locator("#upload-folder").setInputFiles(folder);
+    await page.getByRole("button", { name: "Upload 2 files" }).click();
+    await settledState(page, "e2e-dir-1.jpg", "done");
+    await settledState(page, "e2e-dir-2.jpg", "done");
+    assert.deepEqual(await indexed("e2e-dir-"), ["e2e-dir-1.jpg", "e2e-dir-2.jpg"]);
+  } finally {
+    await close();
+    await closeTestDb();
+    await Deno.remove(folder, { recursive: true });
+  }
+});

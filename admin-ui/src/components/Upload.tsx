@@ -217,7 +217,7 @@ export function UploadView(props: { api: Api; onStored: () => void }) {
             id="upload-folder"
             class="sr-only"
             type="file"
-            {...{ webkitdirectory: "" }}
+            {...{ webkitdirectory: true }}
             onChange={(e) => {
               add(e.currentTarget.files ?? []);
               e.currentTarget.value = "";
