@@ -274,3 +274,22 @@ Deno.test("a picked folder adds every file in it to the list", browserTest, asyn
     await Deno.remove(folder, { recursive: true });
   }
 });
+
+Deno.test("files dropped on the drop zone join the list", browserTest, async () => {
+  const info = stackInfo();
+  const { page, close } = await openAdminUi();
+  try {
+    await signIn(page, info.MANAGER_EMAIL, info.MANAGER_PASSWORD);
+    await openSection(page, "Upload");
+    const transfer = await page.evaluateHandle((bytes) => {
+      const data = new DataTransfer();
+      data.items.add(new File([new Uint8Array(bytes)], "e2e-drop.jpg", { type: "image/jpeg" }));
+      return data;
+    }, [...JPEG]);
+    await page.locator(".dropzone").dispatchEvent("drop", { dataTransfer: transfer });
+    await uploadRow(page, "e2e-drop.jpg").and(page.locator('[data-state="ready"]')).waitFor();
+    assert.equal(await page.getByRole("button", { name: "Upload 1 file" }).isEnabled(), true);
+  } finally {
+    await close();
+  }
+});

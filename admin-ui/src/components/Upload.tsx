@@ -217,7 +217,10 @@ export function UploadView(props: { api: Api; onStored: () => void }) {
             id="upload-folder"
             class="sr-only"
             type="file"
-            {...{ webkitdirectory: true }}
+            {
+              // Not in Preact's input types; the element's boolean property (an empty string is false).
+              ...{ webkitdirectory: true }
+            }
             onChange={(e) => {
               add(e.currentTarget.files ?? []);
               e.currentTarget.value = "";
