@@ -132,7 +132,7 @@ async function denoTest(paths: string[], env: Record<string, string> = {}): Prom
 }
 
 async function unitTests(): Promise<TierResult> {
-  return await denoTest(["supabase/functions", "scripts"]);
+  return await denoTest(["supabase/functions", "scripts", "admin-ui"]);
 }
 
 async function migrationFiles(): Promise<string[]> {

@@ -247,6 +247,12 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     const ui = startUiServer(ports.ui, {
       supabaseUrl: info.API_URL,
       anonKey: info.PUBLISHABLE_KEY,
+      // Listed on the local sign-in screen only: these accounts exist nowhere else.
+      localAccounts: (["admin", "manager", "viewer"] as const).map((name) => ({
+        email: LOCAL_USERS[name].email,
+        password: keys.passwords[name],
+        role: LOCAL_USERS[name].role ?? "",
+      })),
     });
     stops.push(() => ui.shutdown());
 

@@ -1,38 +1,45 @@
 /**
- * Serves the static admin UI (`admin-ui/`) plus a generated `/config.js` that tells the page
- * where the functions are and which public (anon) key to use — the same file a static host
- * would serve in production.
+ * Serves the admin UI, built from `admin-ui/` by esbuild into `admin-ui/dist/` (on start, and
+ * again when a source file is newer than the build, checked on each page load), plus a
+ * generated `/config.js` that tells the page where the project is and which public key to use —
+ * the file a static host serves in production (`npm run build:ui`).
  *
  * @module
  */
-import { REPO_ROOT } from "./migrations.ts";
-
-const UI_DIR = `${REPO_ROOT}admin-ui`;
+import {
+  buildUi,
+  configScript,
+  UI_DIST_DIR,
+  uiBuildIsStale,
+  type UiConfigValues,
+} from "../build_ui.ts";
 
 const TYPES: Record<string, string> = {
   html: "text/html; charset=utf-8",
   js: "text/javascript; charset=utf-8",
-  mjs: "text/javascript; charset=utf-8",
+  map: "application/json",
   css: "text/css; charset=utf-8",
   json: "application/json",
-  svg: "image/svg+xml",
   png: "image/png",
   ico: "image/x-icon",
 };
 
 /** What the page needs to reach the API. Only public values: never the service key. */
-export interface UiRuntimeConfig {
-  supabaseUrl: string;
-  anonKey: string;
-}
+export type UiRuntimeConfig = UiConfigValues;
 
-/** The body of `/config.js`. */
-export function configScript(config: UiRuntimeConfig): string {
-  return `window.S3_IMAGE_CACHE_CONFIG = ${JSON.stringify(config)};\n`;
-}
+export { configScript };
 
 /** Starts the UI server on 127.0.0.1:`port`. */
 export function startUiServer(port: number, config: UiRuntimeConfig): Deno.HttpServer {
+  let building: Promise<unknown> | undefined;
+  // One build at a time; a page load while it runs waits for it.
+  const ensureBuilt = () =>
+    building ??= uiBuildIsStale().then((stale) => stale ? buildUi() : undefined).finally(() => {
+      building = undefined;
+    });
+  const firstBuild = ensureBuilt();
+  firstBuild.catch((error) => console.error("Admin UI build failed:", error));
+
   return Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, async (request) => {
     const path = decodeURIComponent(new URL(request.url).pathname);
     if (path === "/config.js") {
@@ -43,7 +50,13 @@ export function startUiServer(port: number, config: UiRuntimeConfig): Deno.HttpS
     if (path.split("/").includes("..")) return new Response("Not found", { status: 404 });
     const file = path.endsWith("/") ? `${path}index.html` : path;
     try {
-      const body = await Deno.readFile(`${UI_DIR}${file}`);
+      if (file === "/index.html") await ensureBuilt();
+      else await firstBuild;
+    } catch (error) {
+      return new Response(`The admin UI failed to build: ${error}`, { status: 500 });
+    }
+    try {
+      const body = await Deno.readFile(`${UI_DIST_DIR}${file}`);
       const extension = file.split(".").pop() ?? "";
       return new Response(body, {
         headers: {

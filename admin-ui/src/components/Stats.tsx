@@ -1,0 +1,122 @@
+/** @jsxImportSource preact */
+/**
+ * Statistics first: how many images the index holds, their size, the newest, and the last
+ * rebuild (when, by whom, outcome, counts).
+ *
+ * @module
+ */
+import { useEffect, useState } from "preact/hooks";
+import type { Api } from "../api.ts";
+import { formatBytes, formatCount, formatDate, formatDuration } from "../format.ts";
+import type { Job, Stats } from "../types.ts";
+import { ErrorNote, Figure, StatusWord } from "./common.tsx";
+
+/** Loads `GET /stats` whenever `version` changes. */
+export function useStats(api: Api, version: number) {
+  const [stats, setStats] = useState<Stats | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    let live = true;
+    api.call<Stats>("s3-image-service/stats").then(
+      ({ data }) => live && (setStats(data), setError(null)),
+      (caught) => live && setError(caught),
+    );
+    return () => void (live = false);
+  }, [api, version]);
+  return { stats, error };
+}
+
+/** How long a finished job took (the stats summary has no `duration_ms`). */
+function durationOf(job: Job): number | null {
+  if (job.duration_ms !== undefined && job.duration_ms !== null) return job.duration_ms;
+  return job.finished_at ? Date.parse(job.finished_at) - Date.parse(job.started_at) : null;
+}
+
+/** One job in a sentence and a row of counts. */
+export function JobSummary(props: { job: Job }) {
+  const job = props.job;
+  return (
+    <div class="job-summary">
+      <p>
+        {job.mode === "reconcile" ? "Reconcile" : "Rebuild"} #{job.id}{" "}
+        <StatusWord
+          status={job.status}
+        />{" "}
+        started {formatDate(job.started_at)}
+        {job.started_by ? ` by ${job.started_by}` : ""}
+        {job.finished_at ? `, took ${formatDuration(durationOf(job))}` : ""}
+      </p>
+      <dl class="figures small">
+        <Figure label="Listed" value={formatCount(job.listed)} />
+        <Figure label="Inserted" value={formatCount(job.inserted)} />
+        <Figure label="Updated" value={formatCount(job.updated)} />
+        <Figure label="Removed" value={formatCount(job.removed)} />
+        <Figure label="Skipped" value={formatCount(job.skipped)} />
+      </dl>
+      {job.error && <p class="error">{job.error}</p>}
+    </div>
+  );
+}
+
+/**
+ * The full row of the last rebuild: the statistics carry its counts but not who started it, which
+ * `GET /rebuild/:id` has.
+ */
+function useJobDetails(api: Api, summary: Job | null | undefined) {
+  const [job, setJob] = useState<Job | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const id = summary?.id;
+  useEffect(() => {
+    if (id === undefined) return;
+    let live = true;
+    // Without the details the summary still shows, beside the error.
+    api.call<{ job: Job }>(`s3-image-service/rebuild/${id}`).then(
+      ({ data }) => live && (setJob(data.job), setError(null)),
+      (caught) => live && setError(caught),
+    );
+    return () => void (live = false);
+  }, [api, id]);
+  return { job: job && job.id === id ? job : summary ?? null, error };
+}
+
+/** The statistics screen. */
+export function StatsView(props: { api: Api; version: number; onRefresh: () => void }) {
+  const { stats, error } = useStats(props.api, props.version);
+  const { job: lastRebuild, error: detailsError } = useJobDetails(props.api, stats?.last_rebuild);
+  return (
+    <section aria-labelledby="stats-title">
+      <div class="section-head">
+        <h2 id="stats-title">Statistics</h2>
+        <button type="button" onClick={props.onRefresh}>Refresh</button>
+      </div>
+      <ErrorNote error={error ?? detailsError} />
+      <dl class="figures" aria-busy={!stats && !error}>
+        <Figure label="Images indexed" value={formatCount(stats?.count)} testId="stat-count" />
+        <Figure label="Total size" value={formatBytes(stats?.total_bytes)} />
+        <Figure
+          label="Newest image"
+          value={stats?.newest
+            ? (
+              <>
+                <span class="filename">{stats.newest.filename}</span>
+                <span class="muted">{formatDate(stats.newest.updated_at)}</span>
+              </>
+            )
+            : "—"}
+        />
+      </dl>
+      {stats?.running_rebuild && (
+        <div class="card">
+          <h3>Running now</h3>
+          <JobSummary job={stats.running_rebuild} />
+        </div>
+      )}
+      <div class="card">
+        <h3>Last rebuild</h3>
+        {lastRebuild
+          ? <JobSummary job={lastRebuild} />
+          : <p class="muted">{stats ? "No rebuild has run yet." : "Loading…"}</p>}
+      </div>
+    </section>
+  );
+}
