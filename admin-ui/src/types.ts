@@ -54,6 +54,17 @@ export interface Stats {
   count: number;
   total_bytes: number;
   newest: { filename: string; updated_at: string } | null;
+  /** The five latest changes, newest first. */
+  newest_images?: Array<{
+    filename: string;
+    updated_at: string;
+    size_bytes: number | null;
+    content_type: string | null;
+    width: number | null;
+    height: number | null;
+  }>;
+  /** Images and bytes per content type. */
+  by_type?: Record<string, { count: number; bytes: number }>;
   last_rebuild: Job | null;
   running_rebuild: Job | null;
 }

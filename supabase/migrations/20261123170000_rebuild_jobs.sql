@@ -188,16 +188,23 @@ as $$
     select count(*) as n, coalesce(sum(c.size_bytes), 0) as bytes from public.s3_image_cache as c
   ),
   newest as (
-    select c.filename, c.updated_at from public.s3_image_cache as c
+    select c.filename, c.updated_at, c.size_bytes, c.content_type, c.width, c.height
+    from public.s3_image_cache as c
     order by c.updated_at desc, c.id desc
-    limit 1
+    limit 5
+  ),
+  by_type as (
+    select coalesce(c.content_type, 'unknown') as content_type, count(*) as n,
+      coalesce(sum(c.size_bytes), 0) as bytes
+    from public.s3_image_cache as c
+    group by 1
   ),
   jobs as (
     select
       r.status = 'running' as is_running,
       r.id,
       pg_catalog.jsonb_build_object(
-        'id', r.id, 'mode', r.mode, 'status', r.status,
+        'id', r.id, 'mode', r.mode, 'status', r.status, 'started_by', r.started_by,
         'started_at', r.started_at, 'finished_at', r.finished_at,
         'pages', r.pages, 'listing_complete', r.listing_complete,
         'listed', r.listed, 'skipped', r.skipped, 'inserted', r.inserted,
@@ -210,8 +217,20 @@ as $$
     'total_bytes', t.bytes,
     'newest', (
       select pg_catalog.jsonb_build_object('filename', w.filename, 'updated_at', w.updated_at)
-      from newest as w
+      from newest as w order by w.updated_at desc limit 1
     ),
+    'newest_images', coalesce((
+      select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+        'filename', w.filename, 'updated_at', w.updated_at, 'size_bytes', w.size_bytes,
+        'content_type', w.content_type, 'width', w.width, 'height', w.height
+      ) order by w.updated_at desc)
+      from newest as w
+    ), '[]'::jsonb),
+    'by_type', coalesce((
+      select pg_catalog.jsonb_object_agg(b.content_type,
+        pg_catalog.jsonb_build_object('count', b.n, 'bytes', b.bytes))
+      from by_type as b
+    ), '{}'::jsonb),
     'last_rebuild', (
       select j.summary from jobs as j where not j.is_running order by j.id desc limit 1
     ),

@@ -342,3 +342,37 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "statistics show images by type and the newest ones, names as text",
+  browserTest,
+  async () => {
+    const info = stackInfo();
+    const name = `e2e-stats-<b onclick="x">${crypto.randomUUID().slice(0, 6)}.jpg`;
+    await putObject(name);
+    const added = await callFunction("s3-image-service/files", {
+      token: info.ADMIN_TOKEN,
+      method: "POST",
+      body: JSON.stringify({ filename: name }),
+      headers: { "content-type": "application/json" },
+    });
+    assert.equal(added.status, 200, JSON.stringify(added.body));
+    const [{ jpegs }] = await testDb()<{ jpegs: number }[]>`
+      select count(*)::int as jpegs from public.s3_image_cache where content_type = 'image/jpeg'`;
+    const { page, close } = await openAdminUi();
+    try {
+      await signIn(page, info.MANAGER_EMAIL, info.MANAGER_PASSWORD);
+      const byType = page.getByTestId("stats-by-type");
+      await byType.waitFor();
+      const jpegRow = byType.getByRole("row").filter({ hasText: "image/jpeg" });
+      assert.equal(await jpegRow.getByRole("cell").nth(1).innerText(), jpegs.toLocaleString("en"));
+      const newest = page.getByTestId("stats-newest");
+      assert.equal(await newest.locator("li .filename").first().innerText(), name);
+      assert.equal(await newest.locator("b").count(), 0, "the name's markup stays text");
+      await screenshot(page, "01b-statistics-breakdown");
+    } finally {
+      await close();
+      await closeTestDb();
+    }
+  },
+);

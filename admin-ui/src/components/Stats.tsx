@@ -1,7 +1,7 @@
 /** @jsxImportSource preact */
 /**
- * Statistics first: how many images the index holds, their size, the newest, and the last
- * rebuild (when, by whom, outcome, counts).
+ * Statistics first: how many images the index holds, their size, by type, the newest ones, and
+ * the last rebuild (when, by whom, outcome, counts).
  *
  * @module
  */
@@ -79,6 +79,58 @@ function useJobDetails(api: Api, summary: Job | null | undefined) {
   return { job: job && job.id === id ? job : summary ?? null, error };
 }
 
+/** Images by type and the newest ones: names always rendered as text. */
+function Breakdown(props: { stats: Stats }) {
+  const types = Object.entries(props.stats.by_type ?? {}).sort((a, b) => b[1].count - a[1].count);
+  const newest = props.stats.newest_images ?? [];
+  return (
+    <div class="breakdown">
+      <div class="card">
+        <h3>By type</h3>
+        {types.length
+          ? (
+            <table data-testid="stats-by-type">
+              <thead>
+                <tr>
+                  <th scope="col">Type</th>
+                  <th scope="col">Images</th>
+                  <th scope="col">Size</th>
+                </tr>
+              </thead>
+              <tbody>
+                {types.map(([type, { count, bytes }]) => (
+                  <tr key={type}>
+                    <td>{type}</td>
+                    <td>{formatCount(count)}</td>
+                    <td>{formatBytes(bytes)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )
+          : <p class="muted">No images yet.</p>}
+      </div>
+      <div class="card">
+        <h3>Newest images</h3>
+        {newest.length
+          ? (
+            <ol class="newest" data-testid="stats-newest">
+              {newest.map((image) => (
+                <li key={image.filename}>
+                  <span class="filename">{image.filename}</span>{" "}
+                  <span class="muted">
+                    {formatBytes(image.size_bytes ?? undefined)} · {formatDate(image.updated_at)}
+                  </span>
+                </li>
+              ))}
+            </ol>
+          )
+          : <p class="muted">No images yet.</p>}
+      </div>
+    </div>
+  );
+}
+
 /** The statistics screen. */
 export function StatsView(props: { api: Api; version: number; onRefresh: () => void }) {
   const { stats, error } = useStats(props.api, props.version);
@@ -105,6 +157,7 @@ export function StatsView(props: { api: Api; version: number; onRefresh: () => v
             : "—"}
         />
       </dl>
+      {stats && <Breakdown stats={stats} />}
       {stats?.running_rebuild && (
         <div class="card">
           <h3>Running now</h3>
