@@ -111,14 +111,11 @@ export function createS3Client(config: Config): S3Client {
     forcePathStyle: config.S3_FORCE_PATH_STYLE
       ? config.S3_FORCE_PATH_STYLE === "true"
       : customEndpoint,
-    // R2, MinIO and the emulators mishandle the SDK's default CRC32 trailers: streamed bodies
-    // get stored corrupted and presigned PUTs carry a checksum of an empty body.
-    ...(customEndpoint
-      ? {
-        requestChecksumCalculation: "WHEN_REQUIRED" as const,
-        responseChecksumValidation: "WHEN_REQUIRED" as const,
-      }
-      : {}),
+    // Always, on AWS too: with the SDK's defaults a presigned PUT carries the CRC32 of an empty
+    // body (every direct upload then fails), and R2, MinIO and the emulators mishandle the
+    // default checksum trailers on streamed bodies.
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
     maxAttempts: 5,
     retryMode: "standard",
   });
