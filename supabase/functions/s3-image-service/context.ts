@@ -33,7 +33,7 @@ let context: ServiceContext | undefined;
 export function serviceContext(): ServiceContext {
   if (context) return context;
   const settings = config();
-  const sql = getDb(settings.SUPABASE_DB_URL);
+  const sql = getDb(settings);
   const storage = createS3Storage(settings);
   const index = createImageIndex(sql);
   const functionUrl = settings.SUPABASE_URL
