@@ -10,6 +10,10 @@ import type {
 } from "./job_store.ts";
 import { runSlice, type SliceOptions } from "./slice.ts";
 import type { ListPage } from "../../_shared/platform/storage.ts";
+import { removeCpuUsage } from "./testdata/hosted_process.ts";
+
+// Every slice here runs as on hosted Supabase: no `process.cpuUsage`.
+removeCpuUsage();
 
 const sqlError = (code: string, message = code) => Object.assign(new Error(message), { code });
 
@@ -206,12 +210,33 @@ Deno.test("runSlice() lists every page, stages each once and finishes within a r
   assert.equal(jobs.staged.size, 95);
   assert.equal(jobs.job.pages, 10);
   assert.equal(jobs.invocations.length, 1);
-  assert.deepEqual({ ...jobs.invocations[0], cpuMs: 0, wallMs: 0 }, {
-    cpuMs: 0,
+  assert.deepEqual({ ...jobs.invocations[0], wallMs: 0 }, {
+    cpuMs: null,
     wallMs: 0,
     pages: 10,
     keys: 95,
+    clocks: ["wall", "work"],
   });
+});
+
+Deno.test("runSlice() without process.cpuUsage stops at its page budget and records the clocks it used", async () => {
+  const jobs = new FakeJobs();
+  const bucket = fakeBucket(keys(95));
+  const states: string[] = [];
+  for (let slice = 0; slice < 10; slice++) {
+    const outcome = await runSlice(
+      options(jobs, bucket, { budget: { cpuMs: 1, wallMs: 60_000, pages: 3 } }),
+    );
+    states.push(outcome.state);
+    if (outcome.state !== "more") break;
+  }
+  assert.deepEqual(states, ["more", "more", "more", "finished"]);
+  assert.deepEqual(jobs.invocations.map((i) => i.pages), [3, 3, 3, 1]);
+  assert.equal(jobs.job.listed, 95, "no page was staged twice");
+  for (const invocation of jobs.invocations) {
+    assert.equal(invocation.cpuMs, null);
+    assert.deepEqual(invocation.clocks, ["wall", "work"]);
+  }
 });
 
 Deno.test("runSlice() stops before its CPU budget would overrun; the next slice resumes from the token", async () => {
@@ -232,7 +257,8 @@ Deno.test("runSlice() stops before its CPU budget would overrun; the next slice 
   assert.equal(jobs.staged.size, 95);
   assert.equal(jobs.job.listed, 95, "no page was staged twice");
   for (const invocation of jobs.invocations) {
-    assert.ok(invocation.cpuMs <= 100, `${invocation.cpuMs}`);
+    assert.ok(invocation.cpuMs !== null && invocation.cpuMs <= 100, `${invocation.cpuMs}`);
+    assert.deepEqual(invocation.clocks, ["cpu", "wall", "work"]);
   }
   // The prefetch is only issued when the page will be used: no listing is wasted.
   assert.equal(bucket.listed, 10);
