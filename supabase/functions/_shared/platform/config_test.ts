@@ -44,8 +44,8 @@ Deno.test("parseConfig() refuses a malformed endpoint and a non-numeric limit", 
 Deno.test("parseConfig() budgets: wall and work always, CPU unless REBUILD_BUDGET_CLOCKS=wall,work", () => {
   const defaults = parseConfig(VALID);
   assert.deepEqual(defaults.REBUILD_BUDGET_CLOCKS, { cpu: true });
-  assert.equal(defaults.REBUILD_PAGE_BUDGET, 40);
-  assert.equal(defaults.REBUILD_KEY_BUDGET, 40_000);
+  assert.equal(defaults.REBUILD_PAGE_BUDGET, 15);
+  assert.equal(defaults.REBUILD_KEY_BUDGET, 15_000);
   assert.equal(defaults.REBUILD_MAX_HOPS, 500);
   // Defaults stay well under hosted's 2 s CPU and 150 s wall.
   assert.ok(defaults.REBUILD_CPU_BUDGET_MS <= 1500 && defaults.REBUILD_WALL_BUDGET_MS <= 90_000);
