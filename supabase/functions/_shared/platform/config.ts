@@ -69,7 +69,11 @@ const ConfigSchema = z.object({
   }),
   /** Self-continuations in one chain before it stops and leaves the job to the scheduler. */
   REBUILD_MAX_HOPS: positiveInt(500),
-  REBUILD_LEASE_SECONDS: positiveInt(90),
+  /**
+   * Renewed with every staged page; a worker silent this long counts as dead. 45 s plus the
+   * scheduler's minute keeps a dead worker's job resumed within two minutes.
+   */
+  REBUILD_LEASE_SECONDS: positiveInt(45),
   /** This function's own public URL base, for self-continuation (SUPABASE_URL + /functions/v1). */
   SUPABASE_URL: z.url().optional(),
   SUPABASE_SERVICE_ROLE_KEY: z.string().min(1).optional(),

@@ -47,6 +47,8 @@ Deno.test("parseConfig() budgets: wall and work always, CPU unless REBUILD_BUDGE
   assert.equal(defaults.REBUILD_PAGE_BUDGET, 15);
   assert.equal(defaults.REBUILD_KEY_BUDGET, 15_000);
   assert.equal(defaults.REBUILD_MAX_HOPS, 500);
+  // A dead worker's lease plus pg_cron's minute: its job resumes within two minutes.
+  assert.ok(defaults.REBUILD_LEASE_SECONDS + 60 < 120);
   // Defaults stay well under hosted's 2 s CPU and 150 s wall.
   assert.ok(defaults.REBUILD_CPU_BUDGET_MS <= 1500 && defaults.REBUILD_WALL_BUDGET_MS <= 90_000);
   const noCpu = parseConfig({ ...VALID, REBUILD_BUDGET_CLOCKS: "wall, work" });
