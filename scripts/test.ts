@@ -318,11 +318,16 @@ async function databaseTests(): Promise<TierResult> {
 
 /**
  * Function settings for the test stacks: a short rebuild lease, so a test that kills a worker
- * mid-job sees the job picked up again within seconds instead of the production 90 s.
+ * mid-job sees the job picked up again within seconds instead of the production 90 s; and
+ * budgets that ignore `process.cpuUsage`, as on hosted Supabase, whose runtime has none.
  */
 const TEST_FUNCTION_ENV: Record<string, string> = {
   REBUILD_LEASE_SECONDS: "3",
+  REBUILD_BUDGET_CLOCKS: "wall,work",
 };
+
+/** The stack's stalled-job scheduler in tests: every 2 s instead of pg_cron's minute. */
+const TEST_RESUME_INTERVAL_MS = 2_000;
 
 /** Starts an isolated stack, runs `paths` against it, and always stops it. */
 async function againstIsolatedStack(
@@ -332,7 +337,7 @@ async function againstIsolatedStack(
   return await withIsolatedStack(
     (info, stateDir) =>
       denoTest(paths, { ...env, STACK_INFO: JSON.stringify(info), STACK_STATE_DIR: stateDir }),
-    { functionEnv: TEST_FUNCTION_ENV },
+    { functionEnv: TEST_FUNCTION_ENV, resumeIntervalMs: TEST_RESUME_INTERVAL_MS },
   );
 }
 

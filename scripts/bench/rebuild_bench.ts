@@ -204,7 +204,7 @@ async function measure(
     };
   };
   const invocations = full.job.invocations as Invocation[];
-  const cpuMs = invocations.reduce((sum, i) => sum + i.cpu_ms, 0);
+  const cpuMs = invocations.reduce((sum, i) => sum + (i.cpu_ms ?? 0), 0);
   return [
     versusListing(
       `rebuild ${label}, index in step (typical)`,
@@ -236,7 +236,7 @@ async function measure(
       value: round((cpuMs / keys) * 1000, 1),
       unit: "ms",
       note: `from the job's invocations: ${invocations.length}, largest ${
-        round(Math.max(...invocations.map((i) => i.cpu_ms)))
+        round(Math.max(...invocations.map((i) => i.cpu_ms ?? 0)))
       } ms CPU / ${round(Math.max(...invocations.map((i) => i.wall_ms)))} ms wall`,
     },
     {

@@ -23,6 +23,7 @@ import {
 } from "./process.ts";
 import { EMULATOR_CREDENTIALS, startS3Emulator } from "./s3.ts";
 import { startUiServer } from "./ui_server.ts";
+import { startResumeScheduler } from "./scheduler.ts";
 
 /** What `npm run status` prints, as `KEY=value` lines. */
 export interface StackInfo {
@@ -82,6 +83,11 @@ export interface StackOptions {
   functionEnv?: Record<string, string>;
   /** Per-request wall-clock limit of the functions host. */
   wallClockMs?: number;
+  /**
+   * How often the stack asks s3-image-service to resume stalled jobs, as pg_cron does every
+   * minute on hosted. Default `RESUME_INTERVAL_SECONDS` from the environment, else 60 s.
+   */
+  resumeIntervalMs?: number;
 }
 
 /** A running stack. */
@@ -241,6 +247,14 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     });
     stops.push(host.stop);
 
+    const scheduler = startResumeScheduler({
+      functionsUrl: info.FUNCTIONS_URL,
+      secretKey: keys.secretKey,
+      intervalMs: options.resumeIntervalMs ??
+        Number(env("RESUME_INTERVAL_SECONDS") ?? 60) * 1000,
+    });
+    stops.push(scheduler.stop);
+
     assertPortFree(ports.ui, "UI_PORT");
     // The browser gets the publishable key, as Supabase advises for clients (supabase-js accepts
     // it wherever it took the legacy anon key).
@@ -274,7 +288,9 @@ export function formatStatusEnv(info: StackInfo): string {
  */
 export async function withIsolatedStack<T>(
   work: (info: StackInfo, stateDir: string) => Promise<T>,
-  options: Pick<StackOptions, "functionEnv" | "wallClockMs"> & { prefix?: string } = {},
+  options: Pick<StackOptions, "functionEnv" | "wallClockMs" | "resumeIntervalMs"> & {
+    prefix?: string;
+  } = {},
 ): Promise<T> {
   const stateDir = await makeStackTempDir(options.prefix ?? "s3-image-cache-stack-");
   try {
@@ -283,6 +299,7 @@ export async function withIsolatedStack<T>(
       isolated: true,
       functionEnv: options.functionEnv,
       wallClockMs: options.wallClockMs,
+      resumeIntervalMs: options.resumeIntervalMs,
       ports: { api: freePort(), db: freePort(), ui: freePort(), s3: freePort() },
     });
     // Ctrl-C or a CI timeout must not leave a cluster, an emulator and workers behind. The

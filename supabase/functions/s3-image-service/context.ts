@@ -33,7 +33,7 @@ let context: ServiceContext | undefined;
 export function serviceContext(): ServiceContext {
   if (context) return context;
   const settings = config();
-  const sql = getDb(settings.SUPABASE_DB_URL);
+  const sql = getDb(settings);
   const storage = createS3Storage(settings);
   const index = createImageIndex(sql);
   const functionUrl = settings.SUPABASE_URL
@@ -45,14 +45,21 @@ export function serviceContext(): ServiceContext {
     functionUrl,
     serviceRoleKey: selfCallKey(authSettingsFromEnv(Deno.env.toObject())),
     runHere: (request) => rebuilds.continueChain(request),
+    maxHops: settings.REBUILD_MAX_HOPS,
   });
   const rebuilds: RebuildService = createRebuildService({
     jobs: createRebuildJobs(sql),
     storage,
     continuation,
     defaults: {
-      budget: { cpuMs: settings.REBUILD_CPU_BUDGET_MS, wallMs: settings.REBUILD_WALL_BUDGET_MS },
+      budget: {
+        cpuMs: settings.REBUILD_CPU_BUDGET_MS,
+        wallMs: settings.REBUILD_WALL_BUDGET_MS,
+        pages: settings.REBUILD_PAGE_BUDGET,
+        keys: settings.REBUILD_KEY_BUDGET,
+      },
       leaseSeconds: settings.REBUILD_LEASE_SECONDS,
+      cpuClock: settings.REBUILD_BUDGET_CLOCKS.cpu,
     },
   });
   context = {

@@ -8,6 +8,7 @@
  * | `POST /rebuild`                | admin            |
  * | `GET /rebuild`, `/rebuild/:id` | manager, admin   |
  * | `POST /rebuild/:id/continue`   | service_role     |
+ * | `POST /rebuild/resume`         | service_role     |
  * | `POST /rebuild/:id/cancel`     | admin            |
  * | `POST /reconcile`              | admin            |
  * | `GET /reconcile/:id`           | manager, admin   |
@@ -31,6 +32,7 @@ import {
   startRebuild,
 } from "./routes/rebuild.ts";
 import { stats } from "./routes/stats.ts";
+import { resumeStalled } from "./routes/resume.ts";
 
 const READERS = ["manager", "admin"] as const;
 const ADMINS = ["admin"] as const;
@@ -65,6 +67,13 @@ export const ROUTES: readonly Route[] = [
     roles: [],
     action: "continue a rebuild",
     handler: continueRebuild,
+  },
+  {
+    method: "POST",
+    path: "/rebuild/resume",
+    roles: [],
+    action: "resume stalled rebuilds",
+    handler: resumeStalled,
   },
   {
     method: "POST",

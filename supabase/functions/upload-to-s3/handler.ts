@@ -56,7 +56,7 @@ function uploads() {
   const storage = createS3Storage(config());
   const uploader = createImageUploader({
     storage,
-    index: createImageIndex(getDb(config().SUPABASE_DB_URL)),
+    index: createImageIndex(getDb(config())),
     settings,
   });
   services = { uploader, direct: createDirectUploads(storage, uploader) };

@@ -21,6 +21,12 @@ const ConfigSchema = z.object({
   /** Whether the bucket honours `If-None-Match: *` on PutObject/CopyObject (see upload.ts). */
   S3_CONDITIONAL_WRITES: z.enum(["true", "false"]).default("true"),
   SUPABASE_DB_URL: z.string().min(1),
+  /**
+   * Supavisor's transaction-mode URL (`postgresql://postgres.<ref>:<password>@<pooler host>:6543/
+   * postgres`), used instead of SUPABASE_DB_URL when set (see db.ts).
+   */
+  DB_POOLER_URL: z.string().regex(/^postgres(ql)?:\/\//, "expected a postgresql:// URL")
+    .optional(),
   MAX_UPLOAD_BYTES: positiveInt(10 * 1024 * 1024),
   /** Decompression-bomb ceiling: width × height above this is refused. */
   MAX_IMAGE_PIXELS: positiveInt(40_000_000),
@@ -38,7 +44,36 @@ const ConfigSchema = z.object({
   /** Per-invocation rebuild budget; defaults stay well under Supabase Free's 2 s CPU / 150 s wall. */
   REBUILD_CPU_BUDGET_MS: positiveInt(1200),
   REBUILD_WALL_BUDGET_MS: positiveInt(60_000),
-  REBUILD_LEASE_SECONDS: positiveInt(90),
+  /**
+   * Work per invocation, counted by us: the hosted runtime reports no CPU time, so listing pages
+   * and keys stand in for it. Measured under plain Deno: 30-70 ms of CPU per page of 1,000 keys,
+   * so 15 pages stay near 1 s, half of hosted's 2 s.
+   */
+  REBUILD_PAGE_BUDGET: positiveInt(15),
+  REBUILD_KEY_BUDGET: positiveInt(15_000),
+  /**
+   * Which clocks a budget reads: `wall` and `work` always; `cpu` only where the runtime reports
+   * CPU time (`process.cpuUsage`), and never required. `wall,work` ignores it even where it exists.
+   */
+  REBUILD_BUDGET_CLOCKS: z.string().default("cpu,wall,work").transform((value, context) => {
+    const clocks = value.split(",").map((clock) => clock.trim()).filter(Boolean);
+    const unknown = clocks.filter((clock) => !["cpu", "wall", "work"].includes(clock));
+    if (unknown.length || !clocks.includes("wall") || !clocks.includes("work")) {
+      context.addIssue({
+        code: "custom",
+        message: "expected wall,work or cpu,wall,work",
+      });
+      return z.NEVER;
+    }
+    return { cpu: clocks.includes("cpu") };
+  }),
+  /** Self-continuations in one chain before it stops and leaves the job to the scheduler. */
+  REBUILD_MAX_HOPS: positiveInt(500),
+  /**
+   * Renewed with every staged page; a worker silent this long counts as dead. 45 s plus the
+   * scheduler's minute keeps a dead worker's job resumed within two minutes.
+   */
+  REBUILD_LEASE_SECONDS: positiveInt(45),
   /** This function's own public URL base, for self-continuation (SUPABASE_URL + /functions/v1). */
   SUPABASE_URL: z.url().optional(),
   SUPABASE_SERVICE_ROLE_KEY: z.string().min(1).optional(),

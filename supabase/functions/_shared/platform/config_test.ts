@@ -40,3 +40,31 @@ Deno.test("parseConfig() refuses a malformed endpoint and a non-numeric limit", 
     /MAX_UPLOAD_BYTES is invalid/,
   );
 });
+
+Deno.test("parseConfig() budgets: wall and work always, CPU unless REBUILD_BUDGET_CLOCKS=wall,work", () => {
+  const defaults = parseConfig(VALID);
+  assert.deepEqual(defaults.REBUILD_BUDGET_CLOCKS, { cpu: true });
+  assert.equal(defaults.REBUILD_PAGE_BUDGET, 15);
+  assert.equal(defaults.REBUILD_KEY_BUDGET, 15_000);
+  assert.equal(defaults.REBUILD_MAX_HOPS, 500);
+  // A dead worker's lease plus pg_cron's minute: its job resumes within two minutes.
+  assert.ok(defaults.REBUILD_LEASE_SECONDS + 60 < 120);
+  // Defaults stay well under hosted's 2 s CPU and 150 s wall.
+  assert.ok(defaults.REBUILD_CPU_BUDGET_MS <= 1500 && defaults.REBUILD_WALL_BUDGET_MS <= 90_000);
+  const noCpu = parseConfig({ ...VALID, REBUILD_BUDGET_CLOCKS: "wall, work" });
+  assert.deepEqual(noCpu.REBUILD_BUDGET_CLOCKS, { cpu: false });
+  assert.throws(
+    () => parseConfig({ ...VALID, REBUILD_BUDGET_CLOCKS: "cpu" }),
+    /REBUILD_BUDGET_CLOCKS is invalid: expected wall,work or cpu,wall,work/,
+  );
+});
+
+Deno.test("parseConfig() takes an optional pooler URL and refuses one that is not postgresql://", () => {
+  const url = "postgresql://postgres.ref:pw@aws-0-eu-west-1.pooler.supabase.com:6543/postgres";
+  assert.equal(parseConfig({ ...VALID, DB_POOLER_URL: url }).DB_POOLER_URL, url);
+  assert.equal(parseConfig(VALID).DB_POOLER_URL, undefined);
+  assert.throws(
+    () => parseConfig({ ...VALID, DB_POOLER_URL: "https://pw@pooler" }),
+    (error: Error) => /DB_POOLER_URL is invalid/.test(error.message) && !/pw@/.test(error.message),
+  );
+});

@@ -1,7 +1,13 @@
 /**
- * The database client both functions share: postgres.js over `SUPABASE_DB_URL`, configured to be
- * safe behind Supabase's transaction pooler (no prepared statements) and created lazily so a
- * request that never touches the database never connects.
+ * The database client both functions share: postgres.js, sized for hosted Supabase and created
+ * lazily so a request that never touches the database never connects.
+ *
+ * Hosted facts this follows: `SUPABASE_DB_URL` is a direct, unpooled connection, and a small
+ * instance allows ~60 connections for everything (Auth, Storage, the pooler, every isolate of
+ * every function). So each isolate keeps at most 2 connections and closes them when idle; an
+ * operator who expects many concurrent isolates sets `DB_POOLER_URL` to Supavisor's transaction
+ * mode URL (port 6543), which is then used instead. Transaction mode keeps no prepared statements
+ * across transactions, hence `prepare: false` everywhere.
  *
  * @module
  */
@@ -9,6 +15,16 @@ import postgres from "postgres";
 
 /** A postgres.js client. */
 export type Sql = postgres.Sql;
+
+/** Where the functions connect: the pooler when configured, else the injected direct URL. */
+export interface DbSettings {
+  SUPABASE_DB_URL: string;
+  /** Supavisor transaction mode (`…pooler.supabase.com:6543/postgres`); optional. */
+  DB_POOLER_URL?: string;
+}
+
+/** Connections per isolate; two lets a status read overlap a slice's write. */
+export const MAX_CONNECTIONS = 2;
 
 let client: Sql | undefined;
 
@@ -23,18 +39,65 @@ const INT8_AS_NUMBER = {
   parse: (value: string) => Number(value),
 };
 
-/** The shared client for `dbUrl`, created on first use. */
-export function getDb(dbUrl: string): Sql {
-  client ??= postgres(dbUrl, {
+const LOOPBACK = new Set(["localhost", "127.0.0.1", "::1", "[::1]"]);
+
+/** The URL to connect to: `DB_POOLER_URL` when set, else `SUPABASE_DB_URL`. */
+export function databaseUrl(settings: DbSettings): string {
+  return settings.DB_POOLER_URL || settings.SUPABASE_DB_URL;
+}
+
+/**
+ * The TLS choice for `url`: an explicit `sslmode` in the URL wins (postgres.js reads it);
+ * otherwise `"require"` for any host but loopback or a Unix socket. Supabase's direct host and
+ * pooler both accept TLS, and credentials must never cross a network in the clear.
+ */
+export function sslFor(url: string): "require" | undefined {
+  const query = new URLSearchParams(url.includes("?") ? url.slice(url.indexOf("?") + 1) : "");
+  if (query.has("sslmode") || query.has("ssl")) return undefined;
+  if (query.get("host")?.startsWith("/")) return undefined; // a Unix socket
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return "require"; // unparseable here means postgres.js decides the host; fail safe
+  }
+  const host = decodeURIComponent(parsed.hostname).toLowerCase();
+  if (host === "" || host.startsWith("/") || LOOPBACK.has(host)) return undefined;
+  return "require";
+}
+
+/** The postgres.js options the shared client is created with, for `url`. */
+export function connectionOptions(url: string) {
+  const ssl = sslFor(url);
+  return {
     // Supavisor in transaction mode cannot keep prepared statements across transactions.
     prepare: false,
-    max: 4,
+    max: MAX_CONNECTIONS,
+    // Seconds. An isolate idles between requests; an idle connection would hold one of the
+    // instance's few slots for nothing.
     idle_timeout: 20,
     connect_timeout: 10,
+    // Recycle long-lived connections so a pooler or failover never pins a stale one.
+    max_lifetime: 60 * 10,
+    ...(ssl ? { ssl } : {}),
     onnotice: () => {},
     connection: { application_name: "s3-image-cache" },
     types: { int8AsNumber: INT8_AS_NUMBER },
-  });
+  };
+}
+
+/**
+ * The shared client, created on first use: from the settings (pooler first) or a URL.
+ *
+ * @example
+ * ```ts
+ * const sql = getDb(config()); // DB_POOLER_URL when set, else SUPABASE_DB_URL
+ * ```
+ */
+export function getDb(target: string | DbSettings): Sql {
+  if (client) return client;
+  const url = typeof target === "string" ? target : databaseUrl(target);
+  client = postgres(url, connectionOptions(url));
   return client;
 }
 

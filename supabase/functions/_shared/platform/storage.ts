@@ -12,6 +12,7 @@ import {
   CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -105,8 +106,11 @@ export function unquoteEtag(etag: string | undefined): string {
   return (etag ?? "").replace(/^W\//, "").replace(/^"|"$/g, "");
 }
 
-/** Builds the SDK client for `config`. Exported for tests and benchmarks. */
-export function createS3Client(config: Config): S3Client {
+/**
+ * Builds the SDK client for `config`. Exported for tests and benchmarks. `maxAttempts` (default
+ * 5) is lowered by health checks, which want an answer now rather than after retries.
+ */
+export function createS3Client(config: Config, options: { maxAttempts?: number } = {}): S3Client {
   const customEndpoint = config.S3_ENDPOINT !== undefined;
   return new S3Client({
     region: config.AWS_REGION,
@@ -118,17 +122,58 @@ export function createS3Client(config: Config): S3Client {
     forcePathStyle: config.S3_FORCE_PATH_STYLE
       ? config.S3_FORCE_PATH_STYLE === "true"
       : customEndpoint,
-    // R2, MinIO and the emulators mishandle the SDK's default CRC32 trailers: streamed bodies
-    // get stored corrupted and presigned PUTs carry a checksum of an empty body.
-    ...(customEndpoint
-      ? {
-        requestChecksumCalculation: "WHEN_REQUIRED" as const,
-        responseChecksumValidation: "WHEN_REQUIRED" as const,
-      }
-      : {}),
-    maxAttempts: 5,
+    // Always, on AWS too: with the SDK's defaults a presigned PUT carries the CRC32 of an empty
+    // body (every direct upload then fails), and R2, MinIO and the emulators mishandle the
+    // default checksum trailers on streamed bodies.
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+    maxAttempts: options.maxAttempts ?? 5,
     retryMode: "standard",
   });
+}
+
+/**
+ * Checks that the bucket exists and our credentials reach it (`HeadBucket`, one attempt).
+ * Resolves when it does; rejects with the SDK's error otherwise (see {@linkcode describeS3Failure}).
+ */
+export async function headBucket(
+  config: Config,
+  options: { signal?: AbortSignal; client?: S3Client } = {},
+): Promise<void> {
+  const client = options.client ?? createS3Client(config, { maxAttempts: 1 });
+  try {
+    await client.send(new HeadBucketCommand({ Bucket: config.S3_BUCKET }), {
+      abortSignal: options.signal,
+    });
+  } finally {
+    if (!options.client) client.destroy();
+  }
+}
+
+/**
+ * A short, secret-free sentence for an S3 failure, for operators (`/health?deep=true`): what
+ * went wrong and which setting to check, never a key or a signature.
+ */
+export function describeS3Failure(error: unknown, bucket: string): string {
+  const name = (error as { name?: string })?.name ?? "";
+  const status = statusOf(error);
+  const code = (error as { code?: string })?.code;
+  if (name === "NoSuchBucket" || name === "NotFound" || status === 404) {
+    return `bucket "${bucket}" was not found (404): check S3_BUCKET, AWS_REGION and S3_ENDPOINT`;
+  }
+  if (status === 301 || name === "PermanentRedirect") {
+    return `bucket "${bucket}" is in another region (301): check AWS_REGION`;
+  }
+  if (
+    status === 403 || name === "AccessDenied" || name === "Forbidden" ||
+    name === "InvalidAccessKeyId" || name === "SignatureDoesNotMatch"
+  ) {
+    return `access to bucket "${bucket}" was refused (${status ?? name}): check ` +
+      `AWS_ACCESS_KEY, AWS_SECRET_ACCESS_KEY and the key's policy`;
+  }
+  if (status !== undefined) return `the bucket answered ${status}${name ? ` ${name}` : ""}`;
+  if (code && /^E[A-Z]+$/.test(code)) return `the S3 endpoint is unreachable (${code})`;
+  return `the S3 endpoint is unreachable${name ? ` (${name})` : ""}`;
 }
 
 function statusOf(error: unknown): number | undefined {

@@ -1,52 +1,98 @@
 /**
- * A per-invocation work budget: CPU time (of this process, `process.cpuUsage()`) and wall time
- * (`performance.now()`). Work is done in units (a listing page); after each unit the budget says
- * whether another unit of the largest size seen so far still fits, so an invocation stops
- * *before* it would overrun rather than after.
+ * A per-invocation work budget on the clocks the runtime really has:
+ *
+ * - **wall** time (`performance.now()`), always;
+ * - **work** done, counted by us: listing pages and keys, always;
+ * - **cpu** time of this process (`process.cpuUsage()`), only where the runtime reports it.
+ *   Supabase's hosted edge runtime has no `process.cpuUsage` (its Node polyfill lacks it), so
+ *   CPU is never required: wall time and work are what keep a slice inside hosted's 2 s CPU.
+ *
+ * Work is done in units (a listing page); after each unit the budget says whether another unit
+ * as large as the largest seen so far still fits every limit, so an invocation stops *before*
+ * it would overrun rather than after. The budget reports which clocks it used.
  *
  * @module
  */
 import process from "node:process";
 
-/** Limits for one invocation, in milliseconds. */
+/** A clock a budget can read. */
+export type ClockName = "cpu" | "wall" | "work";
+
+/** Limits for one invocation: milliseconds, and optional work counts. */
 export interface BudgetLimits {
   cpuMs: number;
   wallMs: number;
+  /** Listing pages per invocation; unlimited when absent. */
+  pages?: number;
+  /** Listed keys per invocation; unlimited when absent. */
+  keys?: number;
 }
 
-/** What an invocation has spent so far, in milliseconds. */
+/** What an invocation has spent so far. `cpuMs` is null when CPU time is not measured. */
 export interface BudgetSpent {
-  cpuMs: number;
+  cpuMs: number | null;
   wallMs: number;
+  pages: number;
+  keys: number;
 }
 
 /** Where a budget reads its clocks (tests pass fakes). */
 export interface BudgetClock {
-  /** Milliseconds of CPU time (user + system) this process has used. */
-  cpuMs(): number;
+  /** Milliseconds of CPU time this process has used; absent where the runtime cannot say. */
+  cpuMs?: () => number;
   /** A monotonic wall clock in milliseconds. */
   wallMs(): number;
 }
 
-/** The real clocks: `process.cpuUsage()` and `performance.now()`. */
-export const SYSTEM_CLOCK: BudgetClock = {
-  cpuMs() {
-    const { user, system } = process.cpuUsage();
+/** One unit of work, as counted by the caller. */
+export interface WorkDone {
+  pages: number;
+  keys: number;
+}
+
+type CpuUsage = () => { user: number; system: number };
+
+/**
+ * `process.cpuUsage` when this runtime really implements it (present, callable, answering
+ * finite numbers), else undefined. Never throws.
+ */
+export function processCpuClock(
+  source: { cpuUsage?: unknown } = process,
+): (() => number) | undefined {
+  const cpuUsage = source.cpuUsage;
+  if (typeof cpuUsage !== "function") return undefined;
+  const read = () => {
+    const { user, system } = (cpuUsage as CpuUsage).call(source);
     return (user + system) / 1000;
-  },
-  wallMs: () => performance.now(),
-};
+  };
+  try {
+    return Number.isFinite(read()) ? read : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The real clocks: `performance.now()`, plus `process.cpuUsage()` when `cpu` is allowed and the
+ * runtime reports it.
+ */
+export function systemClock(options: { cpu?: boolean } = {}): BudgetClock {
+  const cpuMs = options.cpu === false ? undefined : processCpuClock();
+  return { wallMs: () => performance.now(), ...(cpuMs ? { cpuMs } : {}) };
+}
 
 /** A running budget; see {@linkcode startBudget}. */
 export interface Budget {
   readonly limits: BudgetLimits;
+  /** The clocks this budget reads, e.g. `["wall", "work"]` where CPU time is not reported. */
+  readonly clocks: ClockName[];
   /** Spent since the budget started. */
   spent(): BudgetSpent;
-  /** Marks the end of one unit of work (its cost is the time since the previous mark). */
-  unitDone(): void;
-  /** The most expensive unit so far (zero before the first). */
+  /** Marks the end of one unit of work (its time is the time since the previous mark). */
+  unitDone(work?: WorkDone): void;
+  /** The largest unit so far on each clock (zero before the first). */
   largestUnit(): BudgetSpent;
-  /** Whether one more unit as expensive as the largest so far still fits in both limits. */
+  /** Whether one more unit as large as the largest so far still fits every limit. */
   roomForAnotherUnit(): boolean;
 }
 
@@ -55,39 +101,53 @@ export interface Budget {
  *
  * @example
  * ```ts
- * const budget = startBudget({ cpuMs: 1200, wallMs: 60_000 });
+ * const budget = startBudget({ cpuMs: 1200, wallMs: 60_000, pages: 40 }, systemClock());
  * do {
- *   await doOnePage();
- *   budget.unitDone();
- * } while (morePages && budget.roomForAnotherUnit());
+ *   const page = await listOnePage();
+ *   budget.unitDone({ pages: 1, keys: page.objects.length });
+ * } while (page.nextToken && budget.roomForAnotherUnit());
  * ```
  */
-export function startBudget(limits: BudgetLimits, clock: BudgetClock = SYSTEM_CLOCK): Budget {
-  const cpuStart = clock.cpuMs();
+export function startBudget(limits: BudgetLimits, clock: BudgetClock = systemClock()): Budget {
+  const readCpu = clock.cpuMs;
+  const clocks: ClockName[] = readCpu ? ["cpu", "wall", "work"] : ["wall", "work"];
+  const cpuStart = readCpu?.() ?? 0;
   const wallStart = clock.wallMs();
   let lastCpu = cpuStart;
   let lastWall = wallStart;
-  const largest = { cpuMs: 0, wallMs: 0 };
+  const done = { pages: 0, keys: 0 };
+  const largest = { cpuMs: 0, wallMs: 0, pages: 0, keys: 0 };
   const spent = (): BudgetSpent => ({
-    cpuMs: clock.cpuMs() - cpuStart,
+    cpuMs: readCpu ? readCpu() - cpuStart : null,
     wallMs: clock.wallMs() - wallStart,
+    pages: done.pages,
+    keys: done.keys,
   });
   return {
     limits,
+    clocks,
     spent,
-    unitDone() {
-      const cpu = clock.cpuMs();
+    unitDone(work = { pages: 1, keys: 0 }) {
+      const cpu = readCpu?.() ?? 0;
       const wall = clock.wallMs();
       largest.cpuMs = Math.max(largest.cpuMs, cpu - lastCpu);
       largest.wallMs = Math.max(largest.wallMs, wall - lastWall);
+      largest.pages = Math.max(largest.pages, work.pages);
+      largest.keys = Math.max(largest.keys, work.keys);
+      done.pages += work.pages;
+      done.keys += work.keys;
       lastCpu = cpu;
       lastWall = wall;
     },
-    largestUnit: () => ({ ...largest }),
+    largestUnit: () => ({ ...largest, cpuMs: readCpu ? largest.cpuMs : null }),
     roomForAnotherUnit() {
       const now = spent();
-      return now.cpuMs + largest.cpuMs <= limits.cpuMs &&
-        now.wallMs + largest.wallMs <= limits.wallMs;
+      const fits = (used: number, next: number, limit: number | undefined) =>
+        limit === undefined || used + next <= limit;
+      return (now.cpuMs === null || fits(now.cpuMs, largest.cpuMs, limits.cpuMs)) &&
+        fits(now.wallMs, largest.wallMs, limits.wallMs) &&
+        fits(now.pages, largest.pages, limits.pages) &&
+        fits(now.keys, largest.keys, limits.keys);
     },
   };
 }

@@ -1,20 +1,26 @@
 import assert from "node:assert/strict";
-import { type BudgetClock, startBudget, SYSTEM_CLOCK } from "./budget.ts";
+import process from "node:process";
+import { type BudgetClock, processCpuClock, startBudget, systemClock } from "./budget.ts";
+import { withoutCpuUsage } from "./testdata/hosted_process.ts";
 
-function fakeClock() {
+function fakeClock(withCpu = true) {
   const now = { cpu: 0, wall: 0 };
-  const clock: BudgetClock = { cpuMs: () => now.cpu, wallMs: () => now.wall };
+  const clock: BudgetClock = withCpu
+    ? { cpuMs: () => now.cpu, wallMs: () => now.wall }
+    : { wallMs: () => now.wall };
   return { now, clock };
 }
 
-Deno.test("startBudget() measures what was spent since it started", () => {
+Deno.test("startBudget() measures what was spent since it started, on every clock", () => {
   const { now, clock } = fakeClock();
   now.cpu = 100;
   now.wall = 1000;
   const budget = startBudget({ cpuMs: 500, wallMs: 5000 }, clock);
   now.cpu = 130;
   now.wall = 1400;
-  assert.deepEqual(budget.spent(), { cpuMs: 30, wallMs: 400 });
+  budget.unitDone({ pages: 1, keys: 1000 });
+  assert.deepEqual(budget.spent(), { cpuMs: 30, wallMs: 400, pages: 1, keys: 1000 });
+  assert.deepEqual(budget.clocks, ["cpu", "wall", "work"]);
 });
 
 Deno.test("startBudget() refuses another unit once the largest would overrun the CPU limit", () => {
@@ -31,8 +37,8 @@ Deno.test("startBudget() refuses another unit once the largest would overrun the
   // 20 + 35 = 55; 55 + 35 (largest) fits; after 65 the next largest (35) would reach 100: fits;
   // after 95 it would not.
   assert.deepEqual(units, [20, 35, 10, 30]);
-  assert.ok(budget.spent().cpuMs <= 100);
-  assert.deepEqual(budget.largestUnit(), { cpuMs: 35, wallMs: 1 });
+  assert.ok(budget.spent().cpuMs! <= 100);
+  assert.deepEqual(budget.largestUnit(), { cpuMs: 35, wallMs: 1, pages: 1, keys: 0 });
 });
 
 Deno.test("startBudget() refuses another unit once the largest would overrun the wall limit", () => {
@@ -46,10 +52,74 @@ Deno.test("startBudget() refuses another unit once the largest would overrun the
   assert.equal(budget.roomForAnotherUnit(), false);
 });
 
-Deno.test("SYSTEM_CLOCK reads this process's CPU time, which grows with work", () => {
-  const before = SYSTEM_CLOCK.cpuMs();
+Deno.test("startBudget() stops at the page and key limits, with no clock moving at all", () => {
+  const pages = startBudget({ cpuMs: 1000, wallMs: 1000, pages: 3 }, fakeClock().clock);
+  let done = 0;
+  do {
+    pages.unitDone({ pages: 1, keys: 1000 });
+    done++;
+  } while (pages.roomForAnotherUnit());
+  assert.equal(done, 3);
+
+  const keys = startBudget({ cpuMs: 1000, wallMs: 1000, keys: 2500 }, fakeClock().clock);
+  done = 0;
+  do {
+    keys.unitDone({ pages: 1, keys: 1000 });
+    done++;
+  } while (keys.roomForAnotherUnit());
+  assert.equal(done, 2, "a third page of 1,000 keys would pass 2,500");
+});
+
+Deno.test("startBudget() without a CPU clock budgets on wall and work, and says so", () => {
+  const { now, clock } = fakeClock(false);
+  const budget = startBudget({ cpuMs: 10, wallMs: 1000, pages: 100 }, clock);
+  assert.deepEqual(budget.clocks, ["wall", "work"]);
+  now.wall += 100;
+  budget.unitDone({ pages: 1, keys: 1000 });
+  // The 10 ms CPU limit cannot be judged, so it does not stop the work; the wall clock does.
+  assert.equal(budget.roomForAnotherUnit(), true);
+  assert.deepEqual(budget.spent(), { cpuMs: null, wallMs: 100, pages: 1, keys: 1000 });
+  assert.equal(budget.largestUnit().cpuMs, null);
+  now.wall += 850;
+  budget.unitDone({ pages: 1, keys: 1000 });
+  assert.equal(budget.roomForAnotherUnit(), false);
+});
+
+Deno.test("processCpuClock() is absent where process.cpuUsage is missing, throws or lies", () => {
+  assert.equal(processCpuClock({}), undefined);
+  assert.equal(
+    processCpuClock({
+      cpuUsage: () => {
+        throw new Error("Not implemented: process.cpuUsage");
+      },
+    }),
+    undefined,
+  );
+  assert.equal(processCpuClock({ cpuUsage: () => ({ user: NaN, system: 0 }) }), undefined);
+  const real = processCpuClock({ cpuUsage: () => ({ user: 2000, system: 1000 }) });
+  assert.equal(real?.(), 3);
+});
+
+Deno.test("systemClock() reads this process's CPU time where it exists, which grows with work", () => {
+  const clock = systemClock();
+  assert.ok(clock.cpuMs, "plain Deno reports CPU time");
+  const before = clock.cpuMs();
   let x = 0;
   for (let i = 0; i < 3_000_000; i++) x += Math.sqrt(i);
   assert.ok(x > 0);
-  assert.ok(SYSTEM_CLOCK.cpuMs() > before);
+  assert.ok(clock.cpuMs() > before);
+  assert.equal(systemClock({ cpu: false }).cpuMs, undefined, "REBUILD_BUDGET_CLOCKS=wall,work");
+});
+
+Deno.test("systemClock() with process.cpuUsage stubbed out (as hosted) budgets on wall and work", async () => {
+  await withoutCpuUsage(() => {
+    const clock = systemClock();
+    assert.equal(clock.cpuMs, undefined);
+    const budget = startBudget({ cpuMs: 1, wallMs: 60_000, pages: 2 });
+    assert.deepEqual(budget.clocks, ["wall", "work"]);
+    budget.unitDone({ pages: 1, keys: 10 });
+    assert.equal(budget.spent().cpuMs, null);
+    assert.equal(budget.roomForAnotherUnit(), true);
+  });
+  assert.equal(typeof process.cpuUsage, "function", "restored");
 });

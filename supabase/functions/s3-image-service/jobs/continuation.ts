@@ -8,22 +8,44 @@
  *   CPU and wall-clock budget), reached by a self-call to the function with the service-role
  *   key. That works the same on Supabase and on the local host. Without a URL or key it falls
  *   back to running the slice in this process.
+ * - A chain of self-calls is capped ({@linkcode DEFAULT_MAX_HOPS}): a job that somehow never
+ *   ends cannot keep a loop of invocations going for ever. At the cap the chain stops, the job's
+ *   lease runs out, and the scheduler (pg_cron on hosted, the stack's scheduler locally: see
+ *   `POST /rebuild/resume`) starts a new chain within a minute or so.
  *
  * @module
  */
 import { serviceKeyHeaders } from "../../_shared/auth/settings.ts";
+import type { BudgetLimits } from "./budget.ts";
+
+/** Self-calls one chain may make before it stops and leaves the job to the scheduler. */
+export const DEFAULT_MAX_HOPS = 500;
 
 /** What the next invocation of a job needs. */
 export interface ContinueRequest {
   jobId: number;
   /** Lease owner name of the chain; the next slice reuses it to keep the lease. */
   worker: string;
-  budget: { cpuMs: number; wallMs: number };
+  budget: BudgetLimits;
+  /**
+   * Which self-call of its chain this is: 1 for the first continuation after a driven or picked
+   * up slice, then 2, 3, … Absent counts as 1.
+   */
+  hop?: number;
 }
+
+/** How a hand-off went. */
+export type HandOff =
+  /** A fresh invocation accepted the slice. */
+  | "called"
+  /** The slice runs in this process (no URL or key, or the self-call failed). */
+  | "here"
+  /** The chain reached its hop cap; the job waits for the scheduler. */
+  | "capped";
 
 /** Schedules the next slice of a job; resolves once it is handed off, not when it is done. */
 export interface Continuation {
-  schedule(request: ContinueRequest): Promise<void>;
+  schedule(request: ContinueRequest): Promise<HandOff>;
 }
 
 interface EdgeRuntimeGlobal {
@@ -53,6 +75,8 @@ export interface ContinuationOptions {
   runHere: (request: ContinueRequest) => Promise<unknown>;
   /** How long the self-call may take to be accepted. Default 15 000 ms. */
   handOffTimeoutMs?: number;
+  /** Hop cap per chain (`REBUILD_MAX_HOPS`). Default {@linkcode DEFAULT_MAX_HOPS}. */
+  maxHops?: number;
   fetch?: typeof fetch;
 }
 
@@ -65,14 +89,22 @@ export interface ContinuationOptions {
  */
 export function createContinuation(options: ContinuationOptions): Continuation {
   const doFetch = options.fetch ?? fetch;
-  const runHere = (request: ContinueRequest) =>
+  const maxHops = options.maxHops ?? DEFAULT_MAX_HOPS;
+  const runHere = (request: ContinueRequest): HandOff => {
     runInBackground(options.runHere(request), `Rebuild ${request.jobId} slice`);
+    return "here";
+  };
   return {
     async schedule(request) {
-      if (!options.functionUrl || !options.serviceRoleKey) {
-        runHere(request);
-        return;
+      const hop = request.hop ?? 1;
+      if (hop > maxHops) {
+        console.warn(
+          `Rebuild ${request.jobId}: its chain reached ${maxHops} self-calls; it waits for the ` +
+            `scheduler to resume it once its lease expires`,
+        );
+        return "capped";
       }
+      if (!options.functionUrl || !options.serviceRoleKey) return runHere(request);
       const url = `${options.functionUrl.replace(/\/+$/, "")}/rebuild/${request.jobId}/continue`;
       try {
         const response = await doFetch(url, {
@@ -81,16 +113,16 @@ export function createContinuation(options: ContinuationOptions): Continuation {
             ...serviceKeyHeaders(options.serviceRoleKey),
             "content-type": "application/json",
           },
-          body: JSON.stringify({ worker: request.worker, budget: request.budget }),
+          body: JSON.stringify({ worker: request.worker, budget: request.budget, hop }),
           signal: AbortSignal.timeout(options.handOffTimeoutMs ?? 15_000),
         });
         await response.body?.cancel();
-        if (response.status === 202) return;
+        if (response.status === 202) return "called";
         console.error(`Rebuild ${request.jobId}: self-call answered ${response.status}`);
       } catch (error) {
         console.error(`Rebuild ${request.jobId}: self-call failed:`, error);
       }
-      runHere(request);
+      return runHere(request);
     },
   };
 }

@@ -1,5 +1,14 @@
 import assert from "node:assert/strict";
-import { type ContinueRequest, createContinuation, runInBackground } from "./continuation.ts";
+import {
+  type ContinueRequest,
+  createContinuation,
+  DEFAULT_MAX_HOPS,
+  runInBackground,
+} from "./continuation.ts";
+import { removeCpuUsage } from "./testdata/hosted_process.ts";
+
+// As on hosted Supabase: nothing here may need `process.cpuUsage`.
+removeCpuUsage();
 
 const request: ContinueRequest = {
   jobId: 7,
@@ -19,7 +28,7 @@ Deno.test("createContinuation() self-calls the continue route with the service k
       return Promise.resolve(new Response("{}", { status: 202 }));
     },
   });
-  await continuation.schedule(request);
+  assert.equal(await continuation.schedule(request), "called");
   assert.equal(seen.length, 1);
   assert.equal(
     seen[0].url,
@@ -30,6 +39,7 @@ Deno.test("createContinuation() self-calls the continue route with the service k
   assert.deepEqual(JSON.parse(String(seen[0].init.body)), {
     worker: "job7-w",
     budget: request.budget,
+    hop: 1,
   });
   assert.equal(ranHere, 0);
 });
@@ -70,4 +80,38 @@ Deno.test("runInBackground() hands the promise to EdgeRuntime.waitUntil when the
   } finally {
     delete global.EdgeRuntime;
   }
+});
+
+Deno.test("createContinuation() stops a chain at its hop cap: no self-call, no slice here", async () => {
+  const calls: number[] = [];
+  let ranHere = 0;
+  const continuation = createContinuation({
+    functionUrl: "https://ref.supabase.co/functions/v1/s3-image-service",
+    serviceRoleKey: "k",
+    maxHops: 3,
+    runHere: () => Promise.resolve(ranHere++),
+    fetch: (_, init) => {
+      calls.push(JSON.parse(String(init!.body)).hop);
+      return Promise.resolve(new Response("{}", { status: 202 }));
+    },
+  });
+  const warn = console.warn;
+  const warnings: string[] = [];
+  console.warn = (message: string) => void warnings.push(message);
+  try {
+    const outcomes = [];
+    for (let hop = 1; hop <= 5; hop++) {
+      outcomes.push(await continuation.schedule({ ...request, hop }));
+    }
+    assert.deepEqual(outcomes, ["called", "called", "called", "capped", "capped"]);
+  } finally {
+    console.warn = warn;
+  }
+  assert.deepEqual(calls, [1, 2, 3]);
+  assert.equal(ranHere, 0, "a capped chain does not run on in this process either");
+  assert.match(
+    warnings[0],
+    /Rebuild 7: its chain reached 3 self-calls; it waits for the scheduler/,
+  );
+  assert.equal(DEFAULT_MAX_HOPS, 500);
 });

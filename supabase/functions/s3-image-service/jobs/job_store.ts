@@ -27,11 +27,14 @@ export interface RemovalGuard {
 
 /** One worker invocation's cost, as recorded on the job. */
 export interface Invocation {
-  cpu_ms: number;
+  /** Null where the runtime reports no CPU time (hosted Supabase); see `clocks`. */
+  cpu_ms: number | null;
   wall_ms: number;
   pages: number;
   keys: number;
   at: string;
+  /** The clocks the invocation's budget read: `["wall","work"]` or `["cpu","wall","work"]`. */
+  clocks?: string[];
 }
 
 /** A listing key our naming rules refuse, with the reason. */
@@ -115,10 +118,13 @@ export interface StagedPage {
 
 /** The cost of one invocation, to record on the job. */
 export interface InvocationCost {
-  cpuMs: number;
+  /** Null when CPU time was not measured. */
+  cpuMs: number | null;
   wallMs: number;
   pages: number;
   keys: number;
+  /** Which clocks the budget read. */
+  clocks: readonly string[];
 }
 
 /** A job and the database's clock when it was read (leases are judged by that clock). */
@@ -188,7 +194,8 @@ export function createRebuildJobs(sql: Sql): RebuildJobs {
     async recordInvocation(jobId, cost) {
       const round = (ms: number) => Math.round(ms * 10) / 10;
       await sql`select public.s3_cache_rebuild_record_invocation(
-        ${jobId}, ${round(cost.cpuMs)}, ${round(cost.wallMs)}, ${cost.pages}, ${cost.keys})`;
+        ${jobId}, ${cost.cpuMs === null ? null : round(cost.cpuMs)}::numeric,
+        ${round(cost.wallMs)}, ${cost.pages}, ${cost.keys}, ${cost.clocks as string[]}::text[])`;
     },
 
     async preview(jobId, sampleLimit) {

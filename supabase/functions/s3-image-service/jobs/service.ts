@@ -27,6 +27,8 @@ import { runSlice, type SliceOutcome } from "./slice.ts";
 export interface RebuildDefaults {
   budget: BudgetLimits;
   leaseSeconds: number;
+  /** Whether budgets may read CPU time where the runtime reports it (`REBUILD_BUDGET_CLOCKS`). */
+  cpuClock?: boolean;
 }
 
 /** What {@linkcode createRebuildService} needs. */
@@ -67,6 +69,8 @@ export interface RebuildService {
   continueChain(request: ContinueRequest): Promise<SliceOutcome>;
   /** The job (latest without an id), handing a stalled one (lease expired) to a new worker. */
   status(jobId?: number): Promise<RebuildJob | null>;
+  /** The scheduler's call: hands the running job on if it stalled; says whether it did. */
+  resume(): Promise<{ job: RebuildJob | null; resumed: boolean }>;
   /** Hands `job` to a fresh worker if it is running, has work left and its lease is free. */
   kickIfStalled(job: RebuildJob, now: Date): Promise<boolean>;
   cancel(jobId: number): Promise<RebuildJob>;
@@ -109,6 +113,7 @@ export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
   const { jobs, defaults } = deps;
 
   const budgetOf = (job: RebuildJob): BudgetLimits => ({
+    ...defaults.budget,
     cpuMs: job.summary?.budget?.cpu_ms ?? defaults.budget.cpuMs,
     wallMs: job.summary?.budget?.wall_ms ?? defaults.budget.wallMs,
   });
@@ -122,11 +127,17 @@ export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
       leaseSeconds: defaults.leaseSeconds,
       budget,
       pageSize: deps.pageSize,
+      cpuClock: defaults.cpuClock,
     });
 
-  const handOff = async (outcome: SliceOutcome, worker: string, budget: BudgetLimits) => {
+  const handOff = async (
+    outcome: SliceOutcome,
+    worker: string,
+    budget: BudgetLimits,
+    hop = 1,
+  ) => {
     if (outcome.state === "more") {
-      await deps.continuation.schedule({ jobId: outcome.job.id, worker, budget });
+      await deps.continuation.schedule({ jobId: outcome.job.id, worker, budget, hop });
     }
   };
 
@@ -163,7 +174,7 @@ export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
 
     async continueChain(request) {
       const outcome = await slice(request.jobId, request.worker, request.budget);
-      await handOff(outcome, request.worker, request.budget);
+      await handOff(outcome, request.worker, request.budget, (request.hop ?? 1) + 1);
       return outcome;
     },
 
@@ -172,6 +183,15 @@ export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
       if (!snapshot) return null;
       await service.kickIfStalled(snapshot.job, snapshot.now);
       return snapshot.job;
+    },
+
+    async resume() {
+      const snapshot = await jobs.status();
+      if (!snapshot) return { job: null, resumed: false };
+      return {
+        job: snapshot.job,
+        resumed: await service.kickIfStalled(snapshot.job, snapshot.now),
+      };
     },
 
     async kickIfStalled(job, now) {

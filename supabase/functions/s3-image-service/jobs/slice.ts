@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { type BudgetClock, type BudgetLimits, startBudget } from "./budget.ts";
+import { type BudgetClock, type BudgetLimits, startBudget, systemClock } from "./budget.ts";
 import { isLostJobError, isTransientDbError } from "../../_shared/platform/db_errors.ts";
 import { AppError } from "../../_shared/http/errors.ts";
 import { filenameProblem } from "../../_shared/images/names.ts";
@@ -63,8 +63,13 @@ export interface SliceOptions {
   budget: BudgetLimits;
   /** Keys per page. Default {@linkcode PAGE_SIZE}. */
   pageSize?: number;
-  /** Budget clocks (tests pass fakes). Default: process CPU time and `performance.now()`. */
+  /**
+   * Budget clocks (tests pass fakes). Default: `performance.now()`, plus the process's CPU time
+   * where the runtime reports it and `cpuClock` is not false.
+   */
   clock?: BudgetClock;
+  /** Whether the default clock may read CPU time (`REBUILD_BUDGET_CLOCKS`). Default true. */
+  cpuClock?: boolean;
   /** Backoff between database retries (tests pass a fake). */
   sleep?: (ms: number) => Promise<void>;
 }
@@ -84,7 +89,10 @@ class Paused extends Error {}
 export async function runSlice(options: SliceOptions): Promise<SliceOutcome> {
   const { jobs, storage, jobId, worker, leaseSeconds } = options;
   const pageSize = options.pageSize ?? PAGE_SIZE;
-  const budget = startBudget(options.budget, options.clock);
+  const budget = startBudget(
+    options.budget,
+    options.clock ?? systemClock({ cpu: options.cpuClock }),
+  );
   const retryOptions = {
     attempts: 5,
     baseMs: 200,
@@ -102,12 +110,18 @@ export async function runSlice(options: SliceOptions): Promise<SliceOutcome> {
     }
   };
 
+  // Pages and keys staged (the budget counts listed ones; a listed page may go unstaged).
   let pages = 0;
   let keys = 0;
   const record = async () => {
     const spent = budget.spent();
-    await jobs.recordInvocation(jobId, { cpuMs: spent.cpuMs, wallMs: spent.wallMs, pages, keys })
-      .catch((error) => console.error(`Rebuild ${jobId}: could not record the invocation:`, error));
+    await jobs.recordInvocation(jobId, {
+      cpuMs: spent.cpuMs,
+      wallMs: spent.wallMs,
+      pages,
+      keys,
+      clocks: budget.clocks,
+    }).catch((error) => console.error(`Rebuild ${jobId}: could not record the invocation:`, error));
   };
 
   let job: RebuildJob | null;
@@ -144,7 +158,7 @@ export async function runSlice(options: SliceOptions): Promise<SliceOutcome> {
           await record();
           return failed ? { state: "failed", job: failed } : { state: "ended", job: null };
         }
-        budget.unitDone();
+        budget.unitDone({ pages: 1, keys: page.objects.length });
         const nextToken = page.nextToken ?? null;
         const goOn = nextToken !== null && budget.roomForAnotherUnit();
         // Overlap the next listing request with staging this page.

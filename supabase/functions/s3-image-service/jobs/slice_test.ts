@@ -1,189 +1,12 @@
 import assert from "node:assert/strict";
 import type { BudgetClock } from "./budget.ts";
 import { ERRORS } from "../../_shared/http/errors.ts";
-import type {
-  InvocationCost,
-  JobSummary,
-  RebuildJob,
-  RebuildJobs,
-  StagedPage,
-} from "./job_store.ts";
+import { fakeBucket, FakeJobs, keys, noSleep, sqlError } from "./testdata/fakes.ts";
 import { runSlice, type SliceOptions } from "./slice.ts";
-import type { ListPage } from "../../_shared/platform/storage.ts";
+import { removeCpuUsage } from "./testdata/hosted_process.ts";
 
-const sqlError = (code: string, message = code) => Object.assign(new Error(message), { code });
-
-/**
- * The SQL rebuild primitives in memory, with the rules that matter to a worker: leases, the
- * compare-and-set on the continuation token, one finish.
- */
-class FakeJobs implements RebuildJobs {
-  job: RebuildJob;
-  staged = new Map<string, number>();
-  /** Listed keys the rules refuse; like the SQL API, finish counts them as skipped. */
-  refused = new Set<string>();
-  invocations: InvocationCost[] = [];
-  calls: string[] = [];
-  /** Makes the next calls of a method fail; `commit` lets the call take effect first. */
-  faults: Array<{ method: string; error: unknown; times: number; commit?: boolean }> = [];
-
-  constructor(mode: "rebuild" | "reconcile" = "rebuild", summary: JobSummary | null = null) {
-    this.job = {
-      id: 1,
-      mode,
-      status: "running",
-      started_by: "test",
-      started_at: new Date().toISOString(),
-      finished_at: null,
-      continuation_token: null,
-      listing_complete: false,
-      pages: 0,
-      listed: 0,
-      skipped: 0,
-      inserted: 0,
-      updated: 0,
-      removed: 0,
-      error: null,
-      force: false,
-      lease_owner: null,
-      lease_expires_at: null,
-      lease_seconds: 60,
-      invocations: [],
-      summary,
-    };
-  }
-
-  async #call<T>(method: string, body: () => T): Promise<T> {
-    this.calls.push(method);
-    await Promise.resolve();
-    const fault = this.faults.find((f) => f.method === method && f.times > 0);
-    if (fault) {
-      fault.times--;
-      if (fault.commit) body();
-      throw fault.error;
-    }
-    return body();
-  }
-
-  start(): never {
-    throw new Error("not used");
-  }
-
-  force(): never {
-    throw new Error("not used");
-  }
-
-  claim(_: number, worker: string) {
-    return this.#call("claim", () => {
-      const j = this.job;
-      const free = !j.lease_owner || j.lease_owner === worker ||
-        new Date(j.lease_expires_at!).getTime() <= Date.now();
-      if (j.status !== "running" || !free) return null;
-      j.lease_owner = worker;
-      j.lease_expires_at = new Date(Date.now() + 60_000).toISOString();
-      return structuredClone(j);
-    });
-  }
-
-  stagePage(_: number, worker: string, page: StagedPage) {
-    return this.#call("stagePage", () => {
-      const j = this.job;
-      if (j.status !== "running") throw sqlError("55000", "not running");
-      if (j.lease_owner !== worker) throw sqlError("40001", "lease");
-      if (j.listing_complete || j.continuation_token !== page.previousToken) {
-        throw sqlError("40001", "token");
-      }
-      for (const object of page.objects) {
-        if (/^[\w-]+\.jpg$/.test(object.key)) this.staged.set(object.key, object.size);
-        else this.refused.add(object.key);
-      }
-      j.continuation_token = page.nextToken;
-      j.listing_complete = page.nextToken === null;
-      j.pages++;
-      j.listed += page.objects.length;
-      return structuredClone(j);
-    });
-  }
-
-  recordInvocation(_: number, cost: InvocationCost) {
-    return this.#call("recordInvocation", () => void this.invocations.push(cost));
-  }
-
-  preview(): never {
-    throw new Error("not used");
-  }
-
-  finish() {
-    return this.#call("finish", () => {
-      if (this.job.status !== "running") throw sqlError("55000", "not running");
-      Object.assign(this.job, {
-        status: "succeeded",
-        inserted: this.staged.size,
-        skipped: this.refused.size,
-      });
-      return structuredClone(this.job);
-    });
-  }
-
-  fail(_: number, error: string) {
-    return this.#call("fail", () => {
-      if (this.job.status !== "running") throw sqlError("55000", "not running");
-      Object.assign(this.job, { status: "failed", error });
-      return structuredClone(this.job);
-    });
-  }
-
-  cancel() {
-    return this.#call("cancel", () => {
-      Object.assign(this.job, { status: "cancelled" });
-      return structuredClone(this.job);
-    });
-  }
-
-  status() {
-    return this.#call("status", () => ({ job: structuredClone(this.job), now: new Date() }));
-  }
-
-  annotate(_: number, patch: JobSummary) {
-    return this.#call("annotate", () => {
-      const { skipped_samples = [], ...rest } = patch;
-      const summary = { ...this.job.summary, ...rest };
-      summary.skipped_samples = [...(summary.skipped_samples ?? []), ...skipped_samples];
-      this.job.summary = summary;
-    });
-  }
-}
-
-/** A bucket of `keys` listed `pageSize` at a time; each page costs `cpuPerPage` fake CPU ms. */
-function fakeBucket(keys: string[], clock?: { cpu: number; cpuPerPage: number }) {
-  const sorted = [...keys].sort();
-  const listFaults: unknown[] = [];
-  return {
-    listFaults,
-    listed: 0,
-    listPage(options: { token?: string; maxKeys?: number } = {}): Promise<ListPage> {
-      this.listed++;
-      if (clock) clock.cpu += clock.cpuPerPage;
-      const fault = listFaults.shift();
-      if (fault) return Promise.reject(fault);
-      const start = Number(options.token ?? 0);
-      const end = start + (options.maxKeys ?? 1000);
-      return Promise.resolve({
-        objects: sorted.slice(start, end).map((key) => ({
-          key,
-          size: key.length,
-          etag: "e",
-          lastModified: new Date(0),
-        })),
-        nextToken: end < sorted.length ? String(end) : undefined,
-      });
-    },
-  };
-}
-
-const keys = (n: number) =>
-  Array.from({ length: n }, (_, i) => `k-${String(i).padStart(5, "0")}.jpg`);
-const noSleep = () => Promise.resolve();
+// Every slice here runs as on hosted Supabase: no `process.cpuUsage`.
+removeCpuUsage();
 
 function options(
   jobs: FakeJobs,
@@ -211,12 +34,33 @@ Deno.test("runSlice() lists every page, stages each once and finishes within a r
   assert.equal(jobs.staged.size, 95);
   assert.equal(jobs.job.pages, 10);
   assert.equal(jobs.invocations.length, 1);
-  assert.deepEqual({ ...jobs.invocations[0], cpuMs: 0, wallMs: 0 }, {
-    cpuMs: 0,
+  assert.deepEqual({ ...jobs.invocations[0], wallMs: 0 }, {
+    cpuMs: null,
     wallMs: 0,
     pages: 10,
     keys: 95,
+    clocks: ["wall", "work"],
   });
+});
+
+Deno.test("runSlice() without process.cpuUsage stops at its page budget and records the clocks it used", async () => {
+  const jobs = new FakeJobs();
+  const bucket = fakeBucket(keys(95));
+  const states: string[] = [];
+  for (let slice = 0; slice < 10; slice++) {
+    const outcome = await runSlice(
+      options(jobs, bucket, { budget: { cpuMs: 1, wallMs: 60_000, pages: 3 } }),
+    );
+    states.push(outcome.state);
+    if (outcome.state !== "more") break;
+  }
+  assert.deepEqual(states, ["more", "more", "more", "finished"]);
+  assert.deepEqual(jobs.invocations.map((i) => i.pages), [3, 3, 3, 1]);
+  assert.equal(jobs.job.listed, 95, "no page was staged twice");
+  for (const invocation of jobs.invocations) {
+    assert.equal(invocation.cpuMs, null);
+    assert.deepEqual(invocation.clocks, ["wall", "work"]);
+  }
 });
 
 Deno.test("runSlice() stops before its CPU budget would overrun; the next slice resumes from the token", async () => {
@@ -237,7 +81,8 @@ Deno.test("runSlice() stops before its CPU budget would overrun; the next slice 
   assert.equal(jobs.staged.size, 95);
   assert.equal(jobs.job.listed, 95, "no page was staged twice");
   for (const invocation of jobs.invocations) {
-    assert.ok(invocation.cpuMs <= 100, `${invocation.cpuMs}`);
+    assert.ok(invocation.cpuMs !== null && invocation.cpuMs <= 100, `${invocation.cpuMs}`);
+    assert.deepEqual(invocation.clocks, ["cpu", "wall", "work"]);
   }
   // The prefetch is only issued when the page will be used: no listing is wasted.
   assert.equal(bucket.listed, 10);

@@ -32,7 +32,10 @@ const ContinueBody = z.strictObject({
   budget: z.strictObject({
     cpuMs: z.number().positive(),
     wallMs: z.number().positive(),
+    pages: z.number().int().positive().optional(),
+    keys: z.number().int().positive().optional(),
   }),
+  hop: z.number().int().positive().optional(),
 });
 
 const runningReconcile = (job: { id: number; mode: string }) =>
@@ -110,7 +113,7 @@ export async function continueRebuild({ request, params }: RouteContext): Promis
   const jobId = jobIdParam(params);
   const body = await parseJsonBody(request, ContinueBody);
   runInBackground(
-    serviceContext().rebuilds.continueChain({ jobId, worker: body.worker, budget: body.budget }),
+    serviceContext().rebuilds.continueChain({ jobId, ...body }),
     `Rebuild ${jobId} slice`,
   );
   return json({ accepted: true, job_id: jobId, worker: body.worker }, 202);
