@@ -72,7 +72,7 @@ export function assertProgress(outcome: SliceOutcome): asserts outcome is Progre
       );
     case "paused":
       throw ERRORS.DatabaseUnavailable(
-        "The image index is unavailable right now; the job is paused and resumes on the next status call",
+        "The image index is unavailable right now; the job is paused and resumes by itself once the database is back",
       );
   }
 }
