@@ -24,6 +24,7 @@ import {
   run,
 } from "./stack/process.ts";
 import { withIsolatedStack } from "./stack/stack.ts";
+import { formatCoverage, measureCoverage } from "./lib/coverage.ts";
 import { readFilenameCorpus } from "../tests/corpus/filenames.ts";
 import { CORPUS_PGTAP_URL, renderCorpusPgTap } from "../tests/corpus/filenames_pgtap.ts";
 
@@ -123,16 +124,55 @@ async function staticChecks(): Promise<TierResult> {
   return result;
 }
 
-async function denoTest(paths: string[], env: Record<string, string> = {}): Promise<TierResult> {
-  const { code, text } = await stream([DENO, "test", "--allow-all", "--no-check", ...paths], env);
+async function denoTest(
+  paths: string[],
+  env: Record<string, string> = {},
+  flags: string[] = [],
+): Promise<TierResult> {
+  const { code, text } = await stream(
+    [DENO, "test", "--allow-all", "--no-check", ...flags, ...paths],
+    env,
+  );
   const summary = parseDenoTestSummary(text);
   if (!summary) return { passed: 0, failed: 1, skipped: 0 };
   if (code !== 0 && summary.failed === 0) summary.failed = 1;
   return summary;
 }
 
+/** The tree whose line coverage the unit tier reports. */
+const COVERAGE_TREE = "supabase/functions";
+
+/**
+ * The unit tests, then their line coverage of {@linkcode COVERAGE_TREE} (files no test loads
+ * count as 0%). Below `UNIT_COVERAGE_MIN` (a percentage; unset by default, so another branch's
+ * new, not yet tested module cannot fail everyone's run) the tier fails.
+ */
 async function unitTests(): Promise<TierResult> {
-  return await denoTest(["supabase/functions", "scripts"]);
+  const scratch = await makeStackTempDir("s3-image-cache-coverage-");
+  try {
+    const profile = `${scratch}/tests`;
+    const result = await denoTest(
+      ["supabase/functions", "scripts"],
+      {},
+      [`--coverage=${profile}`, "--coverage-raw-data-only"],
+    );
+    const summary = await measureCoverage({
+      root: REPO_ROOT,
+      tree: COVERAGE_TREE,
+      profile,
+      deno: DENO,
+      scratch,
+    });
+    console.log(`\n${formatCoverage(summary, { tree: COVERAGE_TREE }).join("\n")}`);
+    const minimum = Number(Deno.env.get("UNIT_COVERAGE_MIN") ?? 0);
+    if (summary.percent < minimum) {
+      console.log(`FAILED: coverage is below UNIT_COVERAGE_MIN=${minimum}%`);
+      result.failed++;
+    }
+    return result;
+  } finally {
+    await Deno.remove(scratch, { recursive: true }).catch(() => {});
+  }
 }
 
 async function migrationFiles(): Promise<string[]> {
