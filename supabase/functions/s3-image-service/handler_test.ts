@@ -501,3 +501,97 @@ Deno.test("GET /health says who is calling, and refuses a caller without credent
   assert.equal(body.function, "s3-image-service");
   assert.equal(body.role, "manager");
 });
+
+Deno.test("POST /reconcile whose budget runs out answers 202 and goes on in the background", async () => {
+  const { storage, continuation } = setup({ wallMs: 50 });
+  storage.listDelayMs = 60;
+  for (const name of ["1.jpg", "2.jpg", "3.jpg"]) storage.seed(name);
+  const { status, body } = await call("admin", "POST", "/reconcile", {});
+  assert.equal(status, 202, JSON.stringify(body));
+  assert.equal(body.applied, false);
+  assert.equal(body.statusUrl, `${BASE}/reconcile/${body.job.id}`);
+  assert.equal(continuation.scheduled.length, 1);
+});
+
+Deno.test("POST /reconcile with apply: true applies a dry run that waits for review", async () => {
+  const { storage, index } = setup();
+  storage.seed("1.jpg");
+  const dry = await call("admin", "POST", "/reconcile", {});
+  assert.equal(index.rows.size, 0);
+  const applied = await call("admin", "POST", "/reconcile", { apply: true });
+  assert.equal(applied.status, 200, JSON.stringify(applied.body));
+  assert.equal(applied.body.job.id, dry.body.job.id);
+  assert.equal(applied.body.applied, true);
+  assert.ok(index.rows.has("1.jpg"));
+});
+
+Deno.test("GET /reconcile/:id of a cancelled reconcile shows it, not applied", async () => {
+  const { jobs } = setup();
+  const job = jobs.add({ mode: "reconcile", status: "cancelled" });
+  const { status, body } = await call("manager", "GET", `/reconcile/${job.id}`);
+  assert.equal(status, 200);
+  assert.equal(body.applied, false);
+  assert.equal(body.job.status, "cancelled");
+});
+
+/** Job primitives where the job is cancelled by someone else just before a worker claims it. */
+class CancelledUnderUs extends FakeJobs {
+  override claim(jobId: number, worker: string, leaseSeconds: number) {
+    if (this.jobs.get(jobId)?.status === "running") void this.cancel(jobId);
+    return super.claim(jobId, worker, leaseSeconds);
+  }
+}
+
+Deno.test("POST / of a job cancelled while it was driven answers 409 with the job", async () => {
+  setup();
+  const index = new FakeIndex();
+  const jobs = new CancelledUnderUs(index);
+  const rebuilds = createRebuildService({
+    jobs,
+    storage: new FakeStorage(),
+    continuation: new RecordingContinuation(),
+    defaults: { budget: { cpuMs: 1_000_000, wallMs: 1_000_000 }, leaseSeconds: 60 },
+  });
+  setServiceContextForTests({
+    config: {} as Config,
+    index,
+    files: createFileAdmin({ index, storage: new FakeStorage(), signedUrlSeconds: 60 }),
+    rebuilds,
+  });
+  const { status, body } = await call("admin", "POST", "/");
+  assert.equal(status, 409);
+  assert.equal(body.error.code, "conflict");
+  assert.match(body.error.message, /ended while it was being driven \(status: cancelled\)/);
+  assert.equal(body.error.details.job.status, "cancelled");
+});
+
+/** Job primitives whose finish refuses (the SQL API found the staged pages do not add up). */
+class RefusingFinish extends FakeJobs {
+  override finish(jobId: number) {
+    return this.fail(jobId, "Cannot finish: staged keys do not match the listed count");
+  }
+}
+
+Deno.test("POST /reconcile/:id/apply answers 502 rebuild_failed when finish refuses; index untouched", async () => {
+  const index = new FakeIndex();
+  await indexed(index, ["1.jpg"]);
+  const jobs = new RefusingFinish(index);
+  const storage = new FakeStorage();
+  setServiceContextForTests({
+    config: {} as Config,
+    index,
+    files: createFileAdmin({ index, storage, signedUrlSeconds: 60 }),
+    rebuilds: createRebuildService({
+      jobs,
+      storage,
+      continuation: new RecordingContinuation(),
+      defaults: { budget: { cpuMs: 1_000_000, wallMs: 1_000_000 }, leaseSeconds: 60 },
+    }),
+  });
+  const job = jobs.add({ mode: "reconcile", listing_complete: true });
+  const { status, body } = await call("admin", "POST", `/reconcile/${job.id}/apply`, {});
+  assert.equal(status, 502);
+  assert.equal(body.error.code, "rebuild_failed");
+  assert.match(body.error.message, /do not match the listed count/);
+  assert.deepEqual([...index.rows.keys()], ["1.jpg"]);
+});
