@@ -8,7 +8,8 @@ import upload from "./index.ts";
 import { setUploadServicesForTests } from "./handler.ts";
 import { createDirectUploads } from "./direct_upload.ts";
 import { createImageUploader, sha256Hex, uploadSettings } from "./uploader.ts";
-import { parseConfig } from "../_shared/platform/config.ts";
+import { parseConfig, resetConfigForTests } from "../_shared/platform/config.ts";
+import { VALID_FUNCTION_ENV, withEnv } from "../../../tests/support/env.ts";
 import { samplePng } from "../../../scripts/lib/png.ts";
 import { text } from "../../../tests/support/bytes.ts";
 import {
@@ -226,4 +227,22 @@ Deno.test("upload-to-s3: unknown paths 404, other methods 405, preflight 204 wit
   assert.equal(wrong.headers.get("allow"), "POST, OPTIONS");
   const preflight = await upload.fetch(new Request(URL_BASE, { method: "OPTIONS" }));
   assert.equal(preflight.status, 204);
+});
+
+Deno.test("upload-to-s3 builds its services from the configuration, and names a missing variable", async () => {
+  setUploadServicesForTests(undefined);
+  resetConfigForTests();
+  await withEnv({ ...VALID_FUNCTION_ENV, AWS_SECRET_ACCESS_KEY: undefined }, async () => {
+    const { status, body } = await post("manager", form({ file: [PNG, "5.png"] }));
+    assert.equal(status, 500);
+    assert.equal(body.error.code, "misconfigured");
+    assert.match(body.error.message, /AWS_SECRET_ACCESS_KEY is not set/);
+  });
+  resetConfigForTests();
+  await withEnv(VALID_FUNCTION_ENV, async () => {
+    // Answered from the configured services before the bucket or the database is needed.
+    const { status } = await post("manager", "{}", "application/json");
+    assert.equal(status, 415);
+  });
+  resetConfigForTests();
 });
