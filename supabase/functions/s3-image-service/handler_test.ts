@@ -595,3 +595,35 @@ Deno.test("POST /reconcile/:id/apply answers 502 rebuild_failed when finish refu
   assert.match(body.error.message, /do not match the listed count/);
   assert.deepEqual([...index.rows.keys()], ["1.jpg"]);
 });
+
+/** Job primitives whose database has gone away once the job exists. */
+class DatabaseGone extends FakeJobs {
+  override claim(): never {
+    throw Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), {
+      code: "ECONNREFUSED",
+    });
+  }
+}
+
+Deno.test("POST / while the database is away answers 503 database_unavailable; the job is paused, not failed", async () => {
+  const index = new FakeIndex();
+  const jobs = new DatabaseGone(index);
+  const storage = new FakeStorage();
+  setServiceContextForTests({
+    config: {} as Config,
+    index,
+    files: createFileAdmin({ index, storage, signedUrlSeconds: 60 }),
+    rebuilds: createRebuildService({
+      jobs,
+      storage,
+      continuation: new RecordingContinuation(),
+      defaults: { budget: { cpuMs: 1_000_000, wallMs: 1_000_000 }, leaseSeconds: 60 },
+    }),
+  });
+  const { status, body } = await call("admin", "POST", "/");
+  assert.equal(status, 503);
+  assert.equal(body.error.code, "database_unavailable");
+  assert.match(body.error.message, /the job is paused and resumes/);
+  assert.doesNotMatch(body.error.message, /ECONNREFUSED|5432/);
+  assert.equal([...jobs.jobs.values()][0].status, "running");
+});
