@@ -2,7 +2,9 @@
  * `npm test`: every test tier in order, stopping at the first that fails.
  *
  *   static       deno fmt --check, deno lint, deno check, shellcheck
- *   unit         Deno tests next to their source (fakes allowed)
+ *   unit         Deno tests next to their source (fakes allowed), then their line coverage of
+ *                supabase/functions (files no unit test loads count as 0%); informative unless
+ *                UNIT_COVERAGE_MIN is set
  *   db           pgTAP on a fresh private cluster (migrations pushed by the Supabase CLI, then
  *                pasted again with psql to prove they are re-runnable; `supabase db lint`)
  *   integration  Deno tests over HTTP against an isolated stack started here

@@ -413,13 +413,24 @@ export const TEST_KEYS = {
 
 /**
  * Sets the auth variables hosted Supabase injects (API keys and a legacy HS256 secret), so the
- * handlers' default authenticator accepts the tokens {@linkcode tokenFor} signs. The same values
- * in every test file, as the environment is the process's.
+ * handlers' default authenticator accepts the tokens {@linkcode headersFor} signs. The
+ * environment is the whole test run's, so the previous values come back when the calling test
+ * module ends (its `unload` event): later modules see the environment they would have seen.
  */
 export function setTestAuthEnv(): void {
-  Deno.env.set("SUPABASE_PUBLISHABLE_KEYS", JSON.stringify({ default: TEST_KEYS.publishable }));
-  Deno.env.set("SUPABASE_SECRET_KEYS", JSON.stringify({ default: TEST_KEYS.secret }));
-  Deno.env.set("LEGACY_JWT_SECRET", TEST_KEYS.legacyJwtSecret);
+  const vars: Record<string, string> = {
+    SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: TEST_KEYS.publishable }),
+    SUPABASE_SECRET_KEYS: JSON.stringify({ default: TEST_KEYS.secret }),
+    LEGACY_JWT_SECRET: TEST_KEYS.legacyJwtSecret,
+  };
+  const saved = Object.fromEntries(Object.keys(vars).map((name) => [name, Deno.env.get(name)]));
+  for (const [name, value] of Object.entries(vars)) Deno.env.set(name, value);
+  globalThis.addEventListener("unload", () => {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) Deno.env.delete(name);
+      else Deno.env.set(name, value);
+    }
+  });
 }
 
 /** Who a test request comes from. */
