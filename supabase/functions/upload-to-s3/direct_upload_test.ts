@@ -160,7 +160,7 @@ Deno.test("POST /direct/confirm refuses keys it did not hand out, and a missing 
   assert.equal(missing.status, 404);
 });
 
-Deno.test("POST /direct/confirm deletes a refused file: wrong size, not an image, empty, taken name", async () => {
+Deno.test("POST /direct/confirm deletes a refused file: wrong size, not an image, too large, empty, taken name", async () => {
   const cases: Array<[string, (s: FakeStorage, key: string) => void, number, string]> = [
     ["other size", (s, key) => s.seed(key, PNG.slice(0, 100)), 400, "validation_failed"],
     [
@@ -168,6 +168,12 @@ Deno.test("POST /direct/confirm deletes a refused file: wrong size, not an image
       (s, key) => s.seed(key, text("<html>".padEnd(PNG.length, " "))),
       415,
       "unsupported_media_type",
+    ],
+    [
+      "larger than allowed",
+      (s, key) => s.seed(key, new Uint8Array(MAX_BYTES + 1)),
+      413,
+      "payload_too_large",
     ],
     ["empty", (s, key) => s.seed(key, new Uint8Array(0)), 400, "empty_file"],
     [
