@@ -2,7 +2,9 @@
  * `npm test`: every test tier in order, stopping at the first that fails.
  *
  *   static       deno fmt --check, deno lint, deno check, shellcheck
- *   unit         Deno tests next to their source (fakes allowed)
+ *   unit         Deno tests next to their source (fakes allowed), then their line coverage of
+ *                supabase/functions (files no unit test loads count as 0%); the tier fails
+ *                below UNIT_COVERAGE_MIN (default 85)
  *   db           pgTAP on a fresh private cluster (migrations pushed by the Supabase CLI, then
  *                pasted again with psql to prove they are re-runnable; `supabase db lint`)
  *   integration  Deno tests over HTTP against an isolated stack started here
@@ -24,6 +26,7 @@ import {
   run,
 } from "./stack/process.ts";
 import { withIsolatedStack } from "./stack/stack.ts";
+import { formatCoverage, measureCoverage } from "./lib/coverage.ts";
 import { readFilenameCorpus } from "../tests/corpus/filenames.ts";
 import { CORPUS_PGTAP_URL, renderCorpusPgTap } from "../tests/corpus/filenames_pgtap.ts";
 
@@ -123,16 +126,63 @@ async function staticChecks(): Promise<TierResult> {
   return result;
 }
 
-async function denoTest(paths: string[], env: Record<string, string> = {}): Promise<TierResult> {
-  const { code, text } = await stream([DENO, "test", "--allow-all", "--no-check", ...paths], env);
+async function denoTest(
+  paths: string[],
+  env: Record<string, string> = {},
+  flags: string[] = [],
+): Promise<TierResult> {
+  const { code, text } = await stream(
+    [DENO, "test", "--allow-all", "--no-check", ...flags, ...paths],
+    env,
+  );
   const summary = parseDenoTestSummary(text);
   if (!summary) return { passed: 0, failed: 1, skipped: 0 };
   if (code !== 0 && summary.failed === 0) summary.failed = 1;
   return summary;
 }
 
+/** The tree whose line coverage the unit tier reports. */
+const COVERAGE_TREE = "supabase/functions";
+
+/**
+ * The unit tests, then their line coverage of {@linkcode COVERAGE_TREE} (files no test loads
+ * count as 0%). Below `UNIT_COVERAGE_MIN` (a percentage, default 85: the project's goal) the tier
+ * fails, so new code arrives with its unit tests.
+ */
 async function unitTests(): Promise<TierResult> {
-  return await denoTest(["supabase/functions", "scripts", "admin-ui"]);
+  const scratch = await makeStackTempDir("s3-image-cache-coverage-");
+  try {
+    const profile = `${scratch}/tests`;
+    const result = await denoTest(
+      ["supabase/functions", "scripts", "admin-ui"],
+      {},
+      [`--coverage=${profile}`, "--coverage-raw-data-only"],
+    );
+    let summary;
+    try {
+      summary = await measureCoverage({
+        root: REPO_ROOT,
+        tree: COVERAGE_TREE,
+        profile,
+        deno: DENO,
+        scratch,
+      });
+    } catch (error) {
+      // E.g. no test module compiled, so there is no profile: the test counts already say so.
+      console.log(`\ncoverage: not measured (${error instanceof Error ? error.message : error})`);
+      result.failed++;
+      return result;
+    }
+    console.log(`\n${formatCoverage(summary, { tree: COVERAGE_TREE }).join("\n")}`);
+    const minimum = Number(Deno.env.get("UNIT_COVERAGE_MIN") ?? 85);
+    if (summary.percent < minimum) {
+      console.log(`FAILED: coverage is below UNIT_COVERAGE_MIN=${minimum}%`);
+      result.failed++;
+    }
+    return result;
+  } finally {
+    await Deno.remove(scratch, { recursive: true }).catch(() => {});
+  }
 }
 
 async function migrationFiles(): Promise<string[]> {

@@ -77,6 +77,14 @@ export function serviceContext(): ServiceContext {
   return context;
 }
 
+/**
+ * For tests: makes `replacement` the process's context (fakes instead of S3 and Postgres);
+ * `undefined` builds it from the configuration again on next use.
+ */
+export function setServiceContextForTests(replacement: ServiceContext | undefined): void {
+  context = replacement;
+}
+
 /** Where a job's status can be read: absolute when the public URL is known. */
 export function statusUrl(kind: "rebuild" | "reconcile", jobId: number): string {
   const base = serviceContext().functionUrl ?? `/functions/v1/${FUNCTION_NAME}`;

@@ -47,7 +47,18 @@ const bodyPool = new BufferPool(32 * 1024 * 1024);
 /** Largest JSON body the direct-upload routes read. */
 const MAX_JSON_BYTES = 16 * 1024;
 
-let services: { uploader: ImageUploader; direct: DirectUploads } | undefined;
+/** What the routes use, built once from the configuration. */
+export interface UploadServices {
+  uploader: ImageUploader;
+  direct: DirectUploads;
+}
+
+let services: UploadServices | undefined;
+
+/** For tests: use `replacement` (fakes); `undefined` builds from the configuration again. */
+export function setUploadServicesForTests(replacement: UploadServices | undefined): void {
+  services = replacement;
+}
 
 /** The uploader and direct-upload services, built on first use from the configuration. */
 function uploads() {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { AppError } from "../http/errors.ts";
 import { authenticate, createAuthenticator, requireRole } from "./authenticate.ts";
+import { TokenError } from "./jwt.ts";
 import { type AuthSettings, authSettingsFromEnv } from "./settings.ts";
 
 const LEGACY_SECRET = "a-legacy-secret-that-is-at-least-32-characters";
@@ -162,5 +163,44 @@ Deno.test("authenticate() falls back to the JWKS URL under SUPABASE_URL when SUP
     assert.deepEqual(paths, ["/auth/v1/.well-known/jwks.json"]);
   } finally {
     await server.shutdown();
+  }
+});
+
+Deno.test("authenticate() answers 503 auth_unavailable when the signing keys cannot be loaded", async () => {
+  const unreachable = {
+    canVerify: true,
+    verify: () => Promise.reject(new TokenError("keys_unavailable", "JWKS fetch timed out")),
+  };
+  await assert.rejects(
+    authenticate(
+      request({ authorization: `Bearer ${await userToken()}` }),
+      createAuthenticator(authSettingsFromEnv(HOSTED_ENV), unreachable),
+    ),
+    (error: AppError) => error.status === 503 && error.code === "auth_unavailable",
+  );
+});
+
+Deno.test("authenticate() turns an unexpected verifier failure into a 500 without its details", async () => {
+  const broken = {
+    canVerify: true,
+    verify: () => Promise.reject(new Error("secret internals")),
+  };
+  await assert.rejects(
+    authenticate(
+      request({ authorization: `Bearer ${await userToken()}` }),
+      createAuthenticator(authSettingsFromEnv(HOSTED_ENV), broken),
+    ),
+    (error: AppError) =>
+      error.status === 500 && error.code === "internal_error" && !/secret/.test(error.message),
+  );
+});
+
+Deno.test("authenticate() takes the API role of a verified token that claims one", async () => {
+  const withSecret = { ...HOSTED_ENV, LEGACY_JWT_SECRET: LEGACY_SECRET };
+  for (const role of ["service_role", "anon"]) {
+    const token = await new SignJWT({ role, ref: "another-legacy-key" })
+      .setProtectedHeader({ alg: "HS256" }).setExpirationTime(now() + 60)
+      .sign(new TextEncoder().encode(LEGACY_SECRET));
+    assert.equal((await callerOf({ authorization: `Bearer ${token}` }, withSecret)).role, role);
   }
 });

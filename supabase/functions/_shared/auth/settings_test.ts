@@ -23,6 +23,9 @@ Deno.test("parseKeyDictionary() reads hosted's JSON dictionary of named keys", (
     misconfigured("SUPABASE_SECRET_KEYS"),
   );
   assert.throws(() => parseKeyDictionary("X", '{"default":""}'), misconfigured("X"));
+  for (const notADictionary of ['["sb_secret_a"]', "null", '"sb_secret_a"']) {
+    assert.throws(() => parseKeyDictionary("X", notADictionary), misconfigured("X"));
+  }
 });
 
 Deno.test("parseJwks() accepts {keys:[…]} and a bare array, refuses anything else", () => {

@@ -47,3 +47,14 @@ Deno.test("parseQuery() validates the query string", () => {
     (e: AppError) => e.code === "validation_failed" && /^Invalid query: limit: /.test(e.message),
   );
 });
+
+Deno.test("parseJsonBody() refuses a body that is not UTF-8 text as invalid_json", async () => {
+  const request = new Request("http://x/files", {
+    method: "POST",
+    body: new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]),
+  });
+  await assert.rejects(
+    parseJsonBody(request, Body),
+    (error: AppError) => error.status === 400 && error.code === "invalid_json",
+  );
+});

@@ -64,3 +64,27 @@ Deno.test("createRouter() answers 405 with an Allow header, 404 for unknown path
   const preflight = await handle(new Request("http://x/fn/files", { method: "OPTIONS" }));
   assert.equal(preflight.status, 204, "OPTIONS is answered before routing and auth");
 });
+
+Deno.test("matchRoute() answers 404, not 500, for a malformed escape in a path parameter", () => {
+  assert.throws(
+    () => matchRoute(ROUTES, "DELETE", "/files/%E0%A4%A.jpg"),
+    (error: AppError) => error.status === 404,
+  );
+});
+
+Deno.test("createRouter() adds the CORS headers to a handler's own response", async () => {
+  const { createRouter } = await import("./router.ts");
+  const { serveJson } = await import("./responses.ts");
+  const handle = serveJson(createRouter({
+    functionName: "fn",
+    routes: [{
+      ...route("GET", "/files"),
+      roles: ["manager"],
+      handler: () => Promise.resolve(new Response("x")),
+    }],
+    authenticate: () => Promise.resolve({ role: "manager", id: "u", claims: {} }),
+  }));
+  const response = await handle(new Request("http://x/functions/v1/fn/files/"));
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get("access-control-allow-origin"), "*");
+});
