@@ -66,10 +66,10 @@ test("S3 proxy: forwards untouched requests and answers SlowDown from the second
   const proxy = startS3FaultProxy({ upstream: { hostname: "127.0.0.1", port: upstream.port } });
   try {
     proxy.addFault({ operation: "list", status: 503, after: 1, remaining: 2 });
-    const first = await call(`${proxy.url}/bucket?list-type=2`);
-    assert.deepEqual(first, { status: 200, text: "upstream GET /bucket" });
     // A request of another operation neither fires the rule nor counts against `after`.
     assert.equal((await call(`${proxy.url}/bucket/a.jpg`)).status, 200);
+    const first = await call(`${proxy.url}/bucket?list-type=2`);
+    assert.deepEqual(first, { status: 200, text: "upstream GET /bucket" });
     for (let i = 0; i < 2; i++) {
       const faulted = await call(`${proxy.url}/bucket?list-type=2`);
       assert.equal(faulted.status, 503);
@@ -77,8 +77,8 @@ test("S3 proxy: forwards untouched requests and answers SlowDown from the second
     }
     assert.equal((await call(`${proxy.url}/bucket?list-type=2`)).status, 200);
     assert.deepEqual(upstream.seen, [
-      "GET /bucket?list-type=2 0",
       "GET /bucket/a.jpg 0",
+      "GET /bucket?list-type=2 0",
       "GET /bucket?list-type=2 0",
     ]);
     const [rule] = proxy.faults();
@@ -90,7 +90,7 @@ test("S3 proxy: forwards untouched requests and answers SlowDown from the second
   }
 });
 
-test("S3 proxy: a faulted PUT gets its 500 answer, not a reset, and never reaches S3", async () => {
+test("S3 proxy: a faulted PUT gets its 500 answer and its bytes never reach S3", async () => {
   const upstream = recordingServer();
   const proxy = startS3FaultProxy({ upstream: { hostname: "127.0.0.1", port: upstream.port } });
   try {
@@ -116,6 +116,22 @@ test("S3 proxy: a reset drops the connection without an answer", async () => {
     await assert.rejects(fetch(`${proxy.url}/bucket/a.jpg`, { method: "HEAD" }));
     assert.equal((await call(`${proxy.url}/bucket/a.jpg`, { method: "HEAD" })).status, 200);
     assert.deepEqual(upstream.seen, ["HEAD /bucket/a.jpg 0"]);
+  } finally {
+    await proxy.stop();
+    await upstream.stop();
+  }
+});
+
+test("S3 proxy: a delayed request still reaches S3 and gets its answer", async () => {
+  const upstream = recordingServer();
+  const proxy = startS3FaultProxy({ upstream: { hostname: "127.0.0.1", port: upstream.port } });
+  try {
+    proxy.addFault({ operation: "get", delayMs: 20, remaining: 1 });
+    assert.deepEqual(await call(`${proxy.url}/bucket/slow.jpg`), {
+      status: 200,
+      text: "upstream GET /bucket/slow.jpg",
+    });
+    assert.equal(proxy.faults()[0].hits, 1);
   } finally {
     await proxy.stop();
     await upstream.stop();
