@@ -383,16 +383,18 @@ const TEST_RESUME_INTERVAL_MS = 2_000;
 async function againstIsolatedStack(
   paths: string[],
   env: Record<string, string> = {},
+  faultProxies = false,
 ): Promise<TierResult> {
   return await withIsolatedStack(
     (info, stateDir) =>
       denoTest(paths, { ...env, STACK_INFO: JSON.stringify(info), STACK_STATE_DIR: stateDir }),
-    { functionEnv: TEST_FUNCTION_ENV, resumeIntervalMs: TEST_RESUME_INTERVAL_MS },
+    { functionEnv: TEST_FUNCTION_ENV, resumeIntervalMs: TEST_RESUME_INTERVAL_MS, faultProxies },
   );
 }
 
 async function integrationTests(): Promise<TierResult> {
-  return await againstIsolatedStack(["tests/integration"]);
+  // The functions reach S3 and Postgres through fault proxies (tests/support/faults.ts).
+  return await againstIsolatedStack(["tests/integration"], {}, true);
 }
 
 async function browserTests(): Promise<TierResult> {

@@ -10,6 +10,7 @@
  * @module
  */
 import { createAuthServer } from "./auth_server.ts";
+import { startStackFaultProxies } from "./fault_proxy.ts";
 import { startFunctionsHost } from "./functions_host.ts";
 import { loadStackKeys, LOCAL_USERS } from "./keys.ts";
 import { applyMigrations, REPO_ROOT } from "./migrations.ts";
@@ -59,6 +60,8 @@ export interface StackInfo {
   /** Ready-made ES256 access tokens (ten years) for curl. */
   MANAGER_TOKEN: string;
   ADMIN_TOKEN: string;
+  /** Isolated stacks with `faultProxies`: the fault proxies' control endpoint (fault_proxy.ts). */
+  FAULTS_URL?: string;
 }
 
 /** Ports the stack listens on (127.0.0.1). */
@@ -88,6 +91,11 @@ export interface StackOptions {
    * minute on hosted. Default `RESUME_INTERVAL_SECONDS` from the environment, else 60 s.
    */
   resumeIntervalMs?: number;
+  /**
+   * Isolated only: the functions reach S3 and Postgres through fault proxies that tests steer
+   * at `info.FAULTS_URL` (`info.S3_ENDPOINT`/`DB_URL` stay the real ones). Default `false`.
+   */
+  faultProxies?: boolean;
 }
 
 /** A running stack. */
@@ -218,11 +226,18 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       MANAGER_TOKEN: await auth.issueLongLivedToken("manager"),
       ADMIN_TOKEN: await auth.issueLongLivedToken("admin"),
     };
+    const proxies = isolated && options.faultProxies && info.S3_ENDPOINT
+      ? startStackFaultProxies({ s3Endpoint: info.S3_ENDPOINT, dbUrl: info.DB_URL })
+      : undefined;
+    if (proxies) {
+      stops.push(proxies.stop);
+      info.FAULTS_URL = proxies.controlUrl;
+    }
     // Exactly the names hosted Supabase injects (and not SUPABASE_JWT_SECRET, which it never
     // does), in the same formats: key dictionaries and the JWKS as JSON.
     const functionEnv: Record<string, string> = {
       SUPABASE_URL: info.API_URL,
-      SUPABASE_DB_URL: info.DB_URL,
+      SUPABASE_DB_URL: proxies?.dbUrl ?? info.DB_URL,
       SUPABASE_ANON_KEY: info.ANON_KEY,
       SUPABASE_SERVICE_ROLE_KEY: info.SERVICE_ROLE_KEY,
       SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: keys.publishableKey }),
@@ -232,7 +247,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       AWS_SECRET_ACCESS_KEY: info.AWS_SECRET_ACCESS_KEY,
       AWS_REGION: info.AWS_REGION,
       S3_BUCKET: info.S3_BUCKET,
-      ...(info.S3_ENDPOINT ? { S3_ENDPOINT: info.S3_ENDPOINT } : {}),
+      ...(info.S3_ENDPOINT ? { S3_ENDPOINT: proxies?.s3Endpoint ?? info.S3_ENDPOINT } : {}),
       ...(isolated ? {} : await readFunctionSecrets()),
       ...options.functionEnv,
     };
@@ -288,9 +303,11 @@ export function formatStatusEnv(info: StackInfo): string {
  */
 export async function withIsolatedStack<T>(
   work: (info: StackInfo, stateDir: string) => Promise<T>,
-  options: Pick<StackOptions, "functionEnv" | "wallClockMs" | "resumeIntervalMs"> & {
-    prefix?: string;
-  } = {},
+  options:
+    & Pick<StackOptions, "functionEnv" | "wallClockMs" | "resumeIntervalMs" | "faultProxies">
+    & {
+      prefix?: string;
+    } = {},
 ): Promise<T> {
   const stateDir = await makeStackTempDir(options.prefix ?? "s3-image-cache-stack-");
   try {
@@ -300,6 +317,7 @@ export async function withIsolatedStack<T>(
       functionEnv: options.functionEnv,
       wallClockMs: options.wallClockMs,
       resumeIntervalMs: options.resumeIntervalMs,
+      faultProxies: options.faultProxies,
       ports: { api: freePort(), db: freePort(), ui: freePort(), s3: freePort() },
     });
     // Ctrl-C or a CI timeout must not leave a cluster, an emulator and workers behind. The

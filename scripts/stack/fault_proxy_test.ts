@@ -1,0 +1,277 @@
+import assert from "node:assert/strict";
+import {
+  classifyS3Request,
+  s3FaultProblem,
+  startFaultControl,
+  startS3FaultProxy,
+  startStackFaultProxies,
+  startTcpFaultProxy,
+} from "./fault_proxy.ts";
+
+/** A stand-in upstream that records what reached it and answers with the path it saw. */
+function recordingServer() {
+  const seen: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const body = new Uint8Array(await req.arrayBuffer());
+    const { pathname, search } = new URL(req.url);
+    seen.push(`${req.method} ${pathname}${search} ${body.length}`);
+    return new Response(`upstream ${req.method} ${pathname}`, { headers: { etag: '"e1"' } });
+  });
+  return { seen, port: server.addr.port, stop: () => server.shutdown() };
+}
+
+async function call(url: string, init: RequestInit = {}) {
+  const response = await fetch(url, init);
+  return { status: response.status, text: await response.text() };
+}
+
+const test = (name: string, fn: () => Promise<void> | void) =>
+  Deno.test({ name, sanitizeResources: false, sanitizeOps: false, fn });
+
+test("classifyS3Request() names each S3 call by what it does and on which key", () => {
+  assert.deepEqual(classifyS3Request("GET", "/b?list-type=2&max-keys=1000", {}), {
+    operation: "list",
+  });
+  assert.deepEqual(classifyS3Request("PUT", "/b/a%20b.jpg?x-id=PutObject", {}), {
+    operation: "put",
+    key: "a b.jpg",
+  });
+  assert.deepEqual(
+    classifyS3Request("PUT", "/b/live.jpg", { "x-amz-copy-source": "/b/_incoming/x.jpg" }),
+    { operation: "copy", key: "live.jpg" },
+  );
+  assert.deepEqual(classifyS3Request("GET", "/b/f/a.png", {}), {
+    operation: "get",
+    key: "f/a.png",
+  });
+  assert.deepEqual(classifyS3Request("HEAD", "/b/a.png", {}), { operation: "head", key: "a.png" });
+  assert.deepEqual(classifyS3Request("DELETE", "/b/a.png", {}), {
+    operation: "delete",
+    key: "a.png",
+  });
+  assert.deepEqual(classifyS3Request("PUT", "/b", {}), { operation: "bucket" });
+});
+
+test("s3FaultProblem() refuses rules that would do nothing or are mistyped", () => {
+  assert.equal(s3FaultProblem({ operation: "list", status: 503, remaining: 1 }), undefined);
+  assert.match(s3FaultProblem({ status: 503 })!, /remaining/);
+  assert.match(s3FaultProblem({ operation: "lists", status: 503, remaining: 1 })!, /operation/);
+  assert.match(s3FaultProblem({ remaining: 1 })!, /needs status, reset, hold or delayMs/);
+  assert.match(s3FaultProblem({ status: 200, remaining: 1 })!, /status/);
+  assert.match(s3FaultProblem({ reset: true, remaining: 1, when: 3 })!, /Unknown field.*when/);
+});
+
+test("S3 proxy: forwards untouched requests and answers SlowDown from the second match on", async () => {
+  const upstream = recordingServer();
+  const proxy = startS3FaultProxy({ upstream: { hostname: "127.0.0.1", port: upstream.port } });
+  try {
+    proxy.addFault({ operation: "list", status: 503, after: 1, remaining: 2 });
+    // A request of another operation neither fires the rule nor counts against `after`.
+    assert.equal((await call(`${proxy.url}/bucket/a.jpg`)).status, 200);
+    const first = await call(`${proxy.url}/bucket?list-type=2`);
+    assert.deepEqual(first, { status: 200, text: "upstream GET /bucket" });
+    for (let i = 0; i < 2; i++) {
+      const faulted = await call(`${proxy.url}/bucket?list-type=2`);
+      assert.equal(faulted.status, 503);
+      assert.match(faulted.text, /<Code>SlowDown<\/Code>/);
+    }
+    assert.equal((await call(`${proxy.url}/bucket?list-type=2`)).status, 200);
+    assert.deepEqual(upstream.seen, [
+      "GET /bucket/a.jpg 0",
+      "GET /bucket?list-type=2 0",
+      "GET /bucket?list-type=2 0",
+    ]);
+    const [rule] = proxy.faults();
+    assert.deepEqual([rule.hits, rule.remaining], [2, 0]);
+    assert.equal(proxy.requests().list, 4);
+  } finally {
+    await proxy.stop();
+    await upstream.stop();
+  }
+});
+
+test("S3 proxy: a faulted PUT gets its 500 answer and its bytes never reach S3", async () => {
+  const upstream = recordingServer();
+  const proxy = startS3FaultProxy({ upstream: { hostname: "127.0.0.1", port: upstream.port } });
+  try {
+    proxy.addFault({ operation: "put", keyPrefix: "bad-", status: 500, remaining: 1 });
+    const body = new Uint8Array(300_000).fill(7);
+    const faulted = await call(`${proxy.url}/bucket/bad-1.jpg`, { method: "PUT", body });
+    assert.equal(faulted.status, 500);
+    assert.match(faulted.text, /<Code>InternalError<\/Code>/);
+    const other = await call(`${proxy.url}/bucket/good-1.jpg`, { method: "PUT", body });
+    assert.equal(other.status, 200);
+    assert.deepEqual(upstream.seen, ["PUT /bucket/good-1.jpg 300000"]);
+  } finally {
+    await proxy.stop();
+    await upstream.stop();
+  }
+});
+
+test("S3 proxy: a reset drops the connection without an answer", async () => {
+  const upstream = recordingServer();
+  const proxy = startS3FaultProxy({ upstream: { hostname: "127.0.0.1", port: upstream.port } });
+  try {
+    proxy.addFault({ operation: "head", reset: true, remaining: 1 });
+    await assert.rejects(fetch(`${proxy.url}/bucket/a.jpg`, { method: "HEAD" }));
+    assert.equal((await call(`${proxy.url}/bucket/a.jpg`, { method: "HEAD" })).status, 200);
+    assert.deepEqual(upstream.seen, ["HEAD /bucket/a.jpg 0"]);
+  } finally {
+    await proxy.stop();
+    await upstream.stop();
+  }
+});
+
+test("S3 proxy: a delayed request still reaches S3 and gets its answer", async () => {
+  const upstream = recordingServer();
+  const proxy = startS3FaultProxy({ upstream: { hostname: "127.0.0.1", port: upstream.port } });
+  try {
+    proxy.addFault({ operation: "get", delayMs: 20, remaining: 1 });
+    assert.deepEqual(await call(`${proxy.url}/bucket/slow.jpg`), {
+      status: 200,
+      text: "upstream GET /bucket/slow.jpg",
+    });
+    assert.equal(proxy.faults()[0].hits, 1);
+  } finally {
+    await proxy.stop();
+    await upstream.stop();
+  }
+});
+
+test("S3 proxy: a held request reaches S3 only once released", async () => {
+  const upstream = recordingServer();
+  const proxy = startS3FaultProxy({ upstream: { hostname: "127.0.0.1", port: upstream.port } });
+  try {
+    proxy.addFault({ operation: "put", hold: true, remaining: 1 });
+    const pending = call(`${proxy.url}/bucket/held.jpg`, { method: "PUT", body: "abc" });
+    const deadline = Date.now() + 10_000;
+    while (proxy.faults()[0].held === 0) {
+      assert.ok(Date.now() < deadline, "the request was never held");
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.deepEqual(upstream.seen, []);
+    assert.equal(proxy.release(), 1);
+    assert.equal((await pending).status, 200);
+    assert.deepEqual(upstream.seen, ["PUT /bucket/held.jpg 3"]);
+  } finally {
+    await proxy.stop();
+    await upstream.stop();
+  }
+});
+
+/** An upstream that echoes every byte back, standing in for Postgres. */
+function echoServer() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  (async () => {
+    try {
+      for await (const conn of listener) {
+        conns.push(conn);
+        conn.readable.pipeTo(conn.writable).catch(() => {});
+      }
+    } catch { /* closed */ }
+  })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    stop() {
+      listener.close();
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch { /* gone */ }
+      }
+    },
+  };
+}
+
+async function roundTrip(conn: Deno.Conn, text: string): Promise<string | null> {
+  await conn.write(new TextEncoder().encode(text));
+  const buffer = new Uint8Array(100);
+  const n = await conn.read(buffer).catch(() => null);
+  return n === null ? null : new TextDecoder().decode(buffer.subarray(0, n));
+}
+
+test("TCP proxy: the database goes away (open sessions cut, new ones closed) and comes back", async () => {
+  const upstream = echoServer();
+  const proxy = startTcpFaultProxy({ upstream: { hostname: "127.0.0.1", port: upstream.port } });
+  const connect = () => Deno.connect({ hostname: "127.0.0.1", port: proxy.port });
+  const opened: Deno.Conn[] = [];
+  try {
+    const session = await connect();
+    opened.push(session);
+    assert.equal(await roundTrip(session, "select 1"), "select 1");
+    proxy.goDown();
+    assert.equal(await roundTrip(session, "select 2").catch(() => null), null, "session cut");
+    const refused = await connect();
+    opened.push(refused);
+    assert.equal(await roundTrip(refused, "hello").catch(() => null), null, "new one closed");
+    assert.equal(proxy.state().refused, 1);
+    proxy.comeBack();
+    const again = await connect();
+    opened.push(again);
+    assert.equal(await roundTrip(again, "select 3"), "select 3");
+    assert.deepEqual(proxy.state(), { refusing: false, open: 1, accepted: 2, refused: 1 });
+  } finally {
+    for (const conn of opened) {
+      try {
+        conn.close();
+      } catch { /* already closed by the proxy */ }
+    }
+    await proxy.stop();
+    upstream.stop();
+  }
+});
+
+test("fault control: rules and database state over HTTP; bad rules are a 400 with a reason", async () => {
+  const upstream = echoServer();
+  const s3 = startS3FaultProxy({ upstream: { hostname: "127.0.0.1", port: upstream.port } });
+  const db = startTcpFaultProxy({ upstream: { hostname: "127.0.0.1", port: upstream.port } });
+  const control = startFaultControl({ s3, db });
+  try {
+    const bad = await fetch(`${control.url}/s3/faults`, {
+      method: "POST",
+      body: JSON.stringify({ operation: "list", status: 503 }),
+    });
+    assert.equal(bad.status, 400);
+    assert.match((await bad.json()).error.message, /remaining must be a positive integer/);
+    const added = await fetch(`${control.url}/s3/faults`, {
+      method: "POST",
+      body: JSON.stringify({ operation: "put", status: 503, remaining: 3 }),
+    });
+    assert.equal(added.status, 200);
+    assert.equal((await added.json()).faults[0].remaining, 3);
+    const cleared = await (await fetch(`${control.url}/s3/faults`, { method: "DELETE" })).json();
+    assert.deepEqual(cleared.faults, []);
+    const down = await (await fetch(`${control.url}/db/down`, { method: "POST" })).json();
+    assert.equal(down.refusing, true);
+    assert.equal(db.state().refusing, true);
+    await (await fetch(`${control.url}/db/up`, { method: "POST" })).body?.cancel();
+    assert.equal(db.state().refusing, false);
+    const missing = await fetch(`${control.url}/nope`);
+    assert.equal(missing.status, 404);
+    await missing.body?.cancel();
+  } finally {
+    await control.stop();
+    await s3.stop();
+    await db.stop();
+    upstream.stop();
+  }
+});
+
+test("startStackFaultProxies() hands out proxied S3 and database URLs with the same credentials", async () => {
+  const proxies = startStackFaultProxies({
+    s3Endpoint: "http://127.0.0.1:9",
+    dbUrl: "postgresql://postgres:pw@127.0.0.1:9/postgres?sslmode=disable",
+  });
+  try {
+    assert.match(proxies.s3Endpoint, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const db = new URL(proxies.dbUrl);
+    assert.equal(`${db.protocol}//${db.username}:${db.password}@`, "postgresql://postgres:pw@");
+    assert.notEqual(db.port, "9");
+    assert.equal(`${db.pathname}${db.search}`, "/postgres?sslmode=disable");
+    const state = await (await fetch(`${proxies.controlUrl}/db`)).json();
+    assert.equal(state.refusing, false);
+  } finally {
+    await proxies.stop();
+  }
+});
