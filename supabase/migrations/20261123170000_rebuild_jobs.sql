@@ -731,14 +731,23 @@ revoke all on function public.s3_cache_rebuild_annotate(bigint, jsonb, integer) 
 grant execute on function public.s3_cache_rebuild_annotate(bigint, jsonb, integer) to service_role;
 
 -- Appends one worker invocation's cost to the job's invocations ({cpu_ms, wall_ms, pages, keys,
--- at}), for the admin UI and the benchmarks.
+-- clocks, at}) and says which clocks its budget read: Supabase's hosted edge runtime reports no
+-- CPU time (`process.cpuUsage` is missing from its Node polyfill), so a worker budgets on wall
+-- time and work done (pages, keys) and reads CPU time only where the runtime has it. `clocks` is
+-- `{wall,work}` or `{cpu,wall,work}`, and `cpu_ms` is null exactly when 'cpu' is not among them,
+-- so nobody mistakes "not measured" for "free". Without `clocks` (a psql call, an older worker)
+-- the entry records what it is given and no clocks.
+--   select s3_cache_rebuild_record_invocation(7, null, 9400, 12, 12000, array['wall','work']);
 --   select s3_cache_rebuild_record_invocation(7, 812.5, 9400, 12, 12000);
+-- Development databases had a five-argument form; this one takes its calls.
+drop function if exists public.s3_cache_rebuild_record_invocation(bigint, numeric, numeric, integer, integer);
 create or replace function public.s3_cache_rebuild_record_invocation(
   job_id bigint,
   cpu_ms numeric,
   wall_ms numeric,
   pages integer,
-  keys integer
+  keys integer,
+  clocks text[] default null
 )
 returns void
 language plpgsql
@@ -747,15 +756,41 @@ security invoker
 set search_path = ''
 as $$
 #variable_conflict use_column
+declare
+  given text[] := s3_cache_rebuild_record_invocation.clocks;
 begin
+  if given is not null and (
+    not given <@ array['cpu', 'wall', 'work']
+    or not given @> array['wall', 'work']
+    or pg_catalog.array_position(given, null) is not null
+  ) then
+    raise exception using
+      errcode = '22023',
+      message = pg_catalog.format(
+        'Cannot record an invocation with clocks %s: expected {wall,work} or {cpu,wall,work}',
+        given::text
+      );
+  end if;
+  if given is not null
+    and (s3_cache_rebuild_record_invocation.cpu_ms is null) = ('cpu' = any (given)) then
+    raise exception using
+      errcode = '22023',
+      message = 'Cannot record an invocation: cpu_ms must be given exactly when the cpu clock was read';
+  end if;
   update public.s3_cache_rebuilds as r
-  set invocations = r.invocations || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
-    'cpu_ms', s3_cache_rebuild_record_invocation.cpu_ms,
-    'wall_ms', s3_cache_rebuild_record_invocation.wall_ms,
-    'pages', s3_cache_rebuild_record_invocation.pages,
-    'keys', s3_cache_rebuild_record_invocation.keys,
-    'at', pg_catalog.clock_timestamp()
-  ))
+  set invocations = r.invocations || pg_catalog.jsonb_build_array(
+    pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+      'clocks', case when given is not null then pg_catalog.to_jsonb(
+        array(select c from pg_catalog.unnest(given) as c group by c order by c)
+      ) end
+    )) || pg_catalog.jsonb_build_object(
+      'cpu_ms', s3_cache_rebuild_record_invocation.cpu_ms,
+      'wall_ms', s3_cache_rebuild_record_invocation.wall_ms,
+      'pages', s3_cache_rebuild_record_invocation.pages,
+      'keys', s3_cache_rebuild_record_invocation.keys,
+      'at', pg_catalog.clock_timestamp()
+    )
+  )
   where r.id = s3_cache_rebuild_record_invocation.job_id;
   if not found then
     raise exception using
@@ -766,8 +801,8 @@ begin
   end if;
 end;
 $$;
-revoke all on function public.s3_cache_rebuild_record_invocation(bigint, numeric, numeric, integer, integer) from public, anon, authenticated;
-grant execute on function public.s3_cache_rebuild_record_invocation(bigint, numeric, numeric, integer, integer) to service_role;
+revoke all on function public.s3_cache_rebuild_record_invocation(bigint, numeric, numeric, integer, integer, text[]) from public, anon, authenticated;
+grant execute on function public.s3_cache_rebuild_record_invocation(bigint, numeric, numeric, integer, integer, text[]) to service_role;
 
 -- Locks and returns a job that must be running, else raises `Cannot <action> rebuild <id>: ...`.
 -- Shared by preview, finish, fail and cancel so they refuse in the same words.
