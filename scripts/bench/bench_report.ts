@@ -138,6 +138,33 @@ export function headlineTable(report: BenchReport): string {
   return lines.join("\n");
 }
 
+/** For each goal this run missed: the rows that say where its time goes (`why:<key>`). */
+function whereTheTimeGoes(report: BenchReport): string[] {
+  const rows = Object.values(report.benchmarks).flat();
+  const missed = (
+    [
+      "rebuild_vs_list_ratio",
+      "upload_vs_put_ratio",
+      "upload_p99_ratio",
+      "upload_memory_ratio",
+      "staging_vs_copy_ratio",
+      "rebuild_memory_ratio",
+    ] as const
+  ).filter((key) => report[key]?.met === false);
+  if (!missed.length) return [];
+  const lines = ["## Missed goals: where the time goes", ""];
+  for (const key of missed) {
+    const figure = report[key]!;
+    lines.push(`- **${key}** ${figure.value} (goal ${figure.goal}): ${figure.name}.`);
+    const base = key === "upload_p99_ratio" ? "upload_vs_put_ratio" : key;
+    for (const why of rows.filter((row) => row.key === `why:${base}`)) {
+      lines.push(`  - ${why.name}: ${why.value} ${why.unit}${why.note ? ` — ${why.note}` : ""}`);
+    }
+  }
+  lines.push("");
+  return lines;
+}
+
 /** The whole `bench/REPORT.md`. */
 export function reportMarkdown(report: BenchReport): string {
   const all = Object.entries(report.benchmarks).flatMap(([bench, rows]) =>
@@ -158,6 +185,7 @@ export function reportMarkdown(report: BenchReport): string {
     "",
     headlineTable(report),
     "",
+    ...whereTheTimeGoes(report),
     "## Every row",
     "",
     "| benchmark | what | value | baseline | ratio | spread | note |",

@@ -233,6 +233,7 @@ async function measure(
     },
     {
       name: `rebuild ${label}, CPU per 1,000 keys`,
+      key: "why:rebuild_vs_list_ratio",
       value: round((cpuMs / keys) * 1000, 1),
       unit: "ms",
       note: `from the job's invocations: ${invocations.length}, largest ${
