@@ -24,6 +24,20 @@ const CALLERS = [
 ] as const;
 type CallerName = typeof CALLERS[number];
 
+/** The role each caller must be seen as (`GET /health` answers it), so no escalation hides. */
+const SEEN_AS: Record<CallerName, string | undefined> = {
+  none: undefined,
+  anon_key: "anon",
+  publishable: "anon",
+  viewer: "authenticated",
+  user_metadata: "authenticated",
+  app_service: "authenticated",
+  manager: "manager",
+  admin: "admin",
+  service_legacy: "service_role",
+  service_secret: "service_role",
+};
+
 /** The credentials each caller sends. */
 async function credentials(): Promise<Record<CallerName, Record<string, string>>> {
   const info = stackInfo();
@@ -97,8 +111,11 @@ Deno.test("roles: every route × every caller answers as roles.tsv says, with CO
       });
       const text = await response.text();
       let code: string | undefined;
+      let role: string | undefined;
       try {
-        code = JSON.parse(text).error?.code;
+        const parsed = JSON.parse(text);
+        code = parsed.error?.code;
+        role = parsed.role;
       } catch {
         code = `(not JSON: ${text.slice(0, 40)})`;
       }
@@ -109,6 +126,9 @@ Deno.test("roles: every route × every caller answers as roles.tsv says, with CO
         wrong.push(`${label}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
       }
       if (!cors) wrong.push(`${label}: no Access-Control-Allow-Origin`);
+      if (row.path === "/health" && response.ok && role !== SEEN_AS[caller]) {
+        wrong.push(`${label}: seen as ${role}, want ${SEEN_AS[caller]}`);
+      }
     }
   }
   assert.deepEqual(wrong, []);
