@@ -193,3 +193,49 @@ Deno.test("hostile names: the bucket holds as many objects as before", async () 
   assert.equal((await bucketKeys()).length, totalObjects);
   await closeTestDb();
 });
+
+Deno.test("hostile SQL API: one bad name in a bulk add adds none; LIKE wildcards in a prefix are literal; oversize calls refused", async () => {
+  const sqlError =
+    (code: string, message?: RegExp) => (error: { code?: string; message?: string }) =>
+      error.code === code && (!message || message.test(error.message ?? ""));
+  const good = [`${P}bulk-ok.jpg`, `${P}'; drop table s3_image_cache; --.jpg`];
+  await assert.rejects(
+    asServiceRole((sql) =>
+      sql`select public.add_files_to_s3_cache(${[...good, `../${P}x.jpg`]}::text[])`
+    ),
+    sqlError("22023", /^Cannot add file "\.\.\/hn[^"]+": path segments are not allowed$/),
+  );
+  assert.deepEqual((await traces()).mine, [], "all or nothing: no name of the batch was added");
+
+  const names = [`${P}%b.jpg`, `${P}_c.jpg`, `${P}ab.jpg`, `${P}xc.jpg`];
+  try {
+    await asServiceRole(async (sql) => {
+      const [{ n }] = await sql`select public.add_files_to_s3_cache(${names}::text[]) as n`;
+      assert.equal(n, names.length);
+    });
+    const search = (prefix: string) =>
+      asServiceRole(async (sql) =>
+        (await sql`select filename from public.search_s3_cache(${prefix})`).map((r) => r.filename)
+      );
+    assert.deepEqual(await search(`${P}%`), [`${P}%b.jpg`], "% is literal");
+    assert.deepEqual(await search(`${P}_`), [`${P}_c.jpg`], "_ is literal");
+    assert.deepEqual(await search(`${P}\\`), [], "a backslash escapes nothing");
+    await assert.rejects(
+      asServiceRole((sql) =>
+        sql`select * from public.lookup_s3_cache(${Array(1001).fill(`${P}ab.jpg`)}::text[])`
+      ),
+      sqlError("22023", /more than 1000 names at once: got 1001/),
+    );
+    await assert.rejects(
+      asServiceRole((sql) => sql`select * from public.search_s3_cache(${P}, null, 0)`),
+      sqlError("22023"),
+    );
+  } finally {
+    await testDb()`delete from public.s3_image_cache where starts_with(filename, ${P})`;
+  }
+  const [{ tables }] = await testDb()`
+    select count(*)::int as tables from pg_catalog.pg_tables
+    where schemaname = 'public' and tablename = 's3_image_cache'`;
+  assert.equal(tables, 1);
+  await closeTestDb();
+});
