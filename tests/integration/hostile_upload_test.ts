@@ -234,6 +234,20 @@ const MULTIPART: Record<
       end,
     ),
   }),
+  request_type_png: () => ({ body: concat(filePart(`${P}a.jpg`), end), contentType: "image/png" }),
+  boundary_mismatch: () => ({
+    body: concat(filePart(`${P}a.jpg`), end),
+    contentType: "multipart/form-data; boundary=----another-boundary",
+  }),
+  boundary_too_long: () => {
+    const long = "b".repeat(200);
+    return {
+      body: text(
+        `--${long}\r\nContent-Disposition: form-data; name="file"; filename="${P}a.jpg"\r\n\r\nx\r\n--${long}--\r\n`,
+      ),
+      contentType: `multipart/form-data; boundary=${long}`,
+    };
+  },
   content_length_above_limit: () => ({
     body: concat(filePart(`${P}a.jpg`), end),
     contentLength: 20 * 1024 * 1024,
