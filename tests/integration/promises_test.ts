@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import { REPO_ROOT } from "../../scripts/stack/migrations.ts";
 import { applyMigrations } from "../../scripts/stack/migrations.ts";
-import { run } from "../../scripts/stack/process.ts";
+import { freePort, run } from "../../scripts/stack/process.ts";
 import { samplePng } from "../../scripts/lib/png.ts";
 import { bucketKeys } from "../support/bucket.ts";
 import { closeTestDb, testDb } from "../support/db.ts";
@@ -221,12 +221,89 @@ async function databaseUnavailable() {
 }
 
 Deno.test({
-  name: "misconfigured over HTTP: a function with a bad setting answers 500 naming the variable",
-  // The integration stack starts every function from one environment; giving one worker a bad
-  // S3_BUCKET needs a host that restarts a function with other secrets, which it cannot do yet.
-  // config_test.ts covers the message; health_test.ts the health route's report.
-  ignore: true,
-  fn() {},
+  name:
+    "misconfigured over HTTP: a function with a bad setting answers 500 naming the variable, and writes nothing",
+  sanitizeResources: false,
+  async fn() {
+    // The stack's host starts every function from one environment, so this starts each function
+    // itself, exactly as the host does (deno serve, a cleared environment), with S3_BUCKET too
+    // short to be a bucket name and everything else right.
+    const info = stackInfo();
+    const env: Record<string, string> = {
+      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+      HOME: Deno.env.get("HOME") ?? "/tmp",
+      ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
+      SUPABASE_URL: info.API_URL,
+      SUPABASE_DB_URL: info.DB_URL,
+      SUPABASE_SECRET_KEYS: JSON.stringify({ default: info.SECRET_KEY }),
+      SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: info.PUBLISHABLE_KEY }),
+      AWS_ACCESS_KEY: info.AWS_ACCESS_KEY,
+      AWS_SECRET_ACCESS_KEY: info.AWS_SECRET_ACCESS_KEY,
+      AWS_REGION: info.AWS_REGION,
+      S3_ENDPOINT: info.S3_ENDPOINT,
+      S3_BUCKET: "x",
+    };
+    for (const name of ["upload-to-s3", "s3-image-service"]) {
+      const port = freePort();
+      const child = new Deno.Command(`${REPO_ROOT}node_modules/.bin/deno`, {
+        args: [
+          "serve",
+          "--quiet",
+          "--no-prompt",
+          `--config=${REPO_ROOT}deno.json`,
+          "--allow-net",
+          "--allow-env",
+          "--allow-read",
+          "--allow-sys",
+          "--allow-write=/tmp",
+          "--host=127.0.0.1",
+          `--port=${port}`,
+          `${REPO_ROOT}supabase/functions/${name}/index.ts`,
+        ],
+        env,
+        clearEnv: true,
+        cwd: REPO_ROOT,
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      try {
+        const base = `http://127.0.0.1:${port}/${name}`;
+        const deadline = Date.now() + 60_000;
+        for (;;) {
+          const ready = await fetch(`${base}/health`).then((r) => r.body?.cancel(), () => "down");
+          if (ready !== "down") break;
+          assert.ok(Date.now() < deadline, `${name} did not start`);
+          await sleep(200);
+        }
+        const health = await fetch(`${base}/health`, { headers: { apikey: info.SECRET_KEY } });
+        const report = await health.json();
+        assert.equal(health.status, 500, JSON.stringify(report));
+        assert.equal(report.ok, false);
+        assert.match(report.configuration, /S3_BUCKET/);
+        assert.doesNotMatch(JSON.stringify(report), new RegExp(info.AWS_SECRET_ACCESS_KEY));
+
+        const form = new FormData();
+        form.set("file", new File([samplePng(41) as Uint8Array<ArrayBuffer>], `${P}conf.png`));
+        const request = name === "upload-to-s3"
+          ? new Request(base, { method: "POST", body: form })
+          : new Request(`${base}/stats`);
+        request.headers.set("apikey", info.SECRET_KEY);
+        const response = await fetch(request);
+        const body = await response.json();
+        assert.equal(response.status, 500, `${name}: ${JSON.stringify(body)}`);
+        assert.equal(errorCode(body), "misconfigured");
+        assert.match(body.error.message, /S3_BUCKET/, "the message names the variable");
+        assert.doesNotMatch(body.error.message, new RegExp(info.AWS_SECRET_ACCESS_KEY));
+        assert.ok(response.headers.get("access-control-allow-origin"), "CORS on the 500");
+      } finally {
+        child.kill("SIGKILL");
+        await child.status;
+      }
+    }
+    assert.equal(await indexed(`${P}conf.png`), undefined);
+    assert.deepEqual(await bucketKeys(`${P}conf.png`), []);
+    await closeTestDb();
+  },
 });
 
 Deno.test({
