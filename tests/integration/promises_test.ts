@@ -12,7 +12,7 @@ import { REPO_ROOT } from "../../scripts/stack/migrations.ts";
 import { applyMigrations } from "../../scripts/stack/migrations.ts";
 import { freePort, run } from "../../scripts/stack/process.ts";
 import { samplePng } from "../../scripts/lib/png.ts";
-import { bucketKeys } from "../support/bucket.ts";
+import { bucketKeys, createBucket } from "../support/bucket.ts";
 import { closeTestDb, testDb } from "../support/db.ts";
 import { clearS3Faults, injectS3Fault } from "../support/s3.ts";
 import { callFunction, stackInfo } from "../support/stack.ts";
@@ -176,7 +176,7 @@ Deno.test("storage_unavailable over HTTP: an upload whose S3 write keeps failing
 
 Deno.test({
   name:
-    "database_unavailable over HTTP: with Postgres refusing connections, reads and writes answer 503",
+    "database_unavailable over HTTP: with the database closed to new connections, reads and writes answer 503",
   // Pending a fix in _shared/platform/db_errors.ts: "database is not currently accepting
   // connections" (SQLSTATE 55000, what Postgres answers while a database is closed to new
   // connections) is mapped to 409 conflict; the documented answer is 503 database_unavailable.
@@ -220,61 +220,83 @@ async function databaseUnavailable() {
   await closeTestDb();
 }
 
+/** The environment the host gives a function, built from the stack's facts (plus `overrides`). */
+function functionEnv(overrides: Record<string, string>): Record<string, string> {
+  const info = stackInfo();
+  return {
+    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+    HOME: Deno.env.get("HOME") ?? "/tmp",
+    ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
+    SUPABASE_URL: info.API_URL,
+    SUPABASE_DB_URL: info.DB_URL,
+    SUPABASE_SECRET_KEYS: JSON.stringify({ default: info.SECRET_KEY }),
+    SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: info.PUBLISHABLE_KEY }),
+    AWS_ACCESS_KEY: info.AWS_ACCESS_KEY,
+    AWS_SECRET_ACCESS_KEY: info.AWS_SECRET_ACCESS_KEY,
+    AWS_REGION: info.AWS_REGION,
+    S3_ENDPOINT: info.S3_ENDPOINT,
+    S3_BUCKET: info.S3_BUCKET,
+    ...overrides,
+  };
+}
+
+/**
+ * Runs `work` against function `name` started on its own, exactly as the host starts it (deno
+ * serve, a cleared environment), with `overrides` in its environment: the stack's host starts
+ * every function from one environment, and these tests need one that is broken.
+ */
+async function withOwnFunction(
+  name: string,
+  overrides: Record<string, string>,
+  work: (base: string) => Promise<void>,
+): Promise<void> {
+  const port = freePort();
+  const child = new Deno.Command(`${REPO_ROOT}node_modules/.bin/deno`, {
+    args: [
+      "serve",
+      "--quiet",
+      "--no-prompt",
+      `--config=${REPO_ROOT}deno.json`,
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      "--allow-sys",
+      "--allow-write=/tmp",
+      "--host=127.0.0.1",
+      `--port=${port}`,
+      `${REPO_ROOT}supabase/functions/${name}/index.ts`,
+    ],
+    env: functionEnv(overrides),
+    clearEnv: true,
+    cwd: REPO_ROOT,
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    const base = `http://127.0.0.1:${port}/${name}`;
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const ready = await fetch(`${base}/health`).then((r) => r.body?.cancel(), () => "down");
+      if (ready !== "down") break;
+      assert.ok(Date.now() < deadline, `${name} did not start`);
+      await sleep(200);
+    }
+    await work(base);
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+  }
+}
+
 Deno.test({
   name:
     "misconfigured over HTTP: a function with a bad setting answers 500 naming the variable, and writes nothing",
   sanitizeResources: false,
   async fn() {
-    // The stack's host starts every function from one environment, so this starts each function
-    // itself, exactly as the host does (deno serve, a cleared environment), with S3_BUCKET too
-    // short to be a bucket name and everything else right.
     const info = stackInfo();
-    const env: Record<string, string> = {
-      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-      HOME: Deno.env.get("HOME") ?? "/tmp",
-      ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
-      SUPABASE_URL: info.API_URL,
-      SUPABASE_DB_URL: info.DB_URL,
-      SUPABASE_SECRET_KEYS: JSON.stringify({ default: info.SECRET_KEY }),
-      SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: info.PUBLISHABLE_KEY }),
-      AWS_ACCESS_KEY: info.AWS_ACCESS_KEY,
-      AWS_SECRET_ACCESS_KEY: info.AWS_SECRET_ACCESS_KEY,
-      AWS_REGION: info.AWS_REGION,
-      S3_ENDPOINT: info.S3_ENDPOINT,
-      S3_BUCKET: "x",
-    };
     for (const name of ["upload-to-s3", "s3-image-service"]) {
-      const port = freePort();
-      const child = new Deno.Command(`${REPO_ROOT}node_modules/.bin/deno`, {
-        args: [
-          "serve",
-          "--quiet",
-          "--no-prompt",
-          `--config=${REPO_ROOT}deno.json`,
-          "--allow-net",
-          "--allow-env",
-          "--allow-read",
-          "--allow-sys",
-          "--allow-write=/tmp",
-          "--host=127.0.0.1",
-          `--port=${port}`,
-          `${REPO_ROOT}supabase/functions/${name}/index.ts`,
-        ],
-        env,
-        clearEnv: true,
-        cwd: REPO_ROOT,
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
-      try {
-        const base = `http://127.0.0.1:${port}/${name}`;
-        const deadline = Date.now() + 60_000;
-        for (;;) {
-          const ready = await fetch(`${base}/health`).then((r) => r.body?.cancel(), () => "down");
-          if (ready !== "down") break;
-          assert.ok(Date.now() < deadline, `${name} did not start`);
-          await sleep(200);
-        }
+      // S3_BUCKET too short to be a bucket name; everything else right.
+      await withOwnFunction(name, { S3_BUCKET: "x" }, async (base) => {
         const health = await fetch(`${base}/health`, { headers: { apikey: info.SECRET_KEY } });
         const report = await health.json();
         assert.equal(health.status, 500, JSON.stringify(report));
@@ -295,10 +317,7 @@ Deno.test({
         assert.match(body.error.message, /S3_BUCKET/, "the message names the variable");
         assert.doesNotMatch(body.error.message, new RegExp(info.AWS_SECRET_ACCESS_KEY));
         assert.ok(response.headers.get("access-control-allow-origin"), "CORS on the 500");
-      } finally {
-        child.kill("SIGKILL");
-        await child.status;
-      }
+      });
     }
     assert.equal(await indexed(`${P}conf.png`), undefined);
     assert.deepEqual(await bucketKeys(`${P}conf.png`), []);
@@ -307,12 +326,74 @@ Deno.test({
 });
 
 Deno.test({
-  name: "an empty bucket listing over a full index is held as needs_confirmation",
-  // Over HTTP this needs the shared bucket emptied (or a store that lists nothing), which would
-  // take every other test file's objects with it; pgTAP 07_data_safety holds the SQL side and
-  // data_safety_test.ts the guard over HTTP with an index more than twice the bucket.
-  ignore: true,
-  fn() {},
+  name:
+    "database_unavailable over HTTP: with its Postgres refusing connections (nothing listening), s3-image-service answers 503",
+  sanitizeResources: false,
+  async fn() {
+    const info = stackInfo();
+    const closed = new URL(info.DB_URL);
+    closed.port = String(freePort()); // nothing listens there: connection refused
+    await withOwnFunction(
+      "s3-image-service",
+      { SUPABASE_DB_URL: closed.toString() },
+      async (base) => {
+        const requests = [
+          new Request(`${base}/stats`),
+          new Request(`${base}/files`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ filename: `${P}db-down.jpg`, force: true }),
+          }),
+        ];
+        for (const request of requests) {
+          request.headers.set("apikey", info.SECRET_KEY);
+          const response = await fetch(request);
+          const body = await response.json();
+          const label = `${request.method} ${new URL(request.url).pathname}`;
+          assert.equal(response.status, 503, `${label}: ${JSON.stringify(body)}`);
+          assert.equal(errorCode(body), "database_unavailable", label);
+          assert.ok(response.headers.get("access-control-allow-origin"), "CORS on the 503");
+          assert.doesNotMatch(JSON.stringify(body), /ECONNREFUSED|127\.0\.0\.1/, "no internals");
+        }
+      },
+    );
+    assert.equal(await indexed(`${P}db-down.jpg`), undefined);
+    await closeTestDb();
+  },
+});
+
+Deno.test({
+  name:
+    "an empty listing over a full index (a wrong S3_BUCKET) is held as needs_confirmation, index untouched",
+  sanitizeResources: false,
+  async fn() {
+    // The function pointed at another, empty bucket: the listing finds nothing at all.
+    const empty = `empty-${P.slice(2, 8)}`;
+    await createBucket(empty);
+    const ghosts = [`${P}held-1.jpg`, `${P}held-2.jpg`, `${P}held-3.jpg`];
+    await testDb()`select public.add_files_to_s3_cache(${ghosts}::text[])`;
+    const before = await indexSnapshot();
+    try {
+      await withOwnFunction("s3-image-service", { S3_BUCKET: empty }, async (base) => {
+        const response = await fetch(`${base}/`, {
+          method: "POST",
+          headers: { apikey: stackInfo().SECRET_KEY, "content-type": "application/json" },
+          body: "{}",
+        });
+        const body = await response.json();
+        assert.equal(response.status, 409, JSON.stringify(body));
+        assert.equal(errorCode(body), "needs_confirmation");
+        const job = body.error.details.job;
+        assert.equal(job.status, "needs_confirmation");
+        assert.equal(job.listed, 0, "the listing was empty");
+        assert.equal(job.summary.guard.would_remove, job.summary.guard.index_count);
+      });
+      assert.deepEqual(await indexSnapshot(), before, "the index is exactly as it was");
+    } finally {
+      await testDb()`delete from public.s3_image_cache where filename = any(${ghosts}::text[])`;
+    }
+    await closeTestDb();
+  },
 });
 
 async function prepare(name: string, size: number) {

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { stackInfo } from "./stack.ts";
 
 /** One object as `ListObjectsV2` reports it. */
@@ -69,4 +69,9 @@ export async function listBucket(prefix?: string): Promise<ListedObject[]> {
 /** The keys under `prefix`, for "nothing was written" checks. */
 export async function bucketKeys(prefix?: string): Promise<string[]> {
   return (await listBucket(prefix)).map((object) => object.key);
+}
+
+/** Creates an empty bucket `name` on the stack's store (a "wrong S3_BUCKET" for guard tests). */
+export async function createBucket(name: string): Promise<void> {
+  await s3().send(new CreateBucketCommand({ Bucket: name }));
 }
