@@ -4,6 +4,10 @@
  * objects, and the tests run in order, each starting from the index in step with the bucket the
  * previous one left: exact deltas, never-fewer rows for readers, writes during a job kept, one
  * job for two starts, a killed worker resumed, cancel, S3 faults, per-invocation budgets.
+ *
+ * Exact counts are taken over this file's own prefix (`rb<run>-`), so they hold whatever earlier
+ * test files left in the bucket; every wait has a deadline, so a stuck job fails instead of
+ * hanging CI. The bucket side is listed with an independent S3 client (`tests/support/bucket.ts`).
  */
 import assert from "node:assert/strict";
 import type { Invocation } from "../../supabase/functions/s3-image-service/jobs/job_store.ts";
@@ -65,11 +69,23 @@ Deno.test({
     const { refused, keys } = await bucketListing();
     assert.equal(job.listed, keys);
     assert.equal(job.skipped, refused.length);
-    assert.ok(refused.length >= 3);
+    // Our own keys, counted exactly: 5,000 images indexed, two refused keys named as skipped.
+    const own = await assertIndexEqualsBucket(P);
+    assert.equal(own.size, OBJECTS);
+    const ownListing = await bucketListing(P);
+    assert.equal(ownListing.keys, OBJECTS + 2);
+    assert.deepEqual(ownListing.refused.map(({ key }) => key), [
+      `${P}folder/a.jpg`,
+      `${P}notes.txt`,
+    ]);
     // Staging keys (uploads not yet confirmed) are counted but never shown.
+    assert.equal((await bucketListing(`_incoming/${P}`)).refused.length, 1, "a staging key");
     const shown = refused.filter(({ key }) => !key.startsWith("_incoming/"));
-    assert.ok(shown.length < refused.length, "the listing held a staging key");
     assert.deepEqual(job.summary?.skipped_samples, shown.slice(0, 20));
+    assert.ok(
+      !job.summary?.skipped_samples?.some(({ key }) => key.startsWith("_incoming/")),
+      "no staging key among the samples",
+    );
     if (status === 200) {
       assert.equal(body.success, true);
       assert.equal(body.count, images.size);
@@ -82,36 +98,46 @@ Deno.test({
 
 Deno.test({
   name:
-    "each invocation records the clocks it read (wall and work, no CPU, as on hosted) and stays within its budget",
+    "the budget decides where an invocation stops (one page each when tiny, all in one by default) and each records the clocks it read",
   sanitizeResources: false,
   async fn() {
-    const finished = await rebuildToEnd(SMALL_BUDGET);
-    // The last invocation records its cost just after finish commits: wait until it has.
     const pagesRecorded = (job: Job) =>
       (job.invocations as Invocation[]).reduce((n, i) => n + i.pages, 0);
-    const job = await waitForJob(finished.id, (job) => pagesRecorded(job) === job.pages, 10_000);
-    const invocations = job.invocations as Invocation[];
-    // Every invocation but the last stopped because its budget said so, not because the
-    // listing ended.
-    assert.ok(invocations.length >= 3, `expected several invocations: ${invocations.length}`);
-    assert.deepEqual(job.summary?.budget, { cpu_ms: 150, wall_ms: 50 });
-    assert.equal(invocations.reduce((n, i) => n + i.pages, 0), job.pages);
-    assert.equal(invocations.reduce((n, i) => n + i.keys, 0), job.listed);
-    // An invocation stops before a page as slow as its slowest would overrun; allow that one
-    // page of margin (the first page of an invocation always runs).
-    const pageWall = Math.max(...invocations.map((i) => i.wall_ms / Math.max(1, i.pages)));
-    for (const invocation of invocations) {
-      // The test stack runs with REBUILD_BUDGET_CLOCKS=wall,work: the job says CPU time was not
-      // read, rather than reporting it as zero.
+    // The last invocation records its cost just after finish commits: wait until it has.
+    const settled = (job: Job) => waitForJob(job.id, (j) => pagesRecorded(j) === j.pages, 10_000);
+
+    // A listing page takes far longer than 50 ms of wall clock, so after its first page every
+    // invocation must find no room for another and hand on: exactly one page each. A budget
+    // check that never stops would run the job in one invocation and fail here.
+    const tiny = await settled(await rebuildToEnd(SMALL_BUDGET));
+    const tinyRuns = tiny.invocations as Invocation[];
+    assert.deepEqual(tiny.summary?.budget, { cpu_ms: 150, wall_ms: 50 });
+    assert.ok(tiny.pages >= 6, `5,000+ keys are 6+ pages: ${tiny.pages}`);
+    assert.deepEqual(
+      tinyRuns.map((i) => i.pages),
+      Array(tiny.pages).fill(1),
+      "one page per invocation",
+    );
+    assert.equal(tinyRuns.reduce((n, i) => n + i.keys, 0), tiny.listed);
+    for (const invocation of tinyRuns) {
+      // The test stack runs with REBUILD_BUDGET_CLOCKS=wall,work, as hosted must: the job says
+      // CPU time was not read, rather than reporting it as zero.
       assert.deepEqual(invocation.clocks, ["wall", "work"], JSON.stringify(invocation));
       assert.equal(invocation.cpu_ms, null, JSON.stringify(invocation));
       assert.ok(invocation.wall_ms > 0, JSON.stringify(invocation));
-      assert.ok(
-        invocation.wall_ms <= SMALL_BUDGET.wallMs + pageWall,
-        `wall ${invocation.wall_ms} ms > ${SMALL_BUDGET.wallMs} + ${pageWall}`,
-      );
     }
-    assert.equal(job.inserted + job.updated + job.removed, 0, "nothing changed since the last");
+
+    // The configured budget (60 s, 1,200 ms CPU) holds the same listing in one invocation: a
+    // budget check that always stops after one page would fail here.
+    const roomy = await settled(await rebuildToEnd());
+    const roomyRuns = roomy.invocations as Invocation[];
+    assert.equal(roomy.pages, tiny.pages);
+    assert.deepEqual(roomyRuns.map((i) => i.pages), [roomy.pages], "all pages in one invocation");
+    assert.equal(roomyRuns[0].keys, roomy.listed);
+    assert.ok(roomyRuns[0].wall_ms <= 60_000 && roomyRuns[0].cpu_ms === null);
+
+    assert.equal(tiny.inserted + tiny.updated + tiny.removed, 0, "nothing changed since the last");
+    assert.equal(roomy.inserted + roomy.updated + roomy.removed, 0);
     await assertIndexEqualsBucket();
     await closeTestDb();
   },
@@ -146,12 +172,20 @@ Deno.test({
     await putObjects(added);
     const reader = testDb();
     const count = async () => Number((await reader`select count(*) from s3_image_cache`)[0].count);
+    const ownCount = async () =>
+      Number(
+        (await reader`select count(*) from s3_image_cache where starts_with(filename, ${P})`)[0]
+          .count,
+      );
     const before = await count();
+    const ownBefore = await ownCount();
     const job = await startSmallRebuild();
     let least = Infinity;
     let reads = 0;
     let status = "running";
+    const deadline = Date.now() + 90_000;
     while (status === "running") {
+      assert.ok(Date.now() < deadline, `job ${job.id} still running after 90 s`);
       least = Math.min(least, await count());
       reads++;
       if (reads % 10 === 0) {
@@ -161,7 +195,7 @@ Deno.test({
     assert.equal(status, "succeeded");
     assert.ok(reads > 20, `the reader polled ${reads} times`);
     assert.ok(least >= before, `a reader saw ${least} rows, fewer than ${before}`);
-    assert.equal(await count(), before + added.length);
+    assert.equal(await ownCount(), ownBefore + added.length);
     await closeTestDb();
   },
 });
@@ -177,10 +211,20 @@ Deno.test({
     await putObjects([late]);
     const { status, body } = await service("/files", { body: { filename: late } });
     assert.equal(status, 200, JSON.stringify(body));
+    // The add has committed; the job must not have ended yet, or this proves nothing.
+    const during = (await service(`/rebuild/${job.id}`)).body.job as Job;
+    assert.equal(during.status, "running", "the add landed while the job was still running");
     const done = await waitForJob(job.id);
     assert.equal(done.status, "succeeded");
-    const [row] = await testDb()`select filename from s3_image_cache where filename = ${late}`;
+    const [row] = await testDb()`
+      select filename, updated_at from s3_image_cache where filename = ${late}`;
     assert.equal(row?.filename, late, "the row written during the job was kept");
+    const written = (row.updated_at as Date).getTime();
+    assert.ok(
+      written > new Date(done.started_at).getTime() &&
+        written < new Date(done.finished_at!).getTime(),
+      "the row was written between the job's start and its finish",
+    );
     await assertIndexEqualsBucket();
     await closeTestDb();
   },

@@ -11,6 +11,7 @@ import {
 } from "../../supabase/functions/_shared/images/names.ts";
 import type { RebuildJob } from "../../supabase/functions/s3-image-service/jobs/job_store.ts";
 import { testDb } from "../support/db.ts";
+import { listBucket } from "../support/bucket.ts";
 import { testStorage } from "../support/s3.ts";
 import { callFunction, stackInfo } from "../support/stack.ts";
 
@@ -51,43 +52,42 @@ export async function deleteObjects(keys: string[]): Promise<void> {
   }));
 }
 
-/** The whole bucket listing in S3 order: image keys with their facts, and the refused keys. */
-export async function bucketListing(): Promise<{
+/**
+ * The bucket listing in S3 order (keys under `prefix`, or all): image keys with their facts, and
+ * the refused keys. Listed with an independent `ListObjectsV2` client (`tests/support/bucket.ts`),
+ * never through the `storage.listPage` the rebuild worker itself uses.
+ */
+export async function bucketListing(prefix?: string): Promise<{
   images: Map<string, ImageFacts>;
   refused: Array<{ key: string; problem: string }>;
   keys: number;
 }> {
   const images = new Map<string, ImageFacts>();
   const refused: Array<{ key: string; problem: string }> = [];
-  let token: string | undefined;
-  let keys = 0;
-  do {
-    const page = await storage.listPage({ token });
-    for (const object of page.objects) {
-      keys++;
-      const problem = filenameProblem(object.key);
-      if (problem) {
-        refused.push({ key: object.key, problem });
-        continue;
-      }
-      images.set(object.key, {
-        size: object.size,
-        etag: object.etag,
-        // The TypeScript mapping, so the SQL one is checked against an independent copy.
-        contentType: contentTypeForName(object.key) ?? "(none)",
-        lastModified: object.lastModified.toISOString(),
-      });
+  const objects = await listBucket(prefix);
+  for (const object of objects) {
+    const problem = filenameProblem(object.key);
+    if (problem) {
+      refused.push({ key: object.key, problem });
+      continue;
     }
-    token = page.nextToken;
-  } while (token);
-  return { images, refused, keys };
+    images.set(object.key, {
+      size: object.size,
+      // The index keeps ETags without S3's quotes.
+      etag: object.etag.replace(/^"|"$/g, ""),
+      // The TypeScript mapping, so the SQL one is checked against an independent copy.
+      contentType: contentTypeForName(object.key) ?? "(none)",
+      lastModified: object.lastModified.toISOString(),
+    });
+  }
+  return { images, refused, keys: objects.length };
 }
 
-/** Every index row with the facts a rebuild writes. */
-export async function indexRows(): Promise<Map<string, ImageFacts>> {
+/** Every index row (whose name starts with `prefix`, when given) with the facts a rebuild writes. */
+export async function indexRows(prefix = ""): Promise<Map<string, ImageFacts>> {
   const rows = await testDb()`
     select filename, size_bytes::float8 as size, etag, content_type, last_modified
-    from public.s3_image_cache`;
+    from public.s3_image_cache where starts_with(filename, ${prefix})`;
   return new Map(rows.map((row) => [row.filename as string, {
     size: row.size as number,
     etag: row.etag as string,
@@ -104,10 +104,13 @@ export async function indexSnapshot(): Promise<string[]> {
   return rows.map((row) => JSON.stringify(row));
 }
 
-/** Asserts the index holds exactly the bucket's image keys, with their facts. */
-export async function assertIndexEqualsBucket(): Promise<Map<string, ImageFacts>> {
-  const { images } = await bucketListing();
-  const rows = await indexRows();
+/**
+ * Asserts the index holds exactly the bucket's image keys (under `prefix`, when given), with
+ * their facts; returns them.
+ */
+export async function assertIndexEqualsBucket(prefix?: string): Promise<Map<string, ImageFacts>> {
+  const { images } = await bucketListing(prefix);
+  const rows = await indexRows(prefix);
   const missing = [...images.keys()].filter((key) => !rows.has(key));
   const extra = [...rows.keys()].filter((key) => !images.has(key));
   assert.deepEqual(

@@ -157,14 +157,30 @@ Deno.test("runSlice() leaves a listed reconcile for review, and applies one mark
   assert.equal((await runSlice(options(apply, fakeBucket(keys(15))))).state, "finished");
 });
 
-Deno.test("runSlice() counts keys our rules refuse as skipped and notes the first ones by name", async () => {
+Deno.test("runSlice() hands every refused key to the database for counting and names the first 20", async () => {
+  // The skipped count itself is computed by the SQL finish (pgTAP 07 and the rebuild
+  // integration test check it): what the slice owes it is every listed key, refused ones
+  // included, staged exactly once, and the samples it writes itself, capped at 20.
+  const refused = [
+    "folder/a.jpg",
+    "notes.txt",
+    "_incoming/x.png",
+    ...Array.from({ length: 22 }, (_, i) => `sub/${String(i).padStart(2, "0")}.jpg`),
+  ];
   const jobs = new FakeJobs();
-  const outcome = await runSlice(
-    options(jobs, fakeBucket([...keys(5), "folder/a.jpg", "notes.txt", "_incoming/x.png"])),
-  );
+  const handed: string[] = [];
+  const stagePage = jobs.stagePage.bind(jobs);
+  jobs.stagePage = (id, worker, page) => {
+    handed.push(...page.objects.map((object) => object.key));
+    return stagePage(id, worker, page);
+  };
+  const outcome = await runSlice(options(jobs, fakeBucket([...keys(5), ...refused])));
   assert.equal(outcome.state, "finished");
-  assert.equal(jobs.job.skipped, 3);
-  assert.deepEqual(jobs.job.summary?.skipped_samples, [
+  assert.equal(handed.length, 30, "5 images and 25 refused keys, each staged once");
+  assert.deepEqual(handed, [...keys(5), ...refused].sort());
+  const samples = jobs.job.summary?.skipped_samples ?? [];
+  assert.equal(samples.length, 20, "the first 20 of the 25 refused keys are named");
+  assert.deepEqual(samples.slice(0, 3), [
     { key: "_incoming/x.png", problem: "path segments are not allowed" },
     { key: "folder/a.jpg", problem: "path segments are not allowed" },
     {
@@ -172,4 +188,9 @@ Deno.test("runSlice() counts keys our rules refuse as skipped and notes the firs
       problem: "only .jpg, .jpeg, .png, .webp, .gif and .avif images are allowed",
     },
   ]);
+  assert.deepEqual(
+    samples.slice(3).map((sample) => sample.key),
+    refused.slice(3, 20),
+    "then the sub/ keys in listing order, stopping at 20",
+  );
 });
