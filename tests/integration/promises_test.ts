@@ -177,10 +177,8 @@ Deno.test("storage_unavailable over HTTP: an upload whose S3 write keeps failing
 Deno.test({
   name:
     "database_unavailable over HTTP: with the database closed to new connections, reads and writes answer 503",
-  // Pending a fix in _shared/platform/db_errors.ts: "database is not currently accepting
-  // connections" (SQLSTATE 55000, what Postgres answers while a database is closed to new
-  // connections) is mapped to 409 conflict; the documented answer is 503 database_unavailable.
-  ignore: true,
+  // "database is not currently accepting connections" is SQLSTATE 55000, which our SQL API also
+  // uses for a job that moved on: db_errors.ts tells them apart by the message.
   fn: databaseUnavailable,
 });
 

@@ -6,7 +6,7 @@
  * @module
  */
 import { ERRORS } from "../_shared/http/errors.ts";
-import { filenameProblem, quoteName } from "../_shared/images/names.ts";
+import { filenameProblem, normalizeFilename, quoteName } from "../_shared/images/names.ts";
 import type { ImageIndex, IndexEntry } from "../_shared/images/image_index.ts";
 import type { ImageStorage } from "../_shared/platform/storage.ts";
 
@@ -82,8 +82,11 @@ export function createFileAdmin(options: FileAdminOptions): FileAdmin {
   const { index, storage } = options;
   const previewUrl = previewUrlFor(options);
   return {
-    async add(filename, { force = false } = {}) {
-      checkName("add", filename);
+    async add(name, { force = false } = {}) {
+      checkName("add", name);
+      // The stored form (NFC, lower-case extension) is the key uploads write and the SQL API
+      // indexes; keys outside it (from before) are indexed as they are by a rebuild.
+      const filename = normalizeFilename(name)!;
       const object = await storage.head(filename);
       if (!object && !force) {
         throw ERRORS.NotInBucket(
@@ -113,9 +116,13 @@ export function createFileAdmin(options: FileAdminOptions): FileAdmin {
       const removed = await index.remove(filename);
       let objectDeleted = false;
       if (deleteObject) {
-        if ((await storage.head(filename)) !== null) {
-          await storage.delete(filename);
+        // The stored form is where uploads put it; a key from before may be the name as given.
+        const stored = normalizeFilename(filename)!;
+        for (const key of stored === filename ? [stored] : [stored, filename]) {
+          if ((await storage.head(key)) === null) continue;
+          await storage.delete(key);
           objectDeleted = true;
+          break;
         }
       }
       if (!removed && !objectDeleted) {

@@ -32,7 +32,7 @@ const replaceFlag = z.union([z.boolean(), z.enum(["true", "false"]).transform((v
   .optional();
 
 /** Body of `POST /upload-to-s3/direct`. */
-export const DirectUploadRequest = z.object({
+export const DirectUploadRequest = z.strictObject({
   filename: z.string(),
   contentType: z.string(),
   size: z.number().int().nonnegative(),
@@ -40,7 +40,7 @@ export const DirectUploadRequest = z.object({
 });
 
 /** Body of `POST /upload-to-s3/direct/confirm`. */
-export const DirectConfirmRequest = z.object({
+export const DirectConfirmRequest = z.strictObject({
   stagingKey: z.string().min(1),
   replace: replaceFlag,
 });

@@ -50,7 +50,9 @@ export function multipartBoundary(contentType: string | null): string | undefine
 const BOUNDARY = /^[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]$/;
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+// A field's leading BOM is kept, so a name that starts with one is refused (zero-width), as the
+// JSON routes and the SQL API refuse it, instead of being silently stored without it.
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 const CR = 0x0d;
 const LF = 0x0a;
 const DASH = 0x2d;

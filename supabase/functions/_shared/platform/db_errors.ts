@@ -10,6 +10,7 @@ import { type AppError, ERRORS } from "../http/errors.ts";
 /** What a database error means to us. */
 export type DbErrorKind =
   | "transient" // connection trouble or contention: worth another attempt
+  | "unavailable" // the database refuses connections on purpose: not worth retrying now
   | "lost_job" // the SQL API refused a step of a job this worker no longer owns
   | "invalid" // the SQL API's own input validation
   | "conflict"
@@ -43,6 +44,12 @@ const KINDS: Readonly<Record<string, DbErrorKind>> = {
 export function dbErrorKind(error: unknown): DbErrorKind | undefined {
   const code = String((error as { code?: unknown })?.code ?? "");
   if (code.startsWith("08")) return "transient"; // connection_exception class
+  // 55000 is also what Postgres answers a connection to a database closed to new connections;
+  // our SQL API uses it for a job that moved on. Only the message tells them apart.
+  const message = String((error as { message?: unknown })?.message ?? "");
+  if (code === "55000" && /not currently accepting connections/i.test(message)) {
+    return "unavailable";
+  }
   return KINDS[code];
 }
 
@@ -57,6 +64,7 @@ export function fromPostgresError(error: unknown): AppError | undefined {
   const message = (error as { message?: string })?.message ?? "Database error";
   switch (dbErrorKind(error)) {
     case "transient":
+    case "unavailable":
       return ERRORS.DatabaseUnavailable("The image index is unavailable right now; try again");
     case "invalid":
       return ERRORS.ValidationFailed(message);

@@ -26,3 +26,14 @@ Deno.test("fromPostgresError() answers each kind with the status a caller can ac
   assert.equal(status("42501"), 403);
   assert.equal(status("42883"), undefined, "unknown errors stay 500s without internals");
 });
+
+Deno.test("a database closed to new connections is 503, not a lost job, and not retried", () => {
+  const closed = Object.assign(
+    new Error('database "postgres" is not currently accepting connections'),
+    { code: "55000" },
+  );
+  assert.equal(dbErrorKind(closed), "unavailable");
+  assert.ok(!isTransientDbError(closed), "retrying a closed database only makes callers wait");
+  assert.equal(fromPostgresError(closed)?.status, 503);
+  assert.ok(isLostJobError(pgError("55000")), "the SQL API's own 55000 still means a lost job");
+});
