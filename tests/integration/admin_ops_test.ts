@@ -18,6 +18,7 @@ import {
   service,
   sleep,
   storage,
+  untilReconciled,
 } from "./service_support.ts";
 
 const RUN = crypto.randomUUID().slice(0, 6);
@@ -231,11 +232,10 @@ Deno.test("reconcile reports both directions as a dry run, then applies exactly 
   await sleep(20); // the index rows above must predate the job
   const before = await indexSnapshot();
 
-  let { status, body } = await service("/reconcile", { body: { sampleLimit: 1000 } });
-  while (status === 202) {
-    await sleep(200);
-    ({ status, body } = await service(`/reconcile/${(body.job as Job).id}?sampleLimit=1000`));
-  }
+  const { status, body } = await untilReconciled(
+    await service("/reconcile", { body: { sampleLimit: 1000 } }),
+    "?sampleLimit=1000",
+  );
   assert.equal(status, 200, JSON.stringify(body));
   assert.equal(body.applied, false);
   const report = body.report as Record<string, unknown>;
@@ -281,22 +281,16 @@ Deno.test("reconcile reports both directions as a dry run, then applies exactly 
 Deno.test("reconcile with apply: true applies in one call; a rebuild supersedes a dry run", async () => {
   const extra = `${P}rc-direct.jpg`;
   await putObjects([extra]);
-  let { status, body } = await service("/reconcile", { body: { apply: true } });
-  while (status === 202) {
-    await sleep(200);
-    ({ status, body } = await service(`/reconcile/${(body.job as Job).id}`));
-  }
+  let { status, body } = await untilReconciled(
+    await service("/reconcile", { body: { apply: true } }),
+  );
   assert.equal(status, 200, JSON.stringify(body));
   assert.equal(body.applied, true);
   assert.equal((body.job as Job).inserted, 1);
 
   // A dry run waiting for review does not block a rebuild: the rebuild replaces it.
   await deleteObjects([extra]);
-  ({ status, body } = await service("/reconcile", { body: {} }));
-  while (status === 202) {
-    await sleep(200);
-    ({ status, body } = await service(`/reconcile/${(body.job as Job).id}`));
-  }
+  ({ status, body } = await untilReconciled(await service("/reconcile", { body: {} })));
   const dryRun = body.job as Job;
   assert.equal((body.report as { to_remove: number }).to_remove, 1);
   const rebuild = await rebuildToEnd();

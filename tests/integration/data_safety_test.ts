@@ -20,7 +20,7 @@ import {
   putObjects,
   rebuildToEnd,
   service,
-  sleep,
+  untilReconciled,
   waitForJob,
 } from "./service_support.ts";
 
@@ -121,11 +121,7 @@ Deno.test("the seed's POST / with force applies a mass removal at once", async (
 Deno.test("a reconcile apply that would remove most of the index is held; force applies it", async () => {
   let ghosts = await addGhosts("reconcile");
   const before = await indexedNames();
-  let { status, body } = await service("/reconcile", { body: {} });
-  while (status === 202) {
-    await sleep(100);
-    ({ status, body } = await service(`/reconcile/${(body.job as Job).id}`));
-  }
+  let { status, body } = await untilReconciled(await service("/reconcile", { body: {} }));
   assert.equal(status, 200, JSON.stringify(body));
   const reviewed = body.job as Job;
   const held = await service(`/reconcile/${reviewed.id}/apply`, { body: {} });
@@ -134,11 +130,7 @@ Deno.test("a reconcile apply that would remove most of the index is held; force 
   assert.deepEqual(await indexedNames(), before, "nothing changed");
 
   // After reading the numbers: a new dry run, applied with force.
-  ({ status, body } = await service("/reconcile", { body: {} }));
-  while (status === 202) {
-    await sleep(100);
-    ({ status, body } = await service(`/reconcile/${(body.job as Job).id}`));
-  }
+  ({ status, body } = await untilReconciled(await service("/reconcile", { body: {} })));
   const confirmed = await service(`/reconcile/${(body.job as Job).id}/apply`, {
     body: { force: true },
   });
@@ -148,11 +140,9 @@ Deno.test("a reconcile apply that would remove most of the index is held; force 
 
   // And in one call: apply with force.
   ghosts = await addGhosts("reconcile-one-call");
-  ({ status, body } = await service("/reconcile", { body: { apply: true, force: true } }));
-  while (status === 202) {
-    await sleep(100);
-    ({ status, body } = await service(`/reconcile/${(body.job as Job).id}`));
-  }
+  ({ status, body } = await untilReconciled(
+    await service("/reconcile", { body: { apply: true, force: true } }),
+  ));
   assert.equal(status, 200, JSON.stringify(body));
   assert.equal((body.job as Job).removed, ghosts.length);
   await assertIndexEqualsBucket();

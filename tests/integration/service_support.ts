@@ -169,3 +169,25 @@ export async function rebuildToEnd(budget?: { cpuMs?: number; wallMs?: number })
   assert.equal(job.status, "succeeded", JSON.stringify(job));
   return job;
 }
+
+/**
+ * Polls `GET /reconcile/:id` while a reconcile answers 202 (still listing), with a deadline, and
+ * returns its first other answer. `query`: e.g. `?sampleLimit=1000`.
+ */
+export async function untilReconciled(
+  answer: { status: number; body: Record<string, unknown> },
+  query = "",
+  timeoutMs = 90_000,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const deadline = Date.now() + timeoutMs;
+  while (answer.status === 202) {
+    if (Date.now() > deadline) {
+      throw new Error(
+        `The reconcile did not finish listing in time: ${JSON.stringify(answer.body)}`,
+      );
+    }
+    await sleep(100);
+    answer = await service(`/reconcile/${(answer.body.job as Job).id}${query}`);
+  }
+  return answer;
+}
