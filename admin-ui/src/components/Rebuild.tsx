@@ -15,6 +15,32 @@ import type { GuardSummary, Job, Stats } from "../types.ts";
 import { useJob } from "../use_job.ts";
 import { ConfirmDialog, ErrorNote, Figure, StatusWord } from "./common.tsx";
 
+/**
+ * The card of a job held by the mass-removal guard: its numbers, and for admins the button that
+ * repeats it with force.
+ */
+export function HeldCard(
+  props: {
+    guard: GuardSummary;
+    isAdmin: boolean;
+    busy: boolean;
+    forceLabel: string;
+    onForce: () => void;
+  },
+) {
+  return (
+    <div class="card warn">
+      <h3>Held for confirmation</h3>
+      <GuardDetails guard={props.guard} />
+      {props.isAdmin && (
+        <button type="button" class="danger" disabled={props.busy} onClick={props.onForce}>
+          {props.forceLabel}
+        </button>
+      )}
+    </div>
+  );
+}
+
 /** The numbers of a held finish and the names it would remove. */
 export function GuardDetails(props: { guard: GuardSummary }) {
   const { guard } = props;
@@ -190,20 +216,13 @@ export function RebuildView(props: { api: Api; role: Role; onFinished: () => voi
         ? <JobProgressView job={job} expectedKeys={expectedKeys} />
         : <p class="muted">No rebuild has run yet.</p>}
       {held?.summary?.guard && (
-        <div class="card warn">
-          <h3>Held for confirmation</h3>
-          <GuardDetails guard={held.summary.guard} />
-          {isAdmin && (
-            <button
-              type="button"
-              class="danger"
-              disabled={busy}
-              onClick={() => setAsking("force")}
-            >
-              Force finish
-            </button>
-          )}
-        </div>
+        <HeldCard
+          guard={held.summary.guard}
+          isAdmin={isAdmin}
+          busy={busy}
+          forceLabel="Force finish"
+          onForce={() => setAsking("force")}
+        />
       )}
       <ConfirmDialog
         open={asking === "start"}

@@ -12,7 +12,7 @@ import type { Role } from "../session.ts";
 import type { Job, ReconcileReport } from "../types.ts";
 import { POLL_MS } from "../use_job.ts";
 import { ConfirmDialog, ErrorNote, Figure } from "./common.tsx";
-import { GuardDetails, JobProgressView } from "./Rebuild.tsx";
+import { HeldCard, JobProgressView } from "./Rebuild.tsx";
 
 interface ReconcileAnswer {
   job: Job;
@@ -167,20 +167,13 @@ export function ReconcileView(props: { api: Api; role: Role; onApplied: () => vo
         </>
       )}
       {guard && (
-        <div class="card warn">
-          <h3>Held for confirmation</h3>
-          <GuardDetails guard={guard} />
-          {isAdmin && (
-            <button
-              type="button"
-              class="danger"
-              disabled={busy}
-              onClick={() => setAsking("force")}
-            >
-              Force apply
-            </button>
-          )}
-        </div>
+        <HeldCard
+          guard={guard}
+          isAdmin={isAdmin}
+          busy={busy}
+          forceLabel="Force apply"
+          onForce={() => setAsking("force")}
+        />
       )}
       <ConfirmDialog
         open={asking === "apply"}
