@@ -379,6 +379,15 @@ const TEST_FUNCTION_ENV: Record<string, string> = {
 /** The stack's stalled-job scheduler in tests: every 2 s instead of pg_cron's minute. */
 const TEST_RESUME_INTERVAL_MS = 2_000;
 
+/**
+ * `TEST_FILTER=<text or /regex/>` runs only the integration or browser tests whose names match
+ * (Deno's `--filter`): one test against a fresh stack while you work on it.
+ */
+function filterFlags(): string[] {
+  const filter = Deno.env.get("TEST_FILTER");
+  return filter ? ["--filter", filter] : [];
+}
+
 /** Starts an isolated stack, runs `paths` against it, and always stops it. */
 async function againstIsolatedStack(
   paths: string[],
@@ -387,7 +396,11 @@ async function againstIsolatedStack(
 ): Promise<TierResult> {
   return await withIsolatedStack(
     (info, stateDir) =>
-      denoTest(paths, { ...env, STACK_INFO: JSON.stringify(info), STACK_STATE_DIR: stateDir }),
+      denoTest(
+        paths,
+        { ...env, STACK_INFO: JSON.stringify(info), STACK_STATE_DIR: stateDir },
+        filterFlags(),
+      ),
     { functionEnv: TEST_FUNCTION_ENV, resumeIntervalMs: TEST_RESUME_INTERVAL_MS, faultProxies },
   );
 }

@@ -66,19 +66,35 @@ async function refusedCreate(req, res, rawPath) {
   const key = rest.join("/");
   if (!bucket || !key) return false;
   const id = `${bucket}/${key}`;
-  if (creating.has(id) || await s3rver.store.existsObject(bucket, key)) {
-    req.resume(); // drain the body; the answer does not depend on it
-    xmlError(
-      res,
-      412,
-      "PreconditionFailed",
-      "At least one of the pre-conditions you specified did not hold",
-    );
-    return true;
-  }
+  // Reserve before the first await: checking, awaiting the store, then reserving would let every
+  // request that arrived during the await through (seen on a loaded CI machine: 3 of 4 won).
+  if (creating.has(id)) return preconditionFailed(req, res);
   creating.add(id);
+  let exists;
+  try {
+    exists = await s3rver.store.existsObject(bucket, key);
+  } catch (error) {
+    creating.delete(id);
+    throw error;
+  }
+  if (exists) {
+    creating.delete(id);
+    return preconditionFailed(req, res);
+  }
   res.once("close", () => creating.delete(id));
   return false;
+}
+
+/** Answers 412 to a create-only write that lost; returns true (the request is handled). */
+function preconditionFailed(req, res) {
+  req.resume(); // drain the body; the answer does not depend on it
+  xmlError(
+    res,
+    412,
+    "PreconditionFailed",
+    "At least one of the pre-conditions you specified did not hold",
+  );
+  return true;
 }
 
 /** Pending injected faults: { operation, status, code, remaining, reset, after }. */

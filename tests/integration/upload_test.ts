@@ -9,6 +9,13 @@ import { seedSampleImages } from "../../scripts/seed.ts";
 import { projectToken, userClaims } from "../support/tokens.ts";
 import { closeTestDb, testDb } from "../support/db.ts";
 import { testStorage } from "../support/s3.ts";
+import {
+  addS3Fault,
+  clearS3ProxyFaults,
+  eventually,
+  releaseS3,
+  s3Faults,
+} from "../support/faults.ts";
 import { callFunction, stackInfo } from "../support/stack.ts";
 import { concat, fixture, text } from "../support/bytes.ts";
 
@@ -144,7 +151,20 @@ Deno.test("upload: replacing needs replace=true; without it 409 and nothing chan
 Deno.test("upload: two managers uploading different images under one new name at once: one wins, one gets 409", async () => {
   const key = `${P}race.png`;
   const images = [samplePng(21), samplePng(22), samplePng(23), samplePng(24)];
-  const answers = await Promise.all(images.map((bytes) => upload(bytes, key)));
+  // The proxy holds all four writes and lets them go at once, so they reach the bucket together
+  // however the machine schedules the four requests.
+  await addS3Fault({ operation: "put", keyPrefix: key, hold: true, remaining: images.length });
+  let answers: Awaited<ReturnType<typeof upload>>[];
+  try {
+    const pending = Promise.all(images.map((bytes) => upload(bytes, key)));
+    await eventually("the S3 proxy holds all four writes", async () => {
+      return (await s3Faults())[0]?.held === images.length;
+    });
+    await releaseS3();
+    answers = await pending;
+  } finally {
+    await clearS3ProxyFaults();
+  }
   const statuses = answers.map((a) => a.status).sort();
   assert.deepEqual(statuses, [201, 409, 409, 409], JSON.stringify(answers.map((a) => a.body)));
   const winner = images[answers.findIndex((a) => a.status === 201)];
