@@ -12,6 +12,7 @@
  * @module
  */
 import postgres from "postgres";
+import { connectSocket } from "./db_socket.ts";
 
 /** A postgres.js client. */
 export type Sql = postgres.Sql;
@@ -66,6 +67,11 @@ export function sslFor(url: string): "require" | undefined {
   return "require";
 }
 
+/** Seconds before reconnect attempt `retries` (1, 2, …): 0.1, 0.2, 0.4, 0.8, then 1, jittered. */
+export function reconnectDelaySeconds(retries: number): number {
+  return Math.min(0.05 * 2 ** retries, 1) * (0.5 + Math.random() / 2);
+}
+
 /** The postgres.js options the shared client is created with, for `url`. */
 export function connectionOptions(url: string) {
   const ssl = sslFor(url);
@@ -77,12 +83,18 @@ export function connectionOptions(url: string) {
     // instance's few slots for nothing.
     idle_timeout: 20,
     connect_timeout: 10,
+    // Seconds before reconnecting after a failed connection. postgres.js grows this to 20 s,
+    // which a waiting request sits through; a request would rather fail fast (503) and let the
+    // caller retry, so at most ~1 s, still far from a reconnect storm.
+    backoff: reconnectDelaySeconds,
     // Recycle long-lived connections so a pooler or failover never pins a stale one.
     max_lifetime: 60 * 10,
     ...(ssl ? { ssl } : {}),
     onnotice: () => {},
     connection: { application_name: "s3-image-cache" },
     types: { int8AsNumber: INT8_AS_NUMBER },
+    // A server that closes the connection must fail what waits for it, not hang it (db_socket.ts).
+    socket: connectSocket,
   };
 }
 

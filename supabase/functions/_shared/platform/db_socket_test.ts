@@ -1,0 +1,127 @@
+/**
+ * The two ways postgres.js 3.4.9 hangs a query and storms the server with reconnects, against a
+ * tiny scripted server speaking just enough of the Postgres protocol; through the options the
+ * functions really use (db.ts), each query must fail promptly and the server see a handful of
+ * connections, not thousands.
+ */
+import assert from "node:assert/strict";
+import postgres from "postgres";
+import { connectionOptions, reconnectDelaySeconds } from "./db.ts";
+import { isTransientDbError } from "./db_errors.ts";
+
+const encoder = new TextEncoder();
+
+/** One backend message: type byte, int32 length (itself included), body. */
+function message(type: string, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(5 + body.length);
+  out[0] = type.charCodeAt(0);
+  new DataView(out.buffer).setInt32(1, 4 + body.length);
+  out.set(body, 5);
+  return out;
+}
+
+const AUTHENTICATION_OK = message("R", new Uint8Array(4));
+const READY_FOR_QUERY = message("Z", encoder.encode("I"));
+const NOT_ACCEPTING = message(
+  "E",
+  encoder.encode(
+    'SFATAL\0VFATAL\0C55000\0Mdatabase "app" is not currently accepting connections\0\0',
+  ),
+);
+
+/** What the scripted server does with each new connection. */
+type Script = (connection: number) => "close-at-once" | "refuse" | "die-on-first-query";
+
+/** A loopback server following `script`; counts the connections it accepted. */
+function scriptedServer(script: Script) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let accepted = 0;
+  const conns = new Set<Deno.Conn>();
+  (async () => {
+    for await (const conn of listener) {
+      conns.add(conn);
+      const step = script(++accepted);
+      (async () => {
+        const buffer = new Uint8Array(64 * 1024);
+        try {
+          if (step === "close-at-once") return;
+          await conn.read(buffer); // the startup message
+          if (step === "refuse") return void await conn.write(NOT_ACCEPTING);
+          await conn.write(new Uint8Array([...AUTHENTICATION_OK, ...READY_FOR_QUERY]));
+          await conn.read(buffer); // the first query: the backend dies before answering
+        } catch {
+          /* the client went away */
+        } finally {
+          conns.delete(conn);
+          try {
+            conn.close();
+          } catch { /* already closed */ }
+        }
+      })();
+    }
+  })().catch(() => {});
+  const port = (listener.addr as Deno.NetAddr).port;
+  return {
+    url: `postgresql://postgres@127.0.0.1:${port}/app`,
+    accepted: () => accepted,
+    close() {
+      listener.close();
+      for (const conn of conns) conn.close();
+    },
+  };
+}
+
+/** The query's error, or a failure if it has not settled within `ms`. */
+async function settlesWithError(query: Promise<unknown>, ms: number): Promise<unknown> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"hung">((resolve) => timer = setTimeout(() => resolve("hung"), ms));
+  try {
+    const outcome = await Promise.race([
+      query.then(() => "resolved", (error) => ({ error })),
+      timeout,
+    ]);
+    assert.notEqual(outcome, "hung", `the query did not settle within ${ms} ms`);
+    assert.notEqual(outcome, "resolved");
+    return (outcome as { error: unknown }).error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("db: a server that accepts and closes at once fails the query (transient), with no reconnect storm", async () => {
+  const server = scriptedServer(() => "close-at-once");
+  const sql = postgres(server.url, connectionOptions(server.url));
+  try {
+    for (let i = 0; i < 3; i++) {
+      const error = await settlesWithError(sql`select 1`, 5_000);
+      assert.ok(isTransientDbError(error), String(error));
+    }
+    assert.ok(server.accepted() <= 6, `${server.accepted()} connections for 3 queries`);
+  } finally {
+    await sql.end({ timeout: 0 });
+    server.close();
+  }
+});
+
+Deno.test("db: a refusal after a connection died mid-query fails the next query instead of hanging it", async () => {
+  // Connection 1 dies while postgres.js is still setting it up (its type query); every later
+  // one is refused with a FATAL, as a database closed to new connections does.
+  const server = scriptedServer((n) => n === 1 ? "die-on-first-query" : "refuse");
+  const sql = postgres(server.url, connectionOptions(server.url));
+  try {
+    await settlesWithError(sql`select 1`, 5_000);
+    await settlesWithError(sql`select 2`, 5_000);
+    assert.ok(server.accepted() <= 8, `${server.accepted()} connections for 2 queries`);
+  } finally {
+    await sql.end({ timeout: 0 });
+    server.close();
+  }
+});
+
+Deno.test("db: reconnect delays stay between 50 ms and 1 s, growing with the failures", () => {
+  for (let retries = 1; retries <= 20; retries++) {
+    const seconds = reconnectDelaySeconds(retries);
+    assert.ok(seconds >= 0.05 && seconds <= 1, `${retries}: ${seconds}`);
+  }
+  assert.ok(reconnectDelaySeconds(1) <= 0.1);
+});
