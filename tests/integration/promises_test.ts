@@ -15,6 +15,7 @@ import { samplePng } from "../../scripts/lib/png.ts";
 import { bucketKeys, createBucket } from "../support/bucket.ts";
 import { closeTestDb, testDb } from "../support/db.ts";
 import { clearS3Faults, injectS3Fault } from "../support/s3.ts";
+import { dbProxyState } from "../support/faults.ts";
 import { callFunction, stackInfo } from "../support/stack.ts";
 import { indexSnapshot, service, sleep } from "./service_support.ts";
 
@@ -189,6 +190,8 @@ async function databaseUnavailable() {
   url.pathname = "/template1";
   const admin = postgres(url.toString(), { max: 1, onnotice: () => {} });
   await closeTestDb();
+  const before = await dbProxyState();
+  const connectionsBefore = before.accepted + before.refused;
   await admin.unsafe(`alter database ${database} with allow_connections false`);
   try {
     // The functions' pooled connections go too, as when the database restarts.
@@ -202,6 +205,12 @@ async function databaseUnavailable() {
     const added = await service("/files", { body: { filename: `${P}db-down.jpg`, force: true } });
     assert.equal(added.status, 503, JSON.stringify(added.body));
     assert.equal(errorCode(added.body), "database_unavailable");
+    // Each refused request costs a few connection attempts, not a reconnect storm (postgres.js
+    // alone reconnects forever at hundreds a second: platform/db_socket.ts).
+    await sleep(2_000);
+    const state = await dbProxyState();
+    const attempts = state.accepted + state.refused - connectionsBefore;
+    assert.ok(attempts < 100, `${attempts} connection attempts while the database refused`);
   } finally {
     await admin.unsafe(`alter database ${database} with allow_connections true`);
     await admin.end({ timeout: 5 });

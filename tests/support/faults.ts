@@ -60,6 +60,11 @@ export interface DbProxyState {
   refused: number;
 }
 
+/** The database proxy's state now. */
+export async function dbProxyState(): Promise<DbProxyState> {
+  return await control<DbProxyState>("/db");
+}
+
 /** The database goes away for the functions: new connections refused, open ones cut. */
 export async function databaseGoesAway(): Promise<DbProxyState> {
   return await control<DbProxyState>("/db/down", "POST", { cut: true });

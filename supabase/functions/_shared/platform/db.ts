@@ -12,7 +12,7 @@
  * @module
  */
 import postgres from "postgres";
-import { connectSocket } from "./db_socket.ts";
+import { socketFactory, type TlsMode } from "./db_socket.ts";
 
 /** A postgres.js client. */
 export type Sql = postgres.Sql;
@@ -48,8 +48,8 @@ export function databaseUrl(settings: DbSettings): string {
 }
 
 /**
- * The TLS choice for `url`: an explicit `sslmode` in the URL wins (postgres.js reads it);
- * otherwise `"require"` for any host but loopback or a Unix socket. Supabase's direct host and
+ * The default TLS choice for `url` (undefined when the URL has its own `sslmode`, see
+ * {@linkcode tlsModeFor}): `"require"` for any host but loopback or a Unix socket. Supabase's direct host and
  * pooler both accept TLS, and credentials must never cross a network in the clear.
  */
 export function sslFor(url: string): "require" | undefined {
@@ -72,9 +72,32 @@ export function reconnectDelaySeconds(retries: number): number {
   return Math.min(0.05 * 2 ** retries, 1) * (0.5 + Math.random() / 2);
 }
 
+/**
+ * The TLS mode for `url`: an explicit `sslmode` (or `ssl`) in the URL wins, read as libpq reads
+ * it; otherwise {@linkcode sslFor}'s choice.
+ */
+export function tlsModeFor(url: string): TlsMode {
+  const query = new URLSearchParams(url.includes("?") ? url.slice(url.indexOf("?") + 1) : "");
+  const explicit = (query.get("sslmode") ?? query.get("ssl"))?.toLowerCase();
+  switch (explicit) {
+    case undefined:
+      return sslFor(url) === "require" ? "require" : "off";
+    case "disable":
+    case "false":
+      return "off";
+    case "allow":
+    case "prefer":
+      return "prefer";
+    case "verify-ca":
+    case "verify-full":
+      return "verify";
+    default: // require, true, and anything unknown: encrypted, never silently plaintext
+      return "require";
+  }
+}
+
 /** The postgres.js options the shared client is created with, for `url`. */
 export function connectionOptions(url: string) {
-  const ssl = sslFor(url);
   return {
     // Supavisor in transaction mode cannot keep prepared statements across transactions.
     prepare: false,
@@ -89,12 +112,13 @@ export function connectionOptions(url: string) {
     backoff: reconnectDelaySeconds,
     // Recycle long-lived connections so a pooler or failover never pins a stale one.
     max_lifetime: 60 * 10,
-    ...(ssl ? { ssl } : {}),
+    // TCP and TLS are opened by db_socket.ts (so a server ending a connection fails what waits
+    // on it instead of hanging it); postgres.js speaks the protocol over that socket.
+    ssl: false,
+    socket: socketFactory(tlsModeFor(url)),
     onnotice: () => {},
     connection: { application_name: "s3-image-cache" },
     types: { int8AsNumber: INT8_AS_NUMBER },
-    // A server that closes the connection must fail what waits for it, not hang it (db_socket.ts).
-    socket: connectSocket,
   };
 }
 

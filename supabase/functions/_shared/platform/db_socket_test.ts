@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { connectionOptions, reconnectDelaySeconds } from "./db.ts";
-import { isTransientDbError } from "./db_errors.ts";
+import { dbErrorKind, isTransientDbError } from "./db_errors.ts";
+import { StartupRefusedError, StartupScanner } from "./db_socket.ts";
 
 const encoder = new TextEncoder();
 
@@ -124,4 +125,58 @@ Deno.test("db: reconnect delays stay between 50 ms and 1 s, growing with the fai
     assert.ok(seconds >= 0.05 && seconds <= 1, `${retries}: ${seconds}`);
   }
   assert.ok(reconnectDelaySeconds(1) <= 0.1);
+});
+
+Deno.test("db: the start-up scanner finds ReadyForQuery and a refusal across chunk boundaries", () => {
+  const ready = new StartupScanner();
+  const reply = new Uint8Array([...AUTHENTICATION_OK, ...READY_FOR_QUERY]);
+  for (const byte of reply.subarray(0, reply.length - 1)) {
+    assert.equal(ready.scan(new Uint8Array([byte])), undefined);
+    assert.equal(ready.ready, false);
+  }
+  assert.equal(ready.scan(reply.subarray(reply.length - 1)), undefined);
+  assert.equal(ready.ready, true);
+
+  const refused = new StartupScanner();
+  assert.equal(refused.scan(AUTHENTICATION_OK.subarray(0, 3)), undefined);
+  assert.equal(refused.scan(AUTHENTICATION_OK.subarray(3)), undefined);
+  assert.equal(refused.scan(NOT_ACCEPTING.subarray(0, 20)), undefined);
+  const error = refused.scan(NOT_ACCEPTING.subarray(20));
+  assert.ok(error instanceof StartupRefusedError);
+  assert.equal(error.code, "55000");
+  assert.equal(error.severity, "FATAL");
+  assert.match(error.message, /not currently accepting connections/);
+  assert.equal(dbErrorKind(error), "unavailable", "db_errors.ts reads it as the database refusing");
+});
+
+Deno.test("db: with nothing listening, every query fails fast and the pool keeps working, with or without TLS", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close(); // the port is now closed: connections are refused
+  for (const sslmode of ["disable", "require"]) {
+    const url = `postgresql://postgres@127.0.0.1:${port}/app?sslmode=${sslmode}`;
+    const sql = postgres(url, connectionOptions(url));
+    try {
+      // More queries than pool slots: a slot lost to a failed connection would hang one.
+      for (let i = 0; i < 4; i++) {
+        const error = await settlesWithError(sql`select 1`, 5_000);
+        assert.ok(isTransientDbError(error), `${sslmode}: ${error}`);
+      }
+    } finally {
+      await sql.end({ timeout: 0 });
+    }
+  }
+});
+
+Deno.test("db: a server that closes during TLS negotiation fails the query instead of hanging it", async () => {
+  const server = scriptedServer(() => "close-at-once");
+  const url = `${server.url}?sslmode=require`;
+  const sql = postgres(url, connectionOptions(url));
+  try {
+    for (let i = 0; i < 3; i++) await settlesWithError(sql`select 1`, 5_000);
+    assert.ok(server.accepted() <= 6, `${server.accepted()} connections for 3 queries`);
+  } finally {
+    await sql.end({ timeout: 0 });
+    server.close();
+  }
 });

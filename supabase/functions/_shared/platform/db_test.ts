@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { connectionOptions, databaseUrl, MAX_CONNECTIONS, sslFor } from "./db.ts";
+import { connectionOptions, databaseUrl, MAX_CONNECTIONS, sslFor, tlsModeFor } from "./db.ts";
 
 const DIRECT = "postgresql://postgres:pw@db.abcdefghijklmnopqrst.supabase.co:5432/postgres";
 const POOLER =
@@ -18,7 +18,8 @@ Deno.test("connectionOptions() keeps at most 2 connections per isolate, closes i
 Deno.test("sslFor() requires TLS for Supabase's direct host and pooler", () => {
   assert.equal(sslFor(DIRECT), "require");
   assert.equal(sslFor(POOLER), "require");
-  assert.equal(connectionOptions(DIRECT).ssl, "require");
+  assert.equal(tlsModeFor(DIRECT), "require");
+  assert.equal(tlsModeFor(POOLER), "require");
   assert.equal(sslFor("postgres://u:p@10.0.0.5/db"), "require", "a private address is a network");
   assert.equal(sslFor("postgresql://u:p@[2600:1f18::1]:5432/postgres"), "require");
 });
@@ -35,7 +36,6 @@ Deno.test("sslFor() leaves loopback, sockets and an explicit sslmode alone", () 
     ]
   ) {
     assert.equal(sslFor(url), undefined, url);
-    assert.equal("ssl" in connectionOptions(url), false, url);
   }
 });
 
@@ -43,4 +43,26 @@ Deno.test("databaseUrl() prefers DB_POOLER_URL and falls back to SUPABASE_DB_URL
   assert.equal(databaseUrl({ SUPABASE_DB_URL: DIRECT, DB_POOLER_URL: POOLER }), POOLER);
   assert.equal(databaseUrl({ SUPABASE_DB_URL: DIRECT }), DIRECT);
   assert.equal(databaseUrl({ SUPABASE_DB_URL: DIRECT, DB_POOLER_URL: "" }), DIRECT);
+});
+
+Deno.test("tlsModeFor() reads an explicit sslmode as libpq does, and never falls back to plaintext by accident", () => {
+  const at = (query: string) => tlsModeFor(`postgresql://postgres@db.example.com/postgres${query}`);
+  assert.equal(at("?sslmode=disable"), "off");
+  assert.equal(at("?sslmode=prefer"), "prefer");
+  assert.equal(at("?sslmode=allow"), "prefer");
+  assert.equal(at("?sslmode=require"), "require");
+  assert.equal(at("?sslmode=verify-ca"), "verify");
+  assert.equal(at("?sslmode=verify-full"), "verify");
+  assert.equal(at("?sslmode=nonsense"), "require");
+  assert.equal(at(""), "require", "a network host without sslmode");
+  assert.equal(tlsModeFor("postgresql://postgres@127.0.0.1:54322/postgres"), "off");
+  assert.equal(tlsModeFor("postgresql://postgres@/postgres?host=/var/run/postgresql"), "off");
+});
+
+Deno.test("connectionOptions() leaves TLS to its own socket (postgres.js must not wrap it twice)", () => {
+  for (const url of [DIRECT, POOLER, "postgresql://postgres@127.0.0.1:54322/postgres"]) {
+    const options = connectionOptions(url);
+    assert.equal(options.ssl, false, url);
+    assert.equal(typeof options.socket, "function", url);
+  }
 });
