@@ -89,6 +89,8 @@ export function describeResult(result: UploadResult): string {
 export class UploadQueue {
   #items: UploadItem[] = [];
   #handles = new Map<number, XhrHandle>();
+  /** Files cancelled between two requests (no request in flight to abort). */
+  #cancelRequested = new Set<number>();
   #listeners = new Set<() => void>();
   #nextId = 1;
   #api: Api;
@@ -177,11 +179,22 @@ export class UploadQueue {
     this.#pump();
   }
 
-  /** Stops an upload in flight (or a ready file). */
+  /**
+   * Stops an upload in flight (or a ready file). Between two requests (the direct path's signing
+   * request, or the token lookup) there is nothing to abort yet, so the file stops before its
+   * next request and nothing reaches the bucket.
+   */
   cancel(id: number) {
     const handle = this.#handles.get(id);
+    const state = this.#get(id)?.state;
     if (handle) handle.abort();
-    else if (this.#get(id)?.state === "ready") this.#update(id, { state: "cancelled" });
+    else if (state === "ready") this.#update(id, { state: "cancelled" });
+    else if (state === "uploading") this.#cancelRequested.add(id);
+  }
+
+  /** Throws the cancel error when the file was cancelled between requests. */
+  #stopIfCancelled(id: number) {
+    if (this.#cancelRequested.delete(id)) throw new ApiError(0, CANCELLED, "Cancelled.");
   }
 
   /** Sends a failed or cancelled file again. */
@@ -248,6 +261,7 @@ export class UploadQueue {
       }
     } finally {
       this.#handles.delete(id);
+      this.#cancelRequested.delete(id);
     }
   }
 
@@ -272,10 +286,12 @@ export class UploadQueue {
     form.append("file", item.file, item.name);
     form.append("filename", item.name);
     if (item.replace) form.append("replace", "true");
+    const headers = await this.#headers();
+    this.#stopIfCancelled(item.id);
     const handle = sendWithProgress({
       method: "POST",
       url: this.#api.functionUrl("upload-to-s3"),
-      headers: await this.#headers(),
+      headers,
       body: form,
       onProgress: this.#progress(item.id),
     });
@@ -306,6 +322,7 @@ export class UploadQueue {
       });
       return undefined;
     }
+    this.#stopIfCancelled(item.id);
     const handle = sendWithProgress({
       method: signed.method,
       url: signed.uploadUrl,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { errorFromBody } from "./api.ts";
-import { declaredType, describeResult } from "./upload_queue.ts";
+import { type Api, errorFromBody } from "./api.ts";
+import { declaredType, describeResult, UploadQueue } from "./upload_queue.ts";
 
 Deno.test("describeResult() says stored, replaced or unchanged, with the key as sent back", () => {
   const base = { key: "14000.jpg", size: 10, contentType: "image/jpeg", width: 800, height: 600 };
@@ -23,4 +23,43 @@ Deno.test("errorFromBody() keeps the function's code and sentence", () => {
   assert.equal(error.code, "already_exists");
   assert.equal(error.message, 'An image named "a.jpg" exists');
   assert.match(errorFromBody(502, "<html>").message, /answered 502/);
+});
+
+Deno.test("UploadQueue: cancel while a direct upload is being signed stops it before anything is sent to the bucket", async () => {
+  let answerSigning: (value: unknown) => void = () => {};
+  const calls: string[] = [];
+  const api = {
+    config: { supabaseUrl: "http://127.0.0.1:1", anonKey: "pk", directUploadBytes: 1 },
+    functionUrl: (path: string) => `http://127.0.0.1:1/functions/v1/${path}`,
+    accessToken: () => Promise.resolve("token"),
+    call: (path: string) => {
+      calls.push(path);
+      return new Promise((resolve) => answerSigning = resolve);
+    },
+  } as unknown as Api;
+  const queue = new UploadQueue(api);
+  queue.add([new File([new Uint8Array(10)], "14000.jpg", { type: "image/jpeg" })]);
+  const id = queue.items[0].id;
+  queue.start();
+  assert.equal(queue.items[0].state, "uploading");
+  assert.deepEqual(calls, ["upload-to-s3/direct"]);
+
+  queue.cancel(id);
+  answerSigning({
+    status: 200,
+    data: {
+      uploadUrl: "http://127.0.0.1:1/bucket/x",
+      method: "PUT",
+      headers: {},
+      stagingKey: "_incoming/u/x/10/14000.jpg",
+      exists: false,
+    },
+  });
+  const deadline = Date.now() + 2_000;
+  while (queue.items[0].state === "uploading" && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  // Had the PUT been attempted, XMLHttpRequest (absent here) would have failed it instead.
+  assert.equal(queue.items[0].state, "cancelled", queue.items[0].message);
+  assert.deepEqual(calls, ["upload-to-s3/direct"], "no confirm either");
 });
