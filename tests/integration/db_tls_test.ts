@@ -121,3 +121,19 @@ Deno.test("db over TLS: the functions' client encrypts with sslmode=require, ref
     await closeTestDb();
   }
 });
+
+Deno.test("db: a query cancelled through the functions' transport stops on the server (57014) and the pool works on", async () => {
+  const url = stackInfo().DB_URL;
+  const sql = postgres(url, connectionOptions(url));
+  try {
+    const slow = sql`select pg_sleep(30)`;
+    const outcome = slow.then(() => "finished", (error) => error.code);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await slow.cancel(); // its own connection, which the server closes without a word
+    assert.equal(await outcome, "57014");
+    const [row] = await sql`select 1 as n`;
+    assert.equal(row.n, 1, "the pool works on");
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+});
