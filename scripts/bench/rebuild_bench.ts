@@ -262,6 +262,13 @@ async function measure(
   ];
 }
 
+/** The worker peak memory row of one bucket size's rows (found by name: rows get added). */
+function peakMemory(rows: BenchRow[]): number {
+  const row = rows.find((r) => r.name.endsWith("worker peak memory (VmHWM)"));
+  if (!row) throw new Error("no worker peak memory row");
+  return row.value;
+}
+
 /**
  * Measures the rebuild against `info`'s stack (its bucket should hold nothing else of size).
  * Fills the bucket to `smallObjects`, measures, fills to `objects`, measures again.
@@ -282,8 +289,8 @@ export async function runRebuildBench(
     await fill(storage, smallObjects, objects);
     fillMs += performance.now() - bigFillStarted;
     const big = await measure(info, sql, storage, objects, repeats);
-    const peakSmall = small[4].value;
-    const peakBig = big[4].value;
+    const peakSmall = peakMemory(small);
+    const peakBig = peakMemory(big);
     return [
       ...small,
       ...big,
