@@ -112,6 +112,8 @@ interface RebuildRun {
   ms: number;
   job: RebuildJob;
   peakMiB: number;
+  /** The worker's VmHWM after its warm-up, before the rebuild began. */
+  idlePeakMiB: number;
   /** From the start request to the first slice's start (start, hand-off, claim). */
   startupMs: number;
 }
@@ -123,6 +125,7 @@ interface RebuildRun {
 async function rebuildOnce(info: StackInfo, sql: postgres.Sql, full: boolean): Promise<RebuildRun> {
   if (full) await sql`delete from public.s3_image_cache`;
   const pid = await freshWorker(info);
+  const idlePeakMiB = (await memoryOf(pid)).peakMiB;
   const started = performance.now();
   const startedAt = Date.now();
   const response = await fetch(`${info.FUNCTIONS_URL}/${FUNCTION}/rebuild`, {
@@ -149,7 +152,8 @@ async function rebuildOnce(info: StackInfo, sql: postgres.Sql, full: boolean): P
         where r.id = ${id}`;
       const first = (done as RebuildJob).invocations[0];
       const startupMs = first ? Date.parse(first.at) - first.wall_ms - startedAt : 0;
-      return { ms, job: done as RebuildJob, peakMiB: (await memoryOf(pid)).peakMiB, startupMs };
+      const peakMiB = (await memoryOf(pid)).peakMiB;
+      return { ms, job: done as RebuildJob, peakMiB, idlePeakMiB, startupMs };
     }
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
@@ -258,6 +262,18 @@ async function measure(
       value: round(Math.max(full.peakMiB, steady.peakMiB), 1),
       unit: "MiB",
       note: "worker restarted before each rebuild; includes its start-up",
+    },
+    {
+      name: `rebuild ${label}, worker peak above its warmed-up start`,
+      key: "why:rebuild_memory_ratio",
+      value: round(
+        Math.max(full.peakMiB - full.idlePeakMiB, steady.peakMiB - steady.idlePeakMiB),
+        1,
+      ),
+      unit: "MiB",
+      note: `what the rebuild itself added to the peak; the warmed-up worker peaked at ${
+        round(Math.min(full.idlePeakMiB, steady.idlePeakMiB), 1)
+      } MiB before it began (Deno, the AWS SDK, postgres.js)`,
     },
   ];
 }
