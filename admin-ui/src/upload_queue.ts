@@ -340,6 +340,9 @@ export class UploadQueue {
         `The bucket refused the upload (HTTP ${put.status}); retry, and tell an admin if it persists.`,
       );
     }
+    // Cancelled during the PUT's last moments: the staged copy is never published (the bucket's
+    // lifecycle rule expires `_incoming/`).
+    this.#stopIfCancelled(item.id);
     this.#update(item.id, { state: "confirming", sent: item.total });
     const { data } = await this.#api.call<UploadResult>("upload-to-s3/direct/confirm", {
       method: "POST",

@@ -12,6 +12,7 @@ import { connectionOptions } from "../../supabase/functions/_shared/platform/db.
 import { run } from "../../scripts/stack/process.ts";
 import { closeTestDb, testDb } from "../support/db.ts";
 import { stackInfo } from "../support/stack.ts";
+import { errorWithin } from "../support/settle.ts";
 
 /** A self-signed certificate for localhost, readable by the cluster's user. */
 async function makeCertificate(): Promise<{ cert: string; key: string }> {
@@ -49,20 +50,6 @@ function urlWith(sslmode: string): string {
   const url = new URL(stackInfo().DB_URL);
   url.searchParams.set("sslmode", sslmode);
   return url.toString();
-}
-
-/** The query's error, or a failure if it has not settled within `ms`. */
-async function errorWithin(query: Promise<unknown>, ms: number): Promise<Error> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const hung = new Promise<"hung">((resolve) => timer = setTimeout(() => resolve("hung"), ms));
-  try {
-    const outcome = await Promise.race([query.then(() => "resolved", (error) => error), hung]);
-    assert.notEqual(outcome, "hung", `the query did not settle within ${ms} ms`);
-    assert.ok(outcome instanceof Error, `expected an error, got ${String(outcome)}`);
-    return outcome;
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 Deno.test("db over TLS: the functions' client encrypts with sslmode=require, refuses an unverifiable certificate with verify-full, and fails fast when the database refuses connections", async () => {

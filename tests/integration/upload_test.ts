@@ -9,13 +9,7 @@ import { seedSampleImages } from "../../scripts/seed.ts";
 import { projectToken, userClaims } from "../support/tokens.ts";
 import { closeTestDb, testDb } from "../support/db.ts";
 import { testStorage } from "../support/s3.ts";
-import {
-  addS3Fault,
-  clearS3ProxyFaults,
-  eventually,
-  releaseS3,
-  s3Faults,
-} from "../support/faults.ts";
+import { addS3Fault, clearS3ProxyFaults, heldByS3Proxy, releaseS3 } from "../support/faults.ts";
 import { callFunction, stackInfo } from "../support/stack.ts";
 import { concat, fixture, text } from "../support/bytes.ts";
 
@@ -157,9 +151,7 @@ Deno.test("upload: two managers uploading different images under one new name at
   let answers: Awaited<ReturnType<typeof upload>>[];
   try {
     const pending = Promise.all(images.map((bytes) => upload(bytes, key)));
-    await eventually("the S3 proxy holds all four writes", async () => {
-      return (await s3Faults())[0]?.held === images.length;
-    });
+    await heldByS3Proxy(0, 30_000, images.length);
     await releaseS3();
     answers = await pending;
   } finally {

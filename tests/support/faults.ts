@@ -95,11 +95,11 @@ export async function eventually<T>(
   }
 }
 
-/** Resolves once the S3 proxy holds a request under the rule at `ruleIndex`. */
-export async function heldByS3Proxy(ruleIndex = 0, timeoutMs = 30_000): Promise<void> {
+/** Resolves once the S3 proxy holds `count` requests under the rule at `ruleIndex`. */
+export async function heldByS3Proxy(ruleIndex = 0, timeoutMs = 30_000, count = 1): Promise<void> {
   await eventually(
-    `the S3 proxy holds a request (rule ${ruleIndex})`,
-    async () => (await s3Faults())[ruleIndex]?.held > 0,
+    `the S3 proxy holds ${count} request(s) (rule ${ruleIndex})`,
+    async () => (await s3Faults())[ruleIndex]?.held >= count,
     timeoutMs,
   );
 }

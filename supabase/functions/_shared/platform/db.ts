@@ -47,13 +47,18 @@ export function databaseUrl(settings: DbSettings): string {
   return settings.DB_POOLER_URL || settings.SUPABASE_DB_URL;
 }
 
+/** The query parameters of a connection URL (`new URL` cannot read every form postgres.js takes). */
+function queryOf(url: string): URLSearchParams {
+  return new URLSearchParams(url.includes("?") ? url.slice(url.indexOf("?") + 1) : "");
+}
+
 /**
  * The default TLS choice for `url` (undefined when the URL has its own `sslmode`, see
- * {@linkcode tlsModeFor}): `"require"` for any host but loopback or a Unix socket. Supabase's direct host and
- * pooler both accept TLS, and credentials must never cross a network in the clear.
+ * {@linkcode tlsModeFor}): `"require"` for any host but loopback or a Unix socket. Supabase's
+ * direct host and pooler both accept TLS, and credentials must never cross a network in the clear.
  */
 export function sslFor(url: string): "require" | undefined {
-  const query = new URLSearchParams(url.includes("?") ? url.slice(url.indexOf("?") + 1) : "");
+  const query = queryOf(url);
   if (query.has("sslmode") || query.has("ssl")) return undefined;
   if (query.get("host")?.startsWith("/")) return undefined; // a Unix socket
   let parsed: URL;
@@ -77,7 +82,7 @@ export function reconnectDelaySeconds(retries: number): number {
  * it; otherwise {@linkcode sslFor}'s choice.
  */
 export function tlsModeFor(url: string): TlsMode {
-  const query = new URLSearchParams(url.includes("?") ? url.slice(url.indexOf("?") + 1) : "");
+  const query = queryOf(url);
   const explicit = (query.get("sslmode") ?? query.get("ssl"))?.toLowerCase();
   switch (explicit) {
     case undefined:

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { connectionOptions, reconnectDelaySeconds } from "./db.ts";
+import { errorWithin } from "../../../../tests/support/settle.ts";
 import { dbErrorKind, isTransientDbError } from "./db_errors.ts";
 import { StartupRefusedError, StartupScanner } from "./db_socket.ts";
 
@@ -72,29 +73,12 @@ function scriptedServer(script: Script) {
   };
 }
 
-/** The query's error, or a failure if it has not settled within `ms`. */
-async function settlesWithError(query: Promise<unknown>, ms: number): Promise<unknown> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<"hung">((resolve) => timer = setTimeout(() => resolve("hung"), ms));
-  try {
-    const outcome = await Promise.race([
-      query.then(() => "resolved", (error) => ({ error })),
-      timeout,
-    ]);
-    assert.notEqual(outcome, "hung", `the query did not settle within ${ms} ms`);
-    assert.notEqual(outcome, "resolved");
-    return (outcome as { error: unknown }).error;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 Deno.test("db: a server that accepts and closes at once fails the query (transient), with no reconnect storm", async () => {
   const server = scriptedServer(() => "close-at-once");
   const sql = postgres(server.url, connectionOptions(server.url));
   try {
     for (let i = 0; i < 3; i++) {
-      const error = await settlesWithError(sql`select 1`, 5_000);
+      const error = await errorWithin(sql`select 1`, 5_000);
       assert.ok(isTransientDbError(error), String(error));
     }
     assert.ok(server.accepted() <= 6, `${server.accepted()} connections for 3 queries`);
@@ -110,8 +94,8 @@ Deno.test("db: a refusal after a connection died mid-query fails the next query 
   const server = scriptedServer((n) => n === 1 ? "die-on-first-query" : "refuse");
   const sql = postgres(server.url, connectionOptions(server.url));
   try {
-    await settlesWithError(sql`select 1`, 5_000);
-    await settlesWithError(sql`select 2`, 5_000);
+    await errorWithin(sql`select 1`, 5_000);
+    await errorWithin(sql`select 2`, 5_000);
     assert.ok(server.accepted() <= 8, `${server.accepted()} connections for 2 queries`);
   } finally {
     await sql.end({ timeout: 0 });
@@ -159,7 +143,7 @@ Deno.test("db: with nothing listening, every query fails fast and the pool keeps
     try {
       // More queries than pool slots: a slot lost to a failed connection would hang one.
       for (let i = 0; i < 4; i++) {
-        const error = await settlesWithError(sql`select 1`, 5_000);
+        const error = await errorWithin(sql`select 1`, 5_000);
         assert.ok(isTransientDbError(error), `${sslmode}: ${error}`);
       }
     } finally {
@@ -173,7 +157,7 @@ Deno.test("db: a server that closes during TLS negotiation fails the query inste
   const url = `${server.url}?sslmode=require`;
   const sql = postgres(url, connectionOptions(url));
   try {
-    for (let i = 0; i < 3; i++) await settlesWithError(sql`select 1`, 5_000);
+    for (let i = 0; i < 3; i++) await errorWithin(sql`select 1`, 5_000);
     assert.ok(server.accepted() <= 6, `${server.accepted()} connections for 3 queries`);
   } finally {
     await sql.end({ timeout: 0 });
