@@ -268,12 +268,7 @@ Deno.test({
       (j) => (j.pages >= 2 && !j.listing_complete) || j.status !== "running",
     );
     assert.equal(before.status, "running", "the job must still run when it is killed");
-    const info = stackInfo();
-    const kill = await fetch(`${info.API_URL}/_host/functions/s3-image-service/kill`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${info.SERVICE_ROLE_KEY}` },
-    });
-    assert.equal(kill.status, 200, await kill.text());
+    await killServiceWorker();
 
     const done = await waitForJob(job.id);
     assert.equal(done.status, "succeeded", JSON.stringify(done));
@@ -288,6 +283,16 @@ Deno.test({
     await closeTestDb();
   },
 });
+
+/** Kills the s3-image-service worker mid-flight, as a crashed isolate (the local host's hook). */
+async function killServiceWorker(): Promise<void> {
+  const info = stackInfo();
+  const kill = await fetch(`${info.API_URL}/_host/functions/s3-image-service/kill`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${info.SERVICE_ROLE_KEY}` },
+  });
+  assert.equal(kill.status, 200, await kill.text());
+}
 
 /** The job's row read straight from Postgres: unlike a status call, it never resumes the job. */
 async function jobRow(id: number): Promise<Job> {
@@ -312,12 +317,7 @@ Deno.test({
       before = await jobRow(job.id);
     }
     assert.equal(before.status, "running", "the job must still run when it is killed");
-    const info = stackInfo();
-    const kill = await fetch(`${info.API_URL}/_host/functions/s3-image-service/kill`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${info.SERVICE_ROLE_KEY}` },
-    });
-    assert.equal(kill.status, 200, await kill.text());
+    await killServiceWorker();
 
     // The test stack's scheduler calls every 2 s and the lease is 3 s; hosted: every minute.
     const deadline = Date.now() + 60_000;

@@ -23,11 +23,16 @@ setTestAuthEnv();
 
 const BASE = "https://ref.supabase.co/functions/v1/s3-image-service";
 
-/** A fresh service over fakes; `wallMs` is the per-invocation wall budget. */
-function setup(options: { wallMs?: number } = {}) {
+/**
+ * A fresh service over fakes; `wallMs` is the per-invocation wall budget, `jobs` a job-store
+ * fake that misbehaves in the way a test needs.
+ */
+function setup<J extends FakeJobs = FakeJobs>(
+  options: { wallMs?: number; jobs?: (index: FakeIndex) => J } = {},
+) {
   const storage = new FakeStorage();
   const index = new FakeIndex();
-  const jobs = new FakeJobs(index);
+  const jobs = options.jobs?.(index) ?? new FakeJobs(index) as J;
   const continuation = new RecordingContinuation();
   const rebuilds = createRebuildService({
     jobs,
@@ -543,21 +548,7 @@ class CancelledUnderUs extends FakeJobs {
 }
 
 Deno.test("POST / of a job cancelled while it was driven answers 409 with the job", async () => {
-  setup();
-  const index = new FakeIndex();
-  const jobs = new CancelledUnderUs(index);
-  const rebuilds = createRebuildService({
-    jobs,
-    storage: new FakeStorage(),
-    continuation: new RecordingContinuation(),
-    defaults: { budget: { cpuMs: 1_000_000, wallMs: 1_000_000 }, leaseSeconds: 60 },
-  });
-  setServiceContextForTests({
-    config: {} as Config,
-    index,
-    files: createFileAdmin({ index, storage: new FakeStorage(), signedUrlSeconds: 60 }),
-    rebuilds,
-  });
+  setup({ jobs: (index) => new CancelledUnderUs(index) });
   const { status, body } = await call("admin", "POST", "/");
   assert.equal(status, 409);
   assert.equal(body.error.code, "conflict");
@@ -573,21 +564,8 @@ class RefusingFinish extends FakeJobs {
 }
 
 Deno.test("POST /reconcile/:id/apply answers 502 rebuild_failed when finish refuses; index untouched", async () => {
-  const index = new FakeIndex();
+  const { index, jobs } = setup({ jobs: (index) => new RefusingFinish(index) });
   await indexed(index, ["1.jpg"]);
-  const jobs = new RefusingFinish(index);
-  const storage = new FakeStorage();
-  setServiceContextForTests({
-    config: {} as Config,
-    index,
-    files: createFileAdmin({ index, storage, signedUrlSeconds: 60 }),
-    rebuilds: createRebuildService({
-      jobs,
-      storage,
-      continuation: new RecordingContinuation(),
-      defaults: { budget: { cpuMs: 1_000_000, wallMs: 1_000_000 }, leaseSeconds: 60 },
-    }),
-  });
   const job = jobs.add({ mode: "reconcile", listing_complete: true });
   const { status, body } = await call("admin", "POST", `/reconcile/${job.id}/apply`, {});
   assert.equal(status, 502);
@@ -606,20 +584,7 @@ class DatabaseGone extends FakeJobs {
 }
 
 Deno.test("POST / while the database is away answers 503 database_unavailable; the job is paused, not failed", async () => {
-  const index = new FakeIndex();
-  const jobs = new DatabaseGone(index);
-  const storage = new FakeStorage();
-  setServiceContextForTests({
-    config: {} as Config,
-    index,
-    files: createFileAdmin({ index, storage, signedUrlSeconds: 60 }),
-    rebuilds: createRebuildService({
-      jobs,
-      storage,
-      continuation: new RecordingContinuation(),
-      defaults: { budget: { cpuMs: 1_000_000, wallMs: 1_000_000 }, leaseSeconds: 60 },
-    }),
-  });
+  const { jobs } = setup({ jobs: (index) => new DatabaseGone(index) });
   const { status, body } = await call("admin", "POST", "/");
   assert.equal(status, 503);
   assert.equal(body.error.code, "database_unavailable");

@@ -5,14 +5,11 @@
  */
 import assert from "node:assert/strict";
 import upload from "./index.ts";
-import { setUploadServicesForTests } from "./handler.ts";
-import { createDirectUploads, ownerSegment, STAGING_PREFIX } from "./direct_upload.ts";
-import { createImageUploader, uploadSettings } from "./uploader.ts";
-import { parseConfig } from "../_shared/platform/config.ts";
+import { setUpUploadServices } from "./testdata/services.ts";
+import { ownerSegment, STAGING_PREFIX } from "./direct_upload.ts";
 import { samplePng } from "../../../scripts/lib/png.ts";
 import { text } from "../../../tests/support/bytes.ts";
 import {
-  FakeIndex,
   FakeStorage,
   requestAs,
   setTestAuthEnv,
@@ -26,19 +23,7 @@ const BASE = "https://ref.supabase.co/functions/v1/upload-to-s3";
 const MAX_BYTES = 100_000;
 const PNG = samplePng(5, 40, 30);
 
-function setup(storage = new FakeStorage()) {
-  const index = new FakeIndex();
-  const settings = uploadSettings(parseConfig({
-    AWS_ACCESS_KEY: "k",
-    AWS_SECRET_ACCESS_KEY: "s",
-    S3_BUCKET: "bucket",
-    SUPABASE_DB_URL: "postgres://unused",
-    MAX_UPLOAD_BYTES: String(MAX_BYTES),
-  }));
-  const uploader = createImageUploader({ storage, index, settings });
-  setUploadServicesForTests({ uploader, direct: createDirectUploads(storage, uploader) });
-  return { storage, index };
-}
+const setup = (storage?: FakeStorage) => setUpUploadServices(MAX_BYTES, storage);
 
 async function call(who: TestCaller, path: string, body: unknown, sub = "user-1") {
   const response = await upload.fetch(await requestAs(who, "POST", `${BASE}${path}`, body, sub));

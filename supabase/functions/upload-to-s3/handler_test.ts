@@ -5,16 +5,14 @@
  */
 import assert from "node:assert/strict";
 import upload from "./index.ts";
+import { setUpUploadServices } from "./testdata/services.ts";
 import { setUploadServicesForTests } from "./handler.ts";
-import { createDirectUploads } from "./direct_upload.ts";
-import { createImageUploader, sha256Hex, uploadSettings } from "./uploader.ts";
-import { parseConfig, resetConfigForTests } from "../_shared/platform/config.ts";
+import { sha256Hex } from "./uploader.ts";
+import { resetConfigForTests } from "../_shared/platform/config.ts";
 import { VALID_FUNCTION_ENV, withEnv } from "../../../tests/support/env.ts";
 import { samplePng } from "../../../scripts/lib/png.ts";
 import { text } from "../../../tests/support/bytes.ts";
 import {
-  FakeIndex,
-  FakeStorage,
   headersFor,
   setTestAuthEnv,
   sqlError,
@@ -29,20 +27,7 @@ const PNG = samplePng(1, 40, 30);
 const OTHER_PNG = samplePng(2, 40, 30);
 
 /** A fresh function over an in-memory bucket and index. */
-function setup() {
-  const storage = new FakeStorage();
-  const index = new FakeIndex();
-  const settings = uploadSettings(parseConfig({
-    AWS_ACCESS_KEY: "k",
-    AWS_SECRET_ACCESS_KEY: "s",
-    S3_BUCKET: "bucket",
-    SUPABASE_DB_URL: "postgres://unused",
-    MAX_UPLOAD_BYTES: String(MAX_BYTES),
-  }));
-  const uploader = createImageUploader({ storage, index, settings });
-  setUploadServicesForTests({ uploader, direct: createDirectUploads(storage, uploader) });
-  return { storage, index };
-}
+const setup = () => setUpUploadServices(MAX_BYTES);
 
 /** Posts a form as `who`; answers the status and parsed body. */
 async function post(who: TestCaller, form: FormData | BodyInit, contentType?: string) {
