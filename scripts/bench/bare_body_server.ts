@@ -11,8 +11,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { readBodyLimited } from "../../supabase/functions/_shared/http/body_limit.ts";
-import { BufferPool } from "../../supabase/functions/_shared/http/buffer_pool.ts";
+import { readBodyLimited } from "../../supabase/functions/_shared/server/body_limit.ts";
+import { BufferPool } from "../../supabase/functions/upload-to-s3/buffer_pool.ts";
 
 const { values } = parseArgs({ args: Deno.args, options: { port: { type: "string" } } });
 const pool = new BufferPool(32 * 1024 * 1024);

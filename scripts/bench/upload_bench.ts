@@ -20,7 +20,7 @@
  * @module
  */
 import { chromium } from "playwright-core";
-import { inspectImage } from "../../supabase/functions/_shared/images/sniff.ts";
+import { inspectImage } from "../../supabase/functions/upload-to-s3/sniffing/sniff.ts";
 import { stackStorage } from "../stack/stack_storage.ts";
 import { type StackInfo, withIsolatedStack } from "../stack/stack.ts";
 import { freePort, spawnService } from "../stack/process.ts";

@@ -6,9 +6,9 @@ import assert from "node:assert/strict";
 import { freePort, makeStackTempDir } from "../stack/process.ts";
 import { EMULATOR_CREDENTIALS, startS3Emulator } from "../stack/s3.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
+const ROOT = new URL("../..", import.meta.url).pathname;
 const SCRIPT = `${ROOT}deploy-s3-function.sh`;
-const FAKE_BIN = new URL("./testdata/", import.meta.url).pathname;
+const FAKE_BIN = new URL("./testdata", import.meta.url).pathname;
 const REF = "abcdefghijklmnopqrst";
 const SECRET = "s3cr3t-Value-that-must-never-show";
 const ACCESS_KEY = "AKIAREALKEYFORTEST01";

@@ -8,7 +8,7 @@ import { fileURLToPath as fromFileUrl } from "node:url";
 import { run } from "./process.ts";
 
 /** The repository root (two levels above this file). */
-export const REPO_ROOT = fromFileUrl(new URL("../../", import.meta.url));
+export const REPO_ROOT = fromFileUrl(new URL("../..", import.meta.url));
 const SUPABASE_CLI = `${REPO_ROOT}node_modules/.bin/supabase`;
 
 /** Runs `supabase db push --db-url <url>`; throws with the CLI's own output on failure. */

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ERRORS } from "../_shared/http/errors.ts";
+import { ERRORS } from "../_shared/errors.ts";
 import { filenameProblem, normalizeFilename, quoteName } from "../_shared/images/names.ts";
 import type { ImageIndex, IndexEntry } from "../_shared/images/image_index.ts";
 import type { ImageStorage } from "../_shared/platform/storage.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { AppError } from "../_shared/http/errors.ts";
+import { AppError } from "../_shared/errors.ts";
 import { createFileAdmin } from "./file_admin.ts";
 import type { EntryMetadata, ImageIndex, IndexEntry } from "../_shared/images/image_index.ts";
 import type { StoredObject } from "../_shared/platform/storage.ts";

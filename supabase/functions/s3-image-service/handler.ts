@@ -20,7 +20,7 @@
  * @module
  */
 import { FUNCTION_NAME } from "./context.ts";
-import { createRouter, type Route } from "../_shared/http/router.ts";
+import { createRouter, type Route } from "../_shared/server/router.ts";
 import { addFile, listFiles, removeFile } from "./routes/files.ts";
 import { applyReconcile, reconcileStatus, startReconcile } from "./routes/reconcile.ts";
 import {

@@ -12,10 +12,10 @@
  * @module
  */
 import { z } from "zod";
-import { AppError, ERRORS } from "../_shared/http/errors.ts";
+import { AppError, ERRORS } from "../_shared/errors.ts";
 import { FORMAT_INFO, formatOfContentType } from "../_shared/images/formats.ts";
 import { contentTypeForName, imageKey } from "../_shared/images/names.ts";
-import { detectFormat, inspectImage } from "../_shared/images/sniff.ts";
+import { detectFormat, inspectImage } from "./sniffing/sniff.ts";
 import { type ImageStorage, SourceChangedError } from "../_shared/platform/storage.ts";
 import { checkSize, type ImageUploader, type UploadOutcome } from "./uploader.ts";
 

@@ -8,9 +8,9 @@
  *
  * @module
  */
-import { createRouter, type Route, type RouteContext } from "../_shared/http/router.ts";
-import { readBodyLimited } from "../_shared/http/body_limit.ts";
-import { BufferPool } from "../_shared/http/buffer_pool.ts";
+import { createRouter, type Route, type RouteContext } from "../_shared/server/router.ts";
+import { readBodyLimited } from "../_shared/server/body_limit.ts";
+import { BufferPool } from "./buffer_pool.ts";
 import { config } from "../_shared/platform/config.ts";
 import { getDb } from "../_shared/platform/db.ts";
 import {
@@ -19,9 +19,9 @@ import {
   DirectUploadRequest,
   type DirectUploads,
 } from "./direct_upload.ts";
-import { ERRORS } from "../_shared/http/errors.ts";
-import { parseJsonBody } from "../_shared/http/json_body.ts";
-import { json } from "../_shared/http/responses.ts";
+import { ERRORS } from "../_shared/errors.ts";
+import { parseJsonBody } from "../_shared/server/json_body.ts";
+import { json } from "../_shared/server/responses.ts";
 import { createImageIndex } from "../_shared/images/image_index.ts";
 import { imageKey } from "../_shared/images/names.ts";
 import { memoryPeak } from "../_shared/platform/memory_meter.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { serveJson } from "../_shared/http/responses.ts";
+import { serveJson } from "../_shared/server/responses.ts";
 import { handle } from "./handler.ts";
 
 export default { fetch: serveJson(handle) } satisfies Deno.ServeDefaultExport;

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ERRORS } from "../_shared/http/errors.ts";
+import { ERRORS } from "../_shared/errors.ts";
 
 /** A file part: its bytes are a view into the request body. */
 export interface FilePart {

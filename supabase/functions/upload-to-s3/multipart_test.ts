@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { AppError } from "../_shared/http/errors.ts";
+import type { AppError } from "../_shared/errors.ts";
 import { dispositionParams, indexOfBytes, multipartBoundary, parseMultipart } from "./multipart.ts";
 
 async function encode(form: FormData): Promise<{ body: Uint8Array; boundary: string }> {

@@ -7,12 +7,12 @@
  */
 import { createHash } from "node:crypto";
 import type { Config } from "../_shared/platform/config.ts";
-import { ERRORS } from "../_shared/http/errors.ts";
+import { ERRORS } from "../_shared/errors.ts";
 import { contentTypeForName } from "../_shared/images/names.ts";
 import type { EntryMetadata, ImageIndex } from "../_shared/images/image_index.ts";
 import { withExtension } from "../_shared/images/names.ts";
 import { FORMAT_INFO, IMAGE_FORMATS, type ImageFormat } from "../_shared/images/formats.ts";
-import { type ImageInfo, inspectImage } from "../_shared/images/sniff.ts";
+import { type ImageInfo, inspectImage } from "./sniffing/sniff.ts";
 import {
   type ImageStorage,
   KeyExistsError,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { samplePng } from "../../../scripts/lib/png.ts";
 import { parseConfig } from "../_shared/platform/config.ts";
-import { AppError } from "../_shared/http/errors.ts";
+import { AppError } from "../_shared/errors.ts";
 import type { EntryMetadata, ImageIndex } from "../_shared/images/image_index.ts";
 import {
   type ImageStorage,

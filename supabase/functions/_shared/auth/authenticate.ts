@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { AppError, ERRORS } from "../http/errors.ts";
+import { AppError, ERRORS } from "../errors.ts";
 import { bearerToken, createTokenVerifier, type JwtClaims, TokenError } from "./jwt.ts";
 import type { TokenVerifier } from "./jwt.ts";
 import { type AuthSettings, authSettingsFromEnv } from "./settings.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 import { authenticate, createAuthenticator, requireRole } from "./authenticate.ts";
 import { TokenError } from "./jwt.ts";
 import { type AuthSettings, authSettingsFromEnv } from "./settings.ts";

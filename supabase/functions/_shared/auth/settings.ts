@@ -16,7 +16,7 @@
  * @module
  */
 import type { JSONWebKeySet } from "jose";
-import { ERRORS } from "../http/errors.ts";
+import { ERRORS } from "../errors.ts";
 
 /** What {@linkcode authSettingsFromEnv} found. */
 export interface AuthSettings {

@@ -6,7 +6,7 @@
  */
 import type { Sql } from "../platform/db.ts";
 import { isTransientDbError } from "../platform/db_errors.ts";
-import { ERRORS } from "../http/errors.ts";
+import { ERRORS } from "../errors.ts";
 import { withRetry } from "../platform/retry.ts";
 
 /** One index row as the SQL API returns it. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Sql } from "../platform/db.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 import { createImageIndex } from "./image_index.ts";
 
 /**

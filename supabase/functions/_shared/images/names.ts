@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { ERRORS } from "../http/errors.ts";
+import { ERRORS } from "../errors.ts";
 import { IMAGE_EXTENSIONS } from "./formats.ts";
 
 const ALLOWED_EXTENSIONS_PROBLEM = (() => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { AppError } from "../http/errors.ts";
+import type { AppError } from "../errors.ts";
 import { readFilenameCorpus } from "../../../../tests/corpus/filenames.ts";
 import {
   contentTypeForName,

@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from "zod";
-import { AppError, ERRORS } from "../http/errors.ts";
+import { AppError, ERRORS } from "../errors.ts";
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 import { parseConfig } from "./config.ts";
 
 const VALID = {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type AppError, ERRORS } from "../http/errors.ts";
+import { type AppError, ERRORS } from "../errors.ts";
 
 /** What a database error means to us. */
 export type DbErrorKind =

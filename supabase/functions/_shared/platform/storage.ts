@@ -21,7 +21,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { Config } from "./config.ts";
-import { AppError, ERRORS } from "../http/errors.ts";
+import { AppError, ERRORS } from "../errors.ts";
 
 /** An object's metadata as S3 reports it. ETags are returned without their quotes. */
 export interface StoredObject {

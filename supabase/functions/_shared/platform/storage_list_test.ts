@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { S3Client } from "@aws-sdk/client-s3";
-import type { AppError } from "../http/errors.ts";
+import type { AppError } from "../errors.ts";
 import { parseConfig } from "./config.ts";
 import { createS3Storage } from "./storage.ts";
 

@@ -11,7 +11,7 @@
  */
 import type { BudgetLimits } from "./budget.ts";
 import type { Continuation, ContinueRequest } from "./continuation.ts";
-import { ERRORS } from "../../_shared/http/errors.ts";
+import { ERRORS } from "../../_shared/errors.ts";
 import type { ImageStorage } from "../../_shared/platform/storage.ts";
 import {
   type JobMode,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { AppError } from "../../_shared/http/errors.ts";
+import { AppError } from "../../_shared/errors.ts";
 import { createRebuildService, hasWorkLeft, jobView } from "./service.ts";
 import type { JobSummary } from "./job_store.ts";
 import {

@@ -20,7 +20,7 @@
  */
 import { type BudgetClock, type BudgetLimits, startBudget, systemClock } from "./budget.ts";
 import { isLostJobError, isTransientDbError } from "../../_shared/platform/db_errors.ts";
-import { AppError } from "../../_shared/http/errors.ts";
+import { AppError } from "../../_shared/errors.ts";
 import { filenameProblem } from "../../_shared/images/names.ts";
 import type { RebuildJob, RebuildJobs, SkippedKey, StagedPage } from "./job_store.ts";
 import { MAX_SKIPPED_SAMPLES } from "./job_store.ts";

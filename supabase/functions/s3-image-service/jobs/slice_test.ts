@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { BudgetClock } from "./budget.ts";
-import { ERRORS } from "../../_shared/http/errors.ts";
+import { ERRORS } from "../../_shared/errors.ts";
 import { fakeBucket, FakeJobs, keys, noSleep, sqlError } from "./testdata/fakes.ts";
 import { runSlice, type SliceOptions } from "./slice.ts";
 import { removeCpuUsage } from "./testdata/hosted_process.ts";

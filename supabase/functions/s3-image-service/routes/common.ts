@@ -6,8 +6,8 @@
  */
 import { z } from "zod";
 import type { Caller } from "../../_shared/auth/authenticate.ts";
-import { ERRORS } from "../../_shared/http/errors.ts";
-import { json } from "../../_shared/http/responses.ts";
+import { ERRORS } from "../../_shared/errors.ts";
+import { json } from "../../_shared/server/responses.ts";
 import type { RebuildJob } from "../jobs/job_store.ts";
 import { jobView } from "../jobs/service.ts";
 import type { SliceOutcome } from "../jobs/slice.ts";

@@ -5,11 +5,11 @@
  * @module
  */
 import { z } from "zod";
-import { ERRORS } from "../../_shared/http/errors.ts";
-import { json } from "../../_shared/http/responses.ts";
-import { parseJsonBody, parseQuery } from "../../_shared/http/json_body.ts";
+import { ERRORS } from "../../_shared/errors.ts";
+import { json } from "../../_shared/server/responses.ts";
+import { parseJsonBody, parseQuery } from "../../_shared/server/json_body.ts";
 import { serviceContext } from "../context.ts";
-import type { RouteContext } from "../../_shared/http/router.ts";
+import type { RouteContext } from "../../_shared/server/router.ts";
 
 /** Largest page of `GET /files` (each entry carries a signed URL, which costs CPU to sign). */
 export const MAX_LIST_LIMIT = 200;

@@ -6,12 +6,12 @@
  */
 import { z } from "zod";
 import { runInBackground } from "../jobs/continuation.ts";
-import { ERRORS } from "../../_shared/http/errors.ts";
-import { json } from "../../_shared/http/responses.ts";
-import { parseJsonBody } from "../../_shared/http/json_body.ts";
+import { ERRORS } from "../../_shared/errors.ts";
+import { json } from "../../_shared/server/responses.ts";
+import { parseJsonBody } from "../../_shared/server/json_body.ts";
 import { jobView } from "../jobs/service.ts";
 import { serviceContext } from "../context.ts";
-import type { RouteContext } from "../../_shared/http/router.ts";
+import type { RouteContext } from "../../_shared/server/router.ts";
 import {
   acceptedResponse,
   assertProgress,

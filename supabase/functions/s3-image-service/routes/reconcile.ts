@@ -6,13 +6,13 @@
  * @module
  */
 import { z } from "zod";
-import { ERRORS } from "../../_shared/http/errors.ts";
-import { json } from "../../_shared/http/responses.ts";
-import { parseJsonBody, parseQuery } from "../../_shared/http/json_body.ts";
+import { ERRORS } from "../../_shared/errors.ts";
+import { json } from "../../_shared/server/responses.ts";
+import { parseJsonBody, parseQuery } from "../../_shared/server/json_body.ts";
 import type { RebuildJob } from "../jobs/job_store.ts";
 import { hasWorkLeft, jobView } from "../jobs/service.ts";
 import { serviceContext } from "../context.ts";
-import type { RouteContext } from "../../_shared/http/router.ts";
+import type { RouteContext } from "../../_shared/server/router.ts";
 import {
   acceptedResponse,
   assertApplied,

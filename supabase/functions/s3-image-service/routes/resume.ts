@@ -6,10 +6,10 @@
  *
  * @module
  */
-import { json } from "../../_shared/http/responses.ts";
+import { json } from "../../_shared/server/responses.ts";
 import { jobView } from "../jobs/service.ts";
 import { serviceContext } from "../context.ts";
-import type { RouteContext } from "../../_shared/http/router.ts";
+import type { RouteContext } from "../../_shared/server/router.ts";
 
 /**
  * Answers `200 {resumed, job}`: `resumed` is true when a stalled job was handed on; `job` is the

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { json } from "../../_shared/http/responses.ts";
+import { json } from "../../_shared/server/responses.ts";
 import { serviceContext } from "../context.ts";
-import type { RouteContext } from "../../_shared/http/router.ts";
+import type { RouteContext } from "../../_shared/server/router.ts";
 
 /** Answers `GET /stats`. */
 export async function stats(_: RouteContext): Promise<Response> {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { samplePng } from "../../../../scripts/lib/png.ts";
-import type { AppError } from "../http/errors.ts";
+import type { AppError } from "../../_shared/errors.ts";
 import { detectFormat, findMarkup, inspectImage } from "./sniff.ts";
 import { concat, fixture, text } from "../../../../tests/support/bytes.ts";
 

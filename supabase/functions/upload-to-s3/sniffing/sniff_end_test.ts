@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { samplePng } from "../../../../scripts/lib/png.ts";
 import { concat, fixture, text } from "../../../../tests/support/bytes.ts";
-import type { AppError } from "../http/errors.ts";
+import type { AppError } from "../../_shared/errors.ts";
 import { inspectImage } from "./sniff.ts";
 import {
   avif,

@@ -3,7 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { concat, fixture } from "../../../../tests/support/bytes.ts";
-import type { AppError } from "../http/errors.ts";
+import type { AppError } from "../../_shared/errors.ts";
 import { inspectImage, type InspectOptions } from "./sniff.ts";
 import {
   anmf,

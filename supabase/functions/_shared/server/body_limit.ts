@@ -5,8 +5,16 @@
  *
  * @module
  */
-import type { BufferPool } from "./buffer_pool.ts";
-import { type AppError, ERRORS } from "./errors.ts";
+import { type AppError, ERRORS } from "../errors.ts";
+
+/**
+ * Where {@linkcode readBodyLimited} may take its buffer from and give it back (upload-to-s3's
+ * `BufferPool` is one): reading a large body into a reused buffer spares the allocation.
+ */
+export interface BodyBufferPool {
+  acquire(bytes: number): ArrayBuffer;
+  release(buffer: ArrayBuffer): void;
+}
 
 /** Options for {@linkcode readBodyLimited}. */
 export interface ReadBodyOptions {
@@ -16,7 +24,7 @@ export interface ReadBodyOptions {
    * Where the buffer of a body with a Content-Length comes from. The caller then owns it and
    * gives it back with `pool.release(body.buffer)` once nothing refers to the body any more.
    */
-  pool?: BufferPool;
+  pool?: BodyBufferPool;
 }
 
 /**
@@ -74,7 +82,7 @@ function lengthMismatch(got: string, declared: number): AppError {
 async function readExactly(
   reader: ReadableStreamBYOBReader,
   declared: number,
-  pool: BufferPool | undefined,
+  pool: BodyBufferPool | undefined,
 ): Promise<Uint8Array> {
   // Each read hands back the buffer it filled (the one passed in is detached), so the next read
   // continues in the returned one.

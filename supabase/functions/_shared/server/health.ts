@@ -13,7 +13,7 @@ import { authenticate } from "../auth/authenticate.ts";
 import { type Config, config } from "../platform/config.ts";
 import { getDb } from "../platform/db.ts";
 import { describeS3Failure, headBucket } from "../platform/storage.ts";
-import { AppError } from "./errors.ts";
+import { AppError } from "../errors.ts";
 import { json } from "./responses.ts";
 import { memoryPeak } from "../platform/memory_meter.ts";
 

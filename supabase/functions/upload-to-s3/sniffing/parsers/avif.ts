@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { ERRORS } from "../../http/errors.ts";
+import { ERRORS } from "../../../_shared/errors.ts";
 import {
   ascii,
   type ImageStructure,

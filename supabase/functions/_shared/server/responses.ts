@@ -5,7 +5,7 @@
  * @module
  */
 import { fromPostgresError } from "../platform/db_errors.ts";
-import { AppError, ERRORS } from "./errors.ts";
+import { AppError, ERRORS } from "../errors.ts";
 
 /** CORS headers for the admin UI, which is served from another origin than the functions. */
 export const CORS_HEADERS: Readonly<Record<string, string>> = {

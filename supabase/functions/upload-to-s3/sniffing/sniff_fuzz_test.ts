@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { samplePng } from "../../../../scripts/lib/png.ts";
 import { concat, fixture } from "../../../../tests/support/bytes.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../../_shared/errors.ts";
 import { inspectImage } from "./sniff.ts";
 import {
   anmf,

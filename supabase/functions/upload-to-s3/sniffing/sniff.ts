@@ -8,8 +8,8 @@
  *
  * @module
  */
-import { ERRORS } from "../http/errors.ts";
-import { FORMAT_INFO, IMAGE_FORMATS, type ImageFormat } from "./formats.ts";
+import { ERRORS } from "../../_shared/errors.ts";
+import { FORMAT_INFO, IMAGE_FORMATS, type ImageFormat } from "../../_shared/images/formats.ts";
 import { findMarkup, findMarkupIn } from "./markup.ts";
 import { ascii, type ImageStructure, startsWith, u32be } from "./parsers/common.ts";
 import { parseAvif } from "./parsers/avif.ts";

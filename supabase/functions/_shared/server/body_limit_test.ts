@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readBodyLimited } from "./body_limit.ts";
-import { BufferPool } from "./buffer_pool.ts";
-import type { AppError } from "./errors.ts";
+import { BufferPool } from "../../upload-to-s3/buffer_pool.ts";
+import type { AppError } from "../errors.ts";
 
 function chunked(
   chunks: number,

@@ -8,7 +8,7 @@
  */
 import type { Caller, CallerRole } from "../auth/authenticate.ts";
 import { authenticate, requireRole } from "../auth/authenticate.ts";
-import { ERRORS } from "./errors.ts";
+import { ERRORS } from "../errors.ts";
 import { healthResponse } from "./health.ts";
 import { subPath } from "./responses.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { z } from "zod";
-import { AppError } from "./errors.ts";
+import { AppError } from "../errors.ts";
 import { parseJsonBody, parseQuery } from "./json_body.ts";
 
 const Body = z.strictObject({ filename: z.string(), force: z.boolean().default(false) });

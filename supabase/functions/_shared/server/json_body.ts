@@ -8,7 +8,7 @@
  */
 import type { z } from "zod";
 import { readBodyLimited } from "./body_limit.ts";
-import { ERRORS } from "./errors.ts";
+import { ERRORS } from "../errors.ts";
 
 /** Largest JSON body accepted (these routes take a few small fields). */
 export const MAX_JSON_BYTES = 64 * 1024;

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { ERRORS } from "../../http/errors.ts";
+import { ERRORS } from "../../../_shared/errors.ts";
 
 /** A width and a height in pixels. */
 export interface Size {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ERRORS } from "./errors.ts";
+import { ERRORS } from "../errors.ts";
 import { serveJson, subPath } from "./responses.ts";
 
 Deno.test("serveJson() answers OPTIONS without calling the handler", async () => {

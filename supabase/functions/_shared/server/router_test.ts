@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { AppError } from "./errors.ts";
+import { AppError } from "../errors.ts";
 import { matchRoute, type Route } from "./router.ts";
 
 const handler = () => Promise.resolve(new Response());
