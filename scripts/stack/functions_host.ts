@@ -26,7 +26,11 @@ import {
   TokenError,
   type TokenVerifier,
 } from "../../supabase/functions/_shared/auth/jwt.ts";
-import { CORS_HEADERS, json, preflight } from "../../supabase/functions/_shared/server/responses.ts";
+import {
+  CORS_HEADERS,
+  json,
+  preflight,
+} from "../../supabase/functions/_shared/server/responses.ts";
 import { readBodyLimited } from "../../supabase/functions/_shared/server/body_limit.ts";
 import { freePort, httpAnswers, type Service, spawnService } from "./process.ts";
 import { REPO_ROOT } from "./migrations.ts";

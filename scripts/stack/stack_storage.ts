@@ -5,10 +5,8 @@
  * @module
  */
 import { parseConfig } from "../../supabase/functions/_shared/platform/config.ts";
-import {
-  createS3Storage,
-  type ImageStorage,
-} from "../../supabase/functions/_shared/platform/storage.ts";
+import { createS3Storage } from "../../supabase/functions/_shared/platform/s3_client.ts";
+import { type ImageStorage } from "../../supabase/functions/_shared/platform/storage.ts";
 import type { StackInfo } from "./stack.ts";
 
 /** An {@linkcode ImageStorage} on the stack's bucket, with the stack's credentials. */

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { closeDb, getDb } from "../../supabase/functions/_shared/platform/db.ts";
+import { createDb } from "../../supabase/functions/_shared/platform/db.ts";
 import { createImageIndex } from "../../supabase/functions/_shared/images/image_index.ts";
 import { stackInfo } from "../support/stack.ts";
 
 Deno.test("image index: add with metadata, look up, search by prefix, remove", async () => {
-  const index = createImageIndex(getDb(stackInfo().DB_URL));
+  const sql = createDb(stackInfo().DB_URL);
+  const index = createImageIndex(sql);
   const prefix = `idx-${crypto.randomUUID().slice(0, 8)}-`;
   try {
     const lastModified = new Date("2026-01-02T03:04:05Z");
@@ -38,6 +39,6 @@ Deno.test("image index: add with metadata, look up, search by prefix, remove", a
     assert.equal(typeof (await index.stats()).count, "number");
   } finally {
     await index.remove(`${prefix}2.png`).catch(() => {});
-    await closeDb();
+    await sql.end({ timeout: 5 });
   }
 });

@@ -6,6 +6,11 @@
  *
  * @module
  */
+import {
+  type Authenticator,
+  createAuthenticator,
+} from "../../supabase/functions/_shared/auth/authenticate.ts";
+import type { AuthSettings } from "../../supabase/functions/_shared/auth/settings.ts";
 import { SignJWT } from "jose";
 import type {
   EntryMetadata,
@@ -412,26 +417,19 @@ export const TEST_KEYS = {
   legacyJwtSecret: "unit-tests-legacy-jwt-secret-at-least-32-chars",
 };
 
+/** The auth settings of the unit tests' project: its API keys and a legacy HS256 secret. */
+export const TEST_AUTH_SETTINGS: AuthSettings = {
+  publishableKeys: [TEST_KEYS.publishable],
+  secretKeys: [TEST_KEYS.secret],
+  legacyJwtSecret: TEST_KEYS.legacyJwtSecret,
+};
+
 /**
- * Sets the auth variables hosted Supabase injects (API keys and a legacy HS256 secret), so the
- * handlers' default authenticator accepts the tokens {@linkcode headersFor} signs. The
- * environment is the whole test run's, so the previous values come back when the calling test
- * module ends (its `unload` event): later modules see the environment they would have seen.
+ * An authenticator that accepts the tokens {@linkcode headersFor} signs, built as a function's
+ * composition root builds its own (no environment involved).
  */
-export function setTestAuthEnv(): void {
-  const vars: Record<string, string> = {
-    SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: TEST_KEYS.publishable }),
-    SUPABASE_SECRET_KEYS: JSON.stringify({ default: TEST_KEYS.secret }),
-    LEGACY_JWT_SECRET: TEST_KEYS.legacyJwtSecret,
-  };
-  const saved = Object.fromEntries(Object.keys(vars).map((name) => [name, Deno.env.get(name)]));
-  for (const [name, value] of Object.entries(vars)) Deno.env.set(name, value);
-  globalThis.addEventListener("unload", () => {
-    for (const [name, value] of Object.entries(saved)) {
-      if (value === undefined) Deno.env.delete(name);
-      else Deno.env.set(name, value);
-    }
-  });
+export function testAuthenticator(): Authenticator {
+  return createAuthenticator(TEST_AUTH_SETTINGS);
 }
 
 /** Who a test request comes from. */

@@ -1,6 +1,7 @@
 /**
- * Routes for `s3-image-service` (full reference: docs/s3-image-service.md). Every route but
- * `/health` authenticates the caller and checks the role it needs; `service_role` may call all.
+ * Routes for `s3-image-service` (full reference: docs/s3-image-service.md). Every route
+ * authenticates the caller and checks the roles it declares (`ROLES` in `_shared/auth/roles.ts`;
+ * `service_role` is in each set). The services come from the composition root (`index.ts`).
  *
  * | route                          | roles            |
  * | ------------------------------ | ---------------- |
@@ -19,8 +20,12 @@
  *
  * @module
  */
-import { FUNCTION_NAME } from "./context.ts";
-import { createRouter, type Route } from "../_shared/server/router.ts";
+import type { Authenticator } from "../_shared/auth/authenticate.ts";
+import { ROLES } from "../_shared/auth/roles.ts";
+import type { DependencyCheck } from "../_shared/server/health.ts";
+import { type Handler, serveJson } from "../_shared/server/responses.ts";
+import { createRouter, type Route, type RouteContext } from "../_shared/server/router.ts";
+import { FUNCTION_NAME, type ServiceContext } from "./services.ts";
 import { addFile, listFiles, removeFile } from "./routes/files.ts";
 import { applyReconcile, reconcileStatus, startReconcile } from "./routes/reconcile.ts";
 import {
@@ -34,11 +39,14 @@ import {
 import { stats } from "./routes/stats.ts";
 import { resumeStalled } from "./routes/resume.ts";
 
-const READERS = ["manager", "admin"] as const;
-const ADMINS = ["admin"] as const;
+/** What a route of this function receives. */
+export type ServiceRouteContext = RouteContext<ServiceContext>;
+
+const READERS = ROLES.staff;
+const ADMINS = ROLES.admins;
 
 /** Every route of the function. */
-export const ROUTES: readonly Route[] = [
+export const ROUTES: readonly Route<ServiceContext>[] = [
   { method: "POST", path: "/", roles: ADMINS, action: "rebuild the index", handler: seedRebuild },
   {
     method: "POST",
@@ -64,14 +72,14 @@ export const ROUTES: readonly Route[] = [
   {
     method: "POST",
     path: "/rebuild/:id/continue",
-    roles: [],
+    roles: ROLES.service,
     action: "continue a rebuild",
     handler: continueRebuild,
   },
   {
     method: "POST",
     path: "/rebuild/resume",
-    roles: [],
+    roles: ROLES.service,
     action: "resume stalled rebuilds",
     handler: resumeStalled,
   },
@@ -115,8 +123,17 @@ export const ROUTES: readonly Route[] = [
   },
 ];
 
-/** Handles one request (errors are rendered by `serveJson`). */
-export const handle = createRouter({
-  functionName: FUNCTION_NAME,
-  routes: ROUTES,
-});
+/** What the composition root hands the function. */
+export interface ServiceHandlerDeps {
+  authenticator: () => Authenticator;
+  services: () => ServiceContext;
+  healthChecks: () => Record<string, DependencyCheck>;
+}
+
+/**
+ * The function's request handler over `deps`: CORS and error rendering (`serveJson`), then the
+ * router. `index.ts` calls it with the real services; tests with doubles.
+ */
+export function createServiceHandler(deps: ServiceHandlerDeps): Handler {
+  return serveJson(createRouter({ functionName: FUNCTION_NAME, routes: ROUTES, ...deps }));
+}

@@ -4,24 +4,23 @@
  * service) with the bucket, the index and the SQL job primitives replaced by in-memory fakes.
  */
 import assert from "node:assert/strict";
-import service from "./index.ts";
-import { setServiceContextForTests } from "./context.ts";
+import { createServiceHandler } from "./handler.ts";
 import { createFileAdmin } from "./file_admin.ts";
 import { createRebuildService } from "./jobs/service.ts";
-import type { Config } from "../_shared/platform/config.ts";
 import {
   FakeIndex,
   FakeJobs,
   FakeStorage,
   RecordingContinuation,
   requestAs,
-  setTestAuthEnv,
+  testAuthenticator,
   type TestCaller,
 } from "../../../tests/support/unit_fakes.ts";
 
-setTestAuthEnv();
-
 const BASE = "https://ref.supabase.co/functions/v1/s3-image-service";
+
+/** The function as its composition root would build it, over the fakes of the last setup(). */
+let service: (request: Request) => Response | Promise<Response>;
 
 /**
  * A fresh service over fakes; `wallMs` is the per-invocation wall budget, `jobs` a job-store
@@ -44,19 +43,23 @@ function setup<J extends FakeJobs = FakeJobs>(
     },
     pageSize: 2,
   });
-  setServiceContextForTests({
-    config: {} as Config,
+  const services = {
     index,
     files: createFileAdmin({ index, storage, signedUrlSeconds: 60 }),
     rebuilds,
     functionUrl: BASE,
+  };
+  service = createServiceHandler({
+    authenticator: testAuthenticator,
+    services: () => services,
+    healthChecks: () => ({}),
   });
   return { storage, index, jobs, continuation };
 }
 
 /** Calls the function as `who`; answers the status and the parsed body. */
 async function call(who: TestCaller, method: string, path: string, body?: unknown) {
-  const response = await service.fetch(await requestAs(who, method, `${BASE}${path}`, body));
+  const response = await service(await requestAs(who, method, `${BASE}${path}`, body));
   const text = await response.text();
   return {
     status: response.status,
@@ -494,7 +497,7 @@ Deno.test("s3-image-service: unknown paths are 404, wrong methods 405 with Allow
   const wrong = await call("admin", "PUT", "/stats");
   assert.equal(wrong.status, 405);
   assert.equal(wrong.headers.get("allow"), "GET, OPTIONS");
-  const preflight = await service.fetch(new Request(`${BASE}/rebuild`, { method: "OPTIONS" }));
+  const preflight = await service(new Request(`${BASE}/rebuild`, { method: "OPTIONS" }));
   assert.equal(preflight.status, 204);
   assert.equal(preflight.headers.get("access-control-allow-origin"), "*");
 });

@@ -1,10 +1,37 @@
 /**
- * `s3-image-service` edge function entry point: deployable unchanged with `supabase functions deploy`
- * and served locally by `deno serve` under the local functions host.
+ * `s3-image-service` edge function entry point and composition root: deployable unchanged with
+ * `supabase functions deploy` and served locally by `deno serve` under the local functions host.
+ *
+ * The isolate's services are built here, once, on first use: one database client, one bucket,
+ * the rebuild service over them. A bad setting is answered per request as a 500 naming the
+ * variable (health still says who is calling), never a crashed worker.
  *
  * @module
  */
-import { serveJson } from "../_shared/server/responses.ts";
-import { handle } from "./handler.ts";
+import { createAuthenticator } from "../_shared/auth/authenticate.ts";
+import { authSettingsFromEnv } from "../_shared/auth/settings.ts";
+import { parseConfig } from "../_shared/platform/config.ts";
+import { createDb } from "../_shared/platform/db.ts";
+import { platformChecks } from "../_shared/server/platform_checks.ts";
+import { once } from "../_shared/server/once.ts";
+import type { Handler } from "../_shared/server/responses.ts";
+import { createServiceHandler } from "./handler.ts";
+import { buildServices } from "./services.ts";
 
-export default { fetch: serveJson(handle) } satisfies Deno.ServeDefaultExport;
+/**
+ * The function over the environment `env`: every service built once, on first use.
+ *
+ * @param env The variables hosted Supabase injects plus the function's secrets.
+ */
+export function composeFunction(env: Record<string, string | undefined>): Handler {
+  const auth = once(() => authSettingsFromEnv(env));
+  const config = once(() => parseConfig(env));
+  const sql = once(() => createDb(config()));
+  return createServiceHandler({
+    authenticator: once(() => createAuthenticator(auth())),
+    services: once(() => buildServices({ config: config(), sql: sql(), auth: auth() })),
+    healthChecks: () => platformChecks(config(), sql()),
+  });
+}
+
+export default { fetch: composeFunction(Deno.env.toObject()) } satisfies Deno.ServeDefaultExport;

@@ -4,20 +4,16 @@
  * staging key directly.
  */
 import assert from "node:assert/strict";
-import upload from "./index.ts";
-import { setUpUploadServices } from "./testdata/services.ts";
+import { setUpUploadServices, upload } from "./testdata/services.ts";
 import { ownerSegment, STAGING_PREFIX } from "./direct_upload.ts";
 import { samplePng } from "../../../scripts/lib/png.ts";
 import { text } from "../../../tests/support/bytes.ts";
 import {
   FakeStorage,
   requestAs,
-  setTestAuthEnv,
   sqlError,
   type TestCaller,
 } from "../../../tests/support/unit_fakes.ts";
-
-setTestAuthEnv();
 
 const BASE = "https://ref.supabase.co/functions/v1/upload-to-s3";
 const MAX_BYTES = 100_000;

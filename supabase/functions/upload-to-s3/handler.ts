@@ -8,25 +8,28 @@
  *
  * @module
  */
-import { createRouter, type Route, type RouteContext } from "../_shared/server/router.ts";
+import type { Authenticator } from "../_shared/auth/authenticate.ts";
+import { ROLES } from "../_shared/auth/roles.ts";
+import { ERRORS } from "../_shared/errors.ts";
+import { createImageIndex } from "../_shared/images/image_index.ts";
+import { imageKey } from "../_shared/images/names.ts";
+import type { Config } from "../_shared/platform/config.ts";
+import type { Sql } from "../_shared/platform/db.ts";
+import { memoryPeak } from "../_shared/platform/memory_meter.ts";
+import { createS3Storage } from "../_shared/platform/s3_client.ts";
 import { readBodyLimited } from "../_shared/server/body_limit.ts";
+import type { DependencyCheck } from "../_shared/server/health.ts";
+import { parseJsonBody } from "../_shared/server/json_body.ts";
+import { type Handler, json, serveJson } from "../_shared/server/responses.ts";
+import { createRouter, type Route, type RouteContext } from "../_shared/server/router.ts";
 import { BufferPool } from "./buffer_pool.ts";
-import { config } from "../_shared/platform/config.ts";
-import { getDb } from "../_shared/platform/db.ts";
 import {
   createDirectUploads,
   DirectConfirmRequest,
   DirectUploadRequest,
   type DirectUploads,
 } from "./direct_upload.ts";
-import { ERRORS } from "../_shared/errors.ts";
-import { parseJsonBody } from "../_shared/server/json_body.ts";
-import { json } from "../_shared/server/responses.ts";
-import { createImageIndex } from "../_shared/images/image_index.ts";
-import { imageKey } from "../_shared/images/names.ts";
-import { memoryPeak } from "../_shared/platform/memory_meter.ts";
 import { multipartBoundary, parseMultipart } from "./multipart.ts";
-import { createS3Storage } from "../_shared/platform/storage.ts";
 import {
   createImageUploader,
   formatBytes,
@@ -36,46 +39,42 @@ import {
 
 const FUNCTION_NAME = "upload-to-s3";
 
-const UPLOADERS = ["manager", "admin"] as const;
+const UPLOADERS = ROLES.staff;
 
 /** Room for the multipart framing and the small text fields around the file. */
 const MULTIPART_ALLOWANCE = 64 * 1024;
 
-/** Upload bodies are read into reused buffers (see buffer_pool.ts); this much may stay idle. */
-const bodyPool = new BufferPool(32 * 1024 * 1024);
-
 /** Largest JSON body the direct-upload routes read. */
 const MAX_JSON_BYTES = 16 * 1024;
 
-/** What the routes use, built once from the configuration. */
+/** What the routes use, built once by the composition root (`index.ts`). */
 export interface UploadServices {
   uploader: ImageUploader;
   direct: DirectUploads;
+  /** Upload bodies are read into reused buffers (see buffer_pool.ts). */
+  bodyPool: BufferPool;
 }
 
-let services: UploadServices | undefined;
-
-/** For tests: use `replacement` (fakes); `undefined` builds from the configuration again. */
-export function setUploadServicesForTests(replacement: UploadServices | undefined): void {
-  services = replacement;
-}
-
-/** The uploader and direct-upload services, built on first use from the configuration. */
-function uploads() {
-  if (services) return services;
-  const settings = uploadSettings(config());
-  const storage = createS3Storage(config());
+/** The real services over `config`'s bucket and the database client `sql`. */
+export function buildUploadServices(config: Config, sql: Sql): UploadServices {
+  const storage = createS3Storage(config);
   const uploader = createImageUploader({
     storage,
-    index: createImageIndex(getDb(config())),
-    settings,
+    index: createImageIndex(sql),
+    settings: uploadSettings(config),
   });
-  services = { uploader, direct: createDirectUploads(storage, uploader) };
-  return services;
+  return {
+    uploader,
+    direct: createDirectUploads(storage, uploader),
+    // At most this much stays idle for reuse.
+    bodyPool: new BufferPool(32 * 1024 * 1024),
+  };
 }
 
+type UploadRouteContext = RouteContext<UploadServices>;
+
 /** Every route of the function; all but health need a manager or an admin. */
-export const ROUTES: readonly Route[] = [
+export const ROUTES: readonly Route<UploadServices>[] = [
   {
     method: "POST",
     path: "/",
@@ -99,14 +98,23 @@ export const ROUTES: readonly Route[] = [
   },
 ];
 
-/** Handles one request (errors are rendered by `serveJson`). */
-export const handle = createRouter({
-  functionName: FUNCTION_NAME,
-  routes: ROUTES,
-});
+/** What the composition root hands the function. */
+export interface UploadHandlerDeps {
+  authenticator: () => Authenticator;
+  services: () => UploadServices;
+  healthChecks: () => Record<string, DependencyCheck>;
+}
 
-async function uploadMultipart({ request }: RouteContext): Promise<Response> {
-  const { uploader } = uploads();
+/**
+ * The function's request handler over `deps`: CORS and error rendering (`serveJson`), then the
+ * router. `index.ts` calls it with the real services; tests with doubles.
+ */
+export function createUploadHandler(deps: UploadHandlerDeps): Handler {
+  return serveJson(createRouter({ functionName: FUNCTION_NAME, routes: ROUTES, ...deps }));
+}
+
+async function uploadMultipart({ request, services }: UploadRouteContext): Promise<Response> {
+  const { uploader, bodyPool } = services;
   const boundary = multipartBoundary(request.headers.get("content-type"));
   if (!boundary) {
     await request.body?.cancel().catch(() => {});
@@ -151,14 +159,14 @@ async function uploadMultipart({ request }: RouteContext): Promise<Response> {
   }
 }
 
-async function prepareDirect({ request, caller }: RouteContext): Promise<Response> {
+async function prepareDirect({ request, caller, services }: UploadRouteContext): Promise<Response> {
   const input = await parseJsonBody(request, DirectUploadRequest, { maxBytes: MAX_JSON_BYTES });
-  return json(await uploads().direct.prepare(input, caller.id), 200);
+  return json(await services.direct.prepare(input, caller.id), 200);
 }
 
-async function confirmDirect({ request, caller }: RouteContext): Promise<Response> {
+async function confirmDirect({ request, caller, services }: UploadRouteContext): Promise<Response> {
   const input = await parseJsonBody(request, DirectConfirmRequest, { maxBytes: MAX_JSON_BYTES });
-  const outcome = await uploads().direct.confirm(input, caller.id);
+  const outcome = await services.direct.confirm(input, caller.id);
   return json(outcome.body, outcome.status);
 }
 

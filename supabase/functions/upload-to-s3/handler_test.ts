@@ -4,22 +4,19 @@
  * may upload at all.
  */
 import assert from "node:assert/strict";
-import upload from "./index.ts";
-import { setUpUploadServices } from "./testdata/services.ts";
-import { setUploadServicesForTests } from "./handler.ts";
+import { composeFunction } from "./index.ts";
+import type { Handler } from "../_shared/server/responses.ts";
+import { setUpUploadServices, upload } from "./testdata/services.ts";
 import { sha256Hex } from "./uploader.ts";
-import { resetConfigForTests } from "../_shared/platform/config.ts";
-import { VALID_FUNCTION_ENV, withEnv } from "../../../tests/support/env.ts";
+import { VALID_FUNCTION_ENV } from "../../../tests/support/env.ts";
 import { samplePng } from "../../../scripts/lib/png.ts";
 import { text } from "../../../tests/support/bytes.ts";
 import {
   headersFor,
-  setTestAuthEnv,
   sqlError,
+  TEST_KEYS,
   type TestCaller,
 } from "../../../tests/support/unit_fakes.ts";
-
-setTestAuthEnv();
 
 const URL_BASE = "https://ref.supabase.co/functions/v1/upload-to-s3";
 const MAX_BYTES = 50_000;
@@ -215,19 +212,28 @@ Deno.test("upload-to-s3: unknown paths 404, other methods 405, preflight 204 wit
 });
 
 Deno.test("upload-to-s3 builds its services from the configuration, and names a missing variable", async () => {
-  setUploadServicesForTests(undefined);
-  resetConfigForTests();
-  await withEnv({ ...VALID_FUNCTION_ENV, AWS_SECRET_ACCESS_KEY: undefined }, async () => {
-    const { status, body } = await post("manager", form({ file: [PNG, "5.png"] }));
-    assert.equal(status, 500);
-    assert.equal(body.error.code, "misconfigured");
-    assert.match(body.error.message, /AWS_SECRET_ACCESS_KEY is not set/);
+  const env = (vars: Record<string, string | undefined>) => ({
+    ...VALID_FUNCTION_ENV,
+    SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: TEST_KEYS.publishable }),
+    LEGACY_JWT_SECRET: TEST_KEYS.legacyJwtSecret,
+    ...vars,
   });
-  resetConfigForTests();
-  await withEnv(VALID_FUNCTION_ENV, async () => {
-    // Answered from the configured services before the bucket or the database is needed.
-    const { status } = await post("manager", "{}", "application/json");
-    assert.equal(status, 415);
-  });
-  resetConfigForTests();
+  const postTo = async (
+    fetch: Handler,
+    body: BodyInit,
+    type?: string,
+  ) => {
+    const headers = await headersFor("manager");
+    if (type) headers["content-type"] = type;
+    const response = await fetch(new Request(URL_BASE, { method: "POST", headers, body }));
+    return { status: response.status, body: await response.json() };
+  };
+  const broken = composeFunction(env({ AWS_SECRET_ACCESS_KEY: undefined }));
+  const refused = await postTo(broken, form({ file: [PNG, "5.png"] }));
+  assert.equal(refused.status, 500);
+  assert.equal(refused.body.error.code, "misconfigured");
+  assert.match(refused.body.error.message, /AWS_SECRET_ACCESS_KEY is not set/);
+  // Answered from the configured services before the bucket or the database is needed.
+  const configured = composeFunction(env({}));
+  assert.equal((await postTo(configured, "{}", "application/json")).status, 415);
 });

@@ -16,44 +16,27 @@
  *
  * @module
  */
+import { createHash, timingSafeEqual } from "node:crypto";
 import { AppError, ERRORS } from "../errors.ts";
+import { type Caller, roleOf } from "./roles.ts";
 import { bearerToken, createTokenVerifier, type JwtClaims, TokenError } from "./jwt.ts";
 import type { TokenVerifier } from "./jwt.ts";
-import { type AuthSettings, authSettingsFromEnv } from "./settings.ts";
-
-/** What a caller may do, from least to most. */
-export type CallerRole = "anon" | "authenticated" | "manager" | "admin" | "service_role";
-
-/** The authenticated caller. */
-export interface Caller {
-  role: CallerRole;
-  /** `sub` (user id), or the API role for keys without a user. */
-  id: string;
-  email?: string;
-  /** The verified token's claims; empty for API keys. */
-  claims: JwtClaims;
-}
+import type { AuthSettings } from "./settings.ts";
 
 /** Turns a request's credentials into a {@linkcode Caller}. */
 export interface Authenticator {
   authenticate(request: Request): Promise<Caller>;
 }
 
-function roleOf(claims: JwtClaims): CallerRole {
-  if (claims.role === "service_role") return "service_role";
-  if (claims.role === "anon") return "anon";
-  const appRole = claims.app_metadata?.role;
-  if (appRole === "admin" || appRole === "manager") return appRole;
-  return "authenticated";
-}
-
-/** Compares secrets without leaking how much of them matched through timing. */
+/**
+ * Compares secrets in constant time (`node:crypto`), so how much of a guessed key matched never
+ * shows in the answer's timing. Keys of different lengths are compared by their SHA-256 digests,
+ * which are always 32 bytes, so the length does not show either.
+ */
 function sameSecret(a: string, b: string): boolean {
-  const x = new TextEncoder().encode(a);
-  const y = new TextEncoder().encode(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
+  const x = createHash("sha256").update(a).digest();
+  const y = createHash("sha256").update(b).digest();
+  return timingSafeEqual(x, y);
 }
 
 const keyCaller = (role: "anon" | "service_role"): Caller => ({ role, id: role, claims: {} });
@@ -151,35 +134,21 @@ export function createAuthenticator(
   };
 }
 
-let cached: Authenticator | undefined;
-
-/** The process's authenticator, from `Deno.env`, built once (a bad variable throws each time). */
-export function defaultAuthenticator(): Authenticator {
-  cached ??= createAuthenticator(authSettingsFromEnv(Deno.env.toObject()));
-  return cached;
-}
-
 /**
- * Reads and verifies the caller's credentials.
+ * Reads and verifies the caller's credentials with `authenticator`.
  *
  * @throws 401 AppError (`unauthorized`, `invalid_token`, `token_expired`) when refused; 500
- * `misconfigured` when the function has no way to verify anyone.
+ * `misconfigured` when the function has no way to verify anyone; anything unexpected becomes a
+ * 500 without internals.
  */
 export async function authenticate(
   request: Request,
-  authenticator?: Authenticator,
+  authenticator: Authenticator,
 ): Promise<Caller> {
   try {
-    return await (authenticator ?? defaultAuthenticator()).authenticate(request);
+    return await authenticator.authenticate(request);
   } catch (error) {
     if (error instanceof AppError) throw error;
     throw ERRORS.Internal("Authentication failed unexpectedly");
   }
-}
-
-/** Throws 403 unless the caller has one of `allowed` (service_role is always allowed). */
-export function requireRole(caller: Caller, allowed: readonly CallerRole[], action: string): void {
-  if (caller.role === "service_role" || allowed.includes(caller.role)) return;
-  const needed = allowed.join(" or ");
-  throw ERRORS.Forbidden(`Only ${needed} users may ${action}; you are signed in as ${caller.role}`);
 }

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { AppError } from "../errors.ts";
-import { authenticate, createAuthenticator, requireRole } from "./authenticate.ts";
+import { authenticate, createAuthenticator } from "./authenticate.ts";
+import { requireRole } from "./roles.ts";
 import { TokenError } from "./jwt.ts";
 import { type AuthSettings, authSettingsFromEnv } from "./settings.ts";
 

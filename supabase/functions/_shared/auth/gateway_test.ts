@@ -6,13 +6,24 @@
 import assert from "node:assert/strict";
 import { parse as parseToml } from "smol-toml";
 import { SignJWT } from "jose";
-import upload from "../../upload-to-s3/index.ts";
-import service from "../../s3-image-service/index.ts";
-import { setTestAuthEnv, TEST_KEYS } from "../../../../tests/support/unit_fakes.ts";
+import { composeFunction as composeUpload } from "../../upload-to-s3/index.ts";
+import { composeFunction as composeService } from "../../s3-image-service/index.ts";
+import { TEST_KEYS } from "../../../../tests/support/unit_fakes.ts";
+import { VALID_FUNCTION_ENV } from "../../../../tests/support/env.ts";
 
-setTestAuthEnv();
+/** What hosted Supabase injects for the unit tests' project, plus a valid configuration. */
+const ENV = {
+  ...VALID_FUNCTION_ENV,
+  SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: TEST_KEYS.publishable }),
+  SUPABASE_SECRET_KEYS: JSON.stringify({ default: TEST_KEYS.secret }),
+  LEGACY_JWT_SECRET: TEST_KEYS.legacyJwtSecret,
+};
 
-const FUNCTIONS = { "upload-to-s3": upload, "s3-image-service": service };
+/** Each function as its composition root builds it from the environment. */
+const FUNCTIONS = {
+  "upload-to-s3": { fetch: composeUpload(ENV) },
+  "s3-image-service": { fetch: composeService(ENV) },
+};
 /** A route of each function that needs a role. */
 const GUARDED_PATH: Record<string, string> = { "upload-to-s3": "", "s3-image-service": "/rebuild" };
 

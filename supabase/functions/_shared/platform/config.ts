@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from "zod";
-import { AppError, ERRORS } from "../errors.ts";
+import { ERRORS } from "../errors.ts";
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
@@ -93,27 +93,4 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       : `${name} is invalid: ${issue.message}`;
   });
   throw ERRORS.Misconfigured(`Function configuration error: ${problems.join("; ")}`);
-}
-
-let cached: Config | undefined;
-let cachedError: AppError | undefined;
-
-/** The process's configuration, validated on first use and then reused. */
-export function config(): Config {
-  if (cached) return cached;
-  if (cachedError) throw cachedError;
-  try {
-    cached = parseConfig(Deno.env.toObject());
-    return cached;
-  } catch (error) {
-    cachedError = error as AppError;
-    console.error(cachedError.message);
-    throw cachedError;
-  }
-}
-
-/** For tests: forget the cached configuration. */
-export function resetConfigForTests(): void {
-  cached = undefined;
-  cachedError = undefined;
 }

@@ -27,8 +27,6 @@ export interface DbSettings {
 /** Connections per isolate; two lets a status read overlap a slice's write. */
 export const MAX_CONNECTIONS = 2;
 
-let client: Sql | undefined;
-
 /**
  * Sizes and counts are `bigint` in SQL; postgres.js would hand them over as strings. Every value
  * we store (bytes of an image, rows of an index) is far below 2^53, so plain numbers are exact.
@@ -128,23 +126,16 @@ export function connectionOptions(url: string) {
 }
 
 /**
- * The shared client, created on first use: from the settings (pooler first) or a URL.
+ * A client from the settings (pooler first) or a URL. Each call makes a new pool of
+ * {@linkcode MAX_CONNECTIONS}: a function's composition root makes one and hands it on.
  *
  * @example
  * ```ts
- * const sql = getDb(config()); // DB_POOLER_URL when set, else SUPABASE_DB_URL
+ * const sql = createDb(parseConfig(Deno.env.toObject())); // DB_POOLER_URL when set
+ * await sql.end({ timeout: 5 }); // when done (tests, shutdown)
  * ```
  */
-export function getDb(target: string | DbSettings): Sql {
-  if (client) return client;
+export function createDb(target: string | DbSettings): Sql {
   const url = typeof target === "string" ? target : databaseUrl(target);
-  client = postgres(url, connectionOptions(url));
-  return client;
-}
-
-/** Closes the shared client (tests and graceful shutdown). */
-export async function closeDb(): Promise<void> {
-  const current = client;
-  client = undefined;
-  await current?.end({ timeout: 5 });
+  return postgres(url, connectionOptions(url));
 }

@@ -1,11 +1,13 @@
 /**
  * The one map of Postgres errors: which SQLSTATEs (and postgres.js connection codes) are
- * transient, which mean a rebuild worker lost its job, and which HTTP error a caller sees for
- * each. Everything that judges a database error asks here.
+ * transient, which mean a rebuild worker lost its job, which HTTP error a caller sees for each,
+ * and the sentence an operator reads in `/health?deep=true`. Everything that judges a database
+ * error asks here; nothing matches an error's message text.
  *
  * @module
  */
 import { type AppError, ERRORS } from "../errors.ts";
+import { StartupRefusedError } from "./db_socket.ts";
 
 /** What a database error means to us. */
 export type DbErrorKind =
@@ -45,11 +47,9 @@ export function dbErrorKind(error: unknown): DbErrorKind | undefined {
   const code = String((error as { code?: unknown })?.code ?? "");
   if (code.startsWith("08")) return "transient"; // connection_exception class
   // 55000 is also what Postgres answers a connection to a database closed to new connections;
-  // our SQL API uses it for a job that moved on. Only the message tells them apart.
-  const message = String((error as { message?: unknown })?.message ?? "");
-  if (code === "55000" && /not currently accepting connections/i.test(message)) {
-    return "unavailable";
-  }
+  // our SQL API uses it for a job that moved on. The transport tells them apart: a refusal
+  // before the connection was ready arrives as a StartupRefusedError (db_socket.ts).
+  if (code === "55000" && error instanceof StartupRefusedError) return "unavailable";
   return KINDS[code];
 }
 
@@ -79,4 +79,22 @@ export function fromPostgresError(error: unknown): AppError | undefined {
     default:
       return undefined;
   }
+}
+
+/**
+ * A secret-free sentence for a database failure, for operators (`/health?deep=true`): its
+ * SQLSTATE or network code and which setting to check, never a URL.
+ */
+export function describeDbFailure(error: unknown): string {
+  const code = (error as { code?: string })?.code;
+  if (code === "28P01" || code === "28000") {
+    return `the database refused our login (${code}): check SUPABASE_DB_URL or DB_POOLER_URL`;
+  }
+  if (code === "3D000") return `the database does not exist (${code})`;
+  if (dbErrorKind(error) === "unavailable") {
+    return `the database is not accepting connections (${code})`;
+  }
+  if (code && /^E[A-Z]+$/.test(code)) return `the database is unreachable (${code})`;
+  if (code === "CONNECT_TIMEOUT") return "the database is unreachable (connect timeout)";
+  return code ? `the database answered with an error (${code})` : "the database is unreachable";
 }

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { dbErrorKind, fromPostgresError, isLostJobError, isTransientDbError } from "./db_errors.ts";
+import {
+  dbErrorKind,
+  describeDbFailure,
+  fromPostgresError,
+  isLostJobError,
+  isTransientDbError,
+} from "./db_errors.ts";
+import { StartupRefusedError } from "./db_socket.ts";
 
 const pgError = (code: string) => Object.assign(new Error(`pg ${code}`), { code });
 
@@ -28,12 +35,38 @@ Deno.test("fromPostgresError() answers each kind with the status a caller can ac
 });
 
 Deno.test("a database closed to new connections is 503, not a lost job, and not retried", () => {
-  const closed = Object.assign(
-    new Error('database "postgres" is not currently accepting connections'),
-    { code: "55000" },
+  // The transport reports a refusal before the connection was ready as its own error type.
+  const closed = new StartupRefusedError(
+    "55000",
+    'database "postgres" is not currently accepting connections',
+    "FATAL",
   );
   assert.equal(dbErrorKind(closed), "unavailable");
   assert.ok(!isTransientDbError(closed), "retrying a closed database only makes callers wait");
   assert.equal(fromPostgresError(closed)?.status, 503);
   assert.ok(isLostJobError(pgError("55000")), "the SQL API's own 55000 still means a lost job");
+  const sameText = Object.assign(
+    new Error('database "postgres" is not currently accepting connections'),
+    {
+      code: "55000",
+    },
+  );
+  assert.ok(isLostJobError(sameText), "the message text decides nothing");
+});
+
+Deno.test("describeDbFailure() names the SQLSTATE and the setting, never a URL", () => {
+  assert.match(describeDbFailure(pgError("28P01")), /refused our login \(28P01\).*SUPABASE_DB_URL/);
+  assert.equal(describeDbFailure(pgError("3D000")), "the database does not exist (3D000)");
+  assert.equal(
+    describeDbFailure(new StartupRefusedError("55000", "closed", "FATAL")),
+    "the database is not accepting connections (55000)",
+  );
+  assert.equal(
+    describeDbFailure(pgError("ECONNREFUSED")),
+    "the database is unreachable (ECONNREFUSED)",
+  );
+  assert.equal(
+    describeDbFailure(new Error("postgresql://u:secret@h/db")),
+    "the database is unreachable",
+  );
 });

@@ -9,13 +9,10 @@
  *
  * @module
  */
-import { authenticate } from "../auth/authenticate.ts";
-import { type Config, config } from "../platform/config.ts";
-import { getDb } from "../platform/db.ts";
-import { describeS3Failure, headBucket } from "../platform/storage.ts";
+import type { Caller } from "../auth/roles.ts";
 import { AppError } from "../errors.ts";
-import { json } from "./responses.ts";
 import { memoryPeak } from "../platform/memory_meter.ts";
+import { json } from "./responses.ts";
 
 /** How long each deep check may take. Well under any gateway limit. */
 export const CHECK_TIMEOUT_MS = 3000;
@@ -65,49 +62,40 @@ class CheckTimeout extends Error {
   }
 }
 
-/** A secret-free sentence for a database failure: its SQLSTATE or network code, never a URL. */
-export function describeDbFailure(error: unknown): string {
-  const code = (error as { code?: string })?.code;
-  if (code === "28P01" || code === "28000") {
-    return `the database refused our login (${code}): check SUPABASE_DB_URL or DB_POOLER_URL`;
-  }
-  if (code === "3D000") return `the database does not exist (${code})`;
-  if (code && /^E[A-Z]+$/.test(code)) return `the database is unreachable (${code})`;
-  if (code === "CONNECT_TIMEOUT") return "the database is unreachable (connect timeout)";
-  return code ? `the database answered with an error (${code})` : "the database is unreachable";
+/**
+ * One dependency a function needs, as its composition root describes it: how to check it, and
+ * the secret-free sentence its failures become (from the Postgres or S3 classifier).
+ */
+export interface DependencyCheck {
+  run: Check;
+  describe: (error: unknown) => string;
 }
 
-/** The deep checks against the real bucket and database of `settings`. */
-export function dependencyChecks(settings: Config): Record<string, Check> {
-  return {
-    bucket: (signal) => headBucket(settings, { signal }),
-    database: async () => {
-      await getDb(settings)`select 1`;
-    },
-  };
+/** What {@linkcode healthResponse} needs. */
+export interface HealthOptions {
+  functionName: string;
+  /** The verified caller (the router authenticated it). */
+  caller: Caller;
+  /** The deep checks; throws a `misconfigured` AppError when the configuration is invalid. */
+  checks: () => Record<string, DependencyCheck>;
 }
 
-/** Answers a health request for `functionName`. */
-export async function healthResponse(request: Request, functionName: string): Promise<Response> {
-  // Who is calling comes first and from the auth settings alone, so a broken storage or
-  // database setting never opens the door: it is reported to authenticated callers instead.
-  const caller = await authenticate(request);
+/** Answers a health request. */
+export async function healthResponse(request: Request, options: HealthOptions): Promise<Response> {
+  const { caller, functionName } = options;
   const deep = ["true", "1"].includes(new URL(request.url).searchParams.get("deep") ?? "");
-  let settings: Config | undefined;
+  let dependencies: Record<string, DependencyCheck> | undefined;
   let configProblem: string | undefined;
   try {
-    settings = config();
+    dependencies = options.checks();
   } catch (error) {
     configProblem = error instanceof AppError ? error.message : "configuration unreadable";
   }
   const checks = deep
-    ? settings
+    ? dependencies
       ? await runChecks(
-        dependencyChecks(settings),
-        (name, error) =>
-          name === "bucket"
-            ? describeS3Failure(error, settings.S3_BUCKET)
-            : describeDbFailure(error),
+        Object.fromEntries(Object.entries(dependencies).map(([name, { run }]) => [name, run])),
+        (name, error) => dependencies[name].describe(error),
       )
       : { bucket: "not checked: the configuration is invalid", database: "not checked" }
     : undefined;

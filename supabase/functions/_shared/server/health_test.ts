@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { describeDbFailure, runChecks } from "./health.ts";
-import { describeS3Failure } from "../platform/storage.ts";
+import { runChecks } from "./health.ts";
+import { describeDbFailure } from "../platform/db_errors.ts";
+import { describeS3Failure } from "../platform/s3_errors.ts";
 
 const describe = (_: string, error: unknown) => `failed: ${(error as Error).message}`;
 

@@ -52,7 +52,9 @@ Deno.test("createRouter() answers 405 with an Allow header, 404 for unknown path
   const handle = serveJson(createRouter({
     functionName: "fn",
     routes: ROUTES,
-    authenticate: () => Promise.reject(new Error("not reached")),
+    authenticator: () => ({ authenticate: () => Promise.reject(new Error("not reached")) }),
+    services: () => ({}),
+    healthChecks: () => ({}),
   }));
   const wrongMethod = await handle(new Request("http://x/fn/files", { method: "PUT" }));
   assert.equal(wrongMethod.status, 405);
@@ -82,7 +84,11 @@ Deno.test("createRouter() adds the CORS headers to a handler's own response", as
       roles: ["manager"],
       handler: () => Promise.resolve(new Response("x")),
     }],
-    authenticate: () => Promise.resolve({ role: "manager", id: "u", claims: {} }),
+    authenticator: () => ({
+      authenticate: () => Promise.resolve({ role: "manager" as const, id: "u", claims: {} }),
+    }),
+    services: () => ({}),
+    healthChecks: () => ({}),
   }));
   const response = await handle(new Request("http://x/functions/v1/fn/files/"));
   assert.equal(response.status, 200);

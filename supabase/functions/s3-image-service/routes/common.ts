@@ -5,13 +5,13 @@
  * @module
  */
 import { z } from "zod";
-import type { Caller } from "../../_shared/auth/authenticate.ts";
+import { type Caller, requireRole, ROLES } from "../../_shared/auth/roles.ts";
 import { ERRORS } from "../../_shared/errors.ts";
 import { json } from "../../_shared/server/responses.ts";
 import type { RebuildJob } from "../jobs/job_store.ts";
 import { jobView } from "../jobs/service.ts";
 import type { SliceOutcome } from "../jobs/slice.ts";
-import { statusUrl } from "../context.ts";
+import { type ServiceContext, statusUrl } from "../services.ts";
 
 /** `:id` of a job: a positive integer. */
 export function jobIdParam(params: Record<string, string>): number {
@@ -33,9 +33,7 @@ export const BudgetSchema = z.strictObject({
 
 /** Refuses a budget from anyone but service_role. */
 export function checkBudgetCaller(caller: Caller, budget: unknown): void {
-  if (budget !== undefined && caller.role !== "service_role") {
-    throw ERRORS.Forbidden("Only service_role may set a rebuild budget");
-  }
+  if (budget !== undefined) requireRole(caller, ROLES.service, "set a rebuild budget");
 }
 
 /** Who started a job, as recorded on it. */
@@ -104,9 +102,10 @@ export const ForceSchema = z.boolean().default(false);
 
 /** `202 Accepted` for a job that goes on in the background. */
 export function acceptedResponse(
+  services: ServiceContext,
   kind: "rebuild" | "reconcile",
   job: RebuildJob,
   extra: Record<string, unknown> = {},
 ): Response {
-  return json({ ...extra, job: jobView(job), statusUrl: statusUrl(kind, job.id) }, 202);
+  return json({ ...extra, job: jobView(job), statusUrl: statusUrl(services, kind, job.id) }, 202);
 }

@@ -5,11 +5,10 @@
  * @module
  */
 import { z } from "zod";
-import { ERRORS } from "../../_shared/errors.ts";
+import { requireRole, ROLES } from "../../_shared/auth/roles.ts";
 import { json } from "../../_shared/server/responses.ts";
 import { parseJsonBody, parseQuery } from "../../_shared/server/json_body.ts";
-import { serviceContext } from "../context.ts";
-import type { RouteContext } from "../../_shared/server/router.ts";
+import type { ServiceRouteContext as RouteContext } from "../handler.ts";
 
 /** Largest page of `GET /files` (each entry carries a signed URL, which costs CPU to sign). */
 export const MAX_LIST_LIMIT = 200;
@@ -31,27 +30,25 @@ const RemoveQuery = z.strictObject({
 });
 
 /** `POST /files` `{filename, force?}` — adds one file with its metadata from S3. */
-export async function addFile({ request, caller }: RouteContext): Promise<Response> {
+export async function addFile({ request, caller, services }: RouteContext): Promise<Response> {
   const body = await parseJsonBody(request, AddBody);
-  if (body.force && caller.role !== "admin" && caller.role !== "service_role") {
-    throw ERRORS.Forbidden("Only admin users may force-add a file the bucket does not hold");
-  }
-  const result = await serviceContext().files.add(body.filename, { force: body.force });
+  if (body.force) requireRole(caller, ROLES.admins, "force-add a file the bucket does not hold");
+  const result = await services.files.add(body.filename, { force: body.force });
   return json(result);
 }
 
 /** `DELETE /files/:filename[?deleteObject=true]` — removes the entry (then the object). */
-export async function removeFile({ request, params }: RouteContext): Promise<Response> {
+export async function removeFile({ request, params, services }: RouteContext): Promise<Response> {
   const { deleteObject } = parseQuery(request, RemoveQuery);
-  const result = await serviceContext().files.remove(params.filename, {
+  const result = await services.files.remove(params.filename, {
     deleteObject: deleteObject === "true",
   });
   return json(result);
 }
 
 /** `GET /files?prefix=&cursor=&limit=` — a page of the index, in byte order, with preview URLs. */
-export async function listFiles({ request }: RouteContext): Promise<Response> {
+export async function listFiles({ request, services }: RouteContext): Promise<Response> {
   const query = parseQuery(request, ListQuery);
-  const page = await serviceContext().files.list(query);
+  const page = await services.files.list(query);
   return json(page);
 }

@@ -10,8 +10,7 @@ import { ERRORS } from "../../_shared/errors.ts";
 import { json } from "../../_shared/server/responses.ts";
 import { parseJsonBody } from "../../_shared/server/json_body.ts";
 import { jobView } from "../jobs/service.ts";
-import { serviceContext } from "../context.ts";
-import type { RouteContext } from "../../_shared/server/router.ts";
+import type { ServiceRouteContext as RouteContext } from "../handler.ts";
 import {
   acceptedResponse,
   assertProgress,
@@ -46,11 +45,11 @@ const runningReconcile = (job: { id: number; mode: string }) =>
 
 /** Starts a rebuild (or finds the running one) for `caller`; a running reconcile is a 409. */
 async function startRebuildJob(
-  caller: RouteContext["caller"],
+  { caller, services }: Pick<RouteContext, "caller" | "services">,
   body: { budget?: z.infer<typeof BudgetSchema>; force: boolean },
 ) {
   checkBudgetCaller(caller, body.budget);
-  const start = await serviceContext().rebuilds.start("rebuild", startedBy(caller), body);
+  const start = await services.rebuilds.start("rebuild", startedBy(caller), body);
   if (start.job.mode !== "rebuild") throw runningReconcile(start.job);
   return start;
 }
@@ -60,9 +59,9 @@ async function startRebuildJob(
  * request. `200 {success, count, job}` when it completed within this request's budget (count:
  * the image keys now indexed from the bucket), else `202 {job, statusUrl}` while it continues.
  */
-export async function seedRebuild({ request, caller }: RouteContext): Promise<Response> {
-  const { rebuilds } = serviceContext();
-  const start = await startRebuildJob(caller, await parseJsonBody(request, SeedBody));
+export async function seedRebuild({ request, caller, services }: RouteContext): Promise<Response> {
+  const { rebuilds } = services;
+  const start = await startRebuildJob({ caller, services }, await parseJsonBody(request, SeedBody));
   const outcome = await rebuilds.drive(start.job);
   assertProgress(outcome);
   if (outcome.state === "finished") {
@@ -70,27 +69,30 @@ export async function seedRebuild({ request, caller }: RouteContext): Promise<Re
     return json({ success: true, count: job.listed - job.skipped, job: jobView(job) });
   }
   const job = outcome.job ?? start.job;
-  return acceptedResponse("rebuild", job, { success: true, started: start.started });
+  return acceptedResponse(services, "rebuild", job, { success: true, started: start.started });
 }
 
 /**
  * `POST /rebuild` — starts a rebuild and answers at once (`202`); the work goes on in fresh
  * invocations. While one runs, answers with that job and `started: false`.
  */
-export async function startRebuild({ request, caller }: RouteContext): Promise<Response> {
-  const { rebuilds } = serviceContext();
-  const start = await startRebuildJob(caller, await parseJsonBody(request, StartBody));
+export async function startRebuild({ request, caller, services }: RouteContext): Promise<Response> {
+  const { rebuilds } = services;
+  const start = await startRebuildJob(
+    { caller, services },
+    await parseJsonBody(request, StartBody),
+  );
   // Reading the status hands a job without a live worker (this new one, or a stalled one) on.
   const job = (await rebuilds.status(start.job.id)) ?? start.job;
-  return acceptedResponse("rebuild", job, {
+  return acceptedResponse(services, "rebuild", job, {
     started: start.started,
     ...(start.message ? { message: start.message } : {}),
   });
 }
 
 /** `GET /rebuild` — the latest job (`{job: null}` when there has been none). */
-export async function latestRebuild(_: RouteContext): Promise<Response> {
-  const job = await serviceContext().rebuilds.status();
+export async function latestRebuild({ services }: RouteContext): Promise<Response> {
+  const job = await services.rebuilds.status();
   return json({ job: job ? jobView(job) : null });
 }
 
@@ -98,9 +100,9 @@ export async function latestRebuild(_: RouteContext): Promise<Response> {
  * `GET /rebuild/:id` — a job's status and progress. A running job whose lease has expired (its
  * worker died) is handed to a new worker here.
  */
-export async function rebuildStatus({ params }: RouteContext): Promise<Response> {
+export async function rebuildStatus({ params, services }: RouteContext): Promise<Response> {
   const id = jobIdParam(params);
-  const job = await serviceContext().rebuilds.status(id);
+  const job = await services.rebuilds.status(id);
   if (!job) throw ERRORS.NotFound(`Rebuild ${id} does not exist`);
   return json({ job: jobView(job) });
 }
@@ -109,18 +111,20 @@ export async function rebuildStatus({ params }: RouteContext): Promise<Response>
  * `POST /rebuild/:id/continue` (service_role) — the worker's self-call: answers `202` at once
  * and runs one slice in the background, then hands the rest on the same way.
  */
-export async function continueRebuild({ request, params }: RouteContext): Promise<Response> {
+export async function continueRebuild(
+  { request, params, services }: RouteContext,
+): Promise<Response> {
   const jobId = jobIdParam(params);
   const body = await parseJsonBody(request, ContinueBody);
   runInBackground(
-    serviceContext().rebuilds.continueChain({ jobId, ...body }),
+    services.rebuilds.continueChain({ jobId, ...body }),
     `Rebuild ${jobId} slice`,
   );
   return json({ accepted: true, job_id: jobId, worker: body.worker }, 202);
 }
 
 /** `POST /rebuild/:id/cancel` — stops a running job; the index stays exactly as it was. */
-export async function cancelRebuild({ params }: RouteContext): Promise<Response> {
-  const job = await serviceContext().rebuilds.cancel(jobIdParam(params));
+export async function cancelRebuild({ params, services }: RouteContext): Promise<Response> {
+  const job = await services.rebuilds.cancel(jobIdParam(params));
   return json({ job: jobView(job) });
 }

@@ -11,8 +11,8 @@ import { json } from "../../_shared/server/responses.ts";
 import { parseJsonBody, parseQuery } from "../../_shared/server/json_body.ts";
 import type { RebuildJob } from "../jobs/job_store.ts";
 import { hasWorkLeft, jobView } from "../jobs/service.ts";
-import { serviceContext } from "../context.ts";
-import type { RouteContext } from "../../_shared/server/router.ts";
+import type { ServiceRouteContext as RouteContext } from "../handler.ts";
+import type { ServiceContext } from "../services.ts";
 import {
   acceptedResponse,
   assertApplied,
@@ -40,14 +40,20 @@ const ApplyBody = z.strictObject({ force: ForceSchema });
 const ReportQuery = z.strictObject({ sampleLimit: SampleLimit.default(100) });
 
 /** The job and, while it waits for review, its report. */
-async function withReport(job: RebuildJob, sampleLimit: number): Promise<Response> {
-  const { rebuilds } = serviceContext();
+async function withReport(
+  services: ServiceContext,
+  job: RebuildJob,
+  sampleLimit: number,
+): Promise<Response> {
+  const { rebuilds } = services;
   if (job.status === "running" && !hasWorkLeft(job)) {
     const report = await rebuilds.preview(job, sampleLimit);
     return json({ job: jobView(job), applied: false, report });
   }
   if (job.status === "succeeded") return json({ job: jobView(job), applied: true });
-  if (job.status === "running") return acceptedResponse("reconcile", job, { applied: false });
+  if (job.status === "running") {
+    return acceptedResponse(services, "reconcile", job, { applied: false });
+  }
   return json({ job: jobView(job), applied: false });
 }
 
@@ -56,10 +62,12 @@ async function withReport(job: RebuildJob, sampleLimit: number): Promise<Respons
  * request. `200 {job, report}` once listed (dry run), `200 {job, applied: true}` with
  * `apply: true`, `202 {job, statusUrl}` while the listing continues.
  */
-export async function startReconcile({ request, caller }: RouteContext): Promise<Response> {
+export async function startReconcile(
+  { request, caller, services }: RouteContext,
+): Promise<Response> {
   const body = await parseJsonBody(request, ReconcileBody);
   checkBudgetCaller(caller, body.budget);
-  const { rebuilds } = serviceContext();
+  const { rebuilds } = services;
   const start = await rebuilds.start("reconcile", startedBy(caller), {
     apply: body.apply,
     budget: body.budget,
@@ -80,7 +88,7 @@ export async function startReconcile({ request, caller }: RouteContext): Promise
       job = applied.job;
     }
     // Already listed and waiting for review: the same dry run again, against today's index.
-    if (!hasWorkLeft(job)) return await withReport(job, body.sampleLimit);
+    if (!hasWorkLeft(job)) return await withReport(services, job, body.sampleLimit);
   }
   const outcome = await rebuilds.drive(job);
   assertProgress(outcome);
@@ -88,10 +96,10 @@ export async function startReconcile({ request, caller }: RouteContext): Promise
     case "finished":
       return json({ job: jobView(outcome.job), applied: true });
     case "listed":
-      return await withReport(outcome.job, body.sampleLimit);
+      return await withReport(services, outcome.job, body.sampleLimit);
     case "more":
     case "busy":
-      return acceptedResponse("reconcile", outcome.job ?? job, { applied: false });
+      return acceptedResponse(services, "reconcile", outcome.job ?? job, { applied: false });
   }
 }
 
@@ -99,25 +107,29 @@ export async function startReconcile({ request, caller }: RouteContext): Promise
  * `GET /reconcile/:id` — the job; while it waits for review, its report (`?sampleLimit=` names
  * per kind). Picks up a reconcile whose worker died, as the rebuild status does.
  */
-export async function reconcileStatus({ request, params }: RouteContext): Promise<Response> {
+export async function reconcileStatus(
+  { request, params, services }: RouteContext,
+): Promise<Response> {
   const id = jobIdParam(params);
   const { sampleLimit } = parseQuery(request, ReportQuery);
-  const job = await serviceContext().rebuilds.status(id);
+  const job = await services.rebuilds.status(id);
   if (!job) throw ERRORS.NotFound(`Reconcile ${id} does not exist`);
   if (job.mode !== "reconcile") {
     throw ERRORS.NotFound(`Job ${id} is a rebuild; read it at /rebuild/${id}`);
   }
-  return await withReport(job, sampleLimit);
+  return await withReport(services, job, sampleLimit);
 }
 
 /**
  * `POST /reconcile/:id/apply` — applies the reviewed reconcile (`200`), or, while it is still
  * listing, marks it to be applied when done (`202`).
  */
-export async function applyReconcile({ request, params }: RouteContext): Promise<Response> {
+export async function applyReconcile(
+  { request, params, services }: RouteContext,
+): Promise<Response> {
   const { force } = await parseJsonBody(request, ApplyBody);
-  const { applied, job } = await serviceContext().rebuilds.apply(jobIdParam(params), { force });
+  const { applied, job } = await services.rebuilds.apply(jobIdParam(params), { force });
   assertApplied(job);
   if (applied) return json({ job: jobView(job), applied: true });
-  return acceptedResponse("reconcile", job, { applied: false });
+  return acceptedResponse(services, "reconcile", job, { applied: false });
 }

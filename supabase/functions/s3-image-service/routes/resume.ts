@@ -8,16 +8,15 @@
  */
 import { json } from "../../_shared/server/responses.ts";
 import { jobView } from "../jobs/service.ts";
-import { serviceContext } from "../context.ts";
-import type { RouteContext } from "../../_shared/server/router.ts";
+import type { ServiceRouteContext as RouteContext } from "../handler.ts";
 
 /**
  * Answers `200 {resumed, job}`: `resumed` is true when a stalled job was handed on; `job` is the
  * latest job (null when there has been none). Harmless to call at any rate: a job with a live
  * worker is left alone.
  */
-export async function resumeStalled({ request }: RouteContext): Promise<Response> {
+export async function resumeStalled({ request, services }: RouteContext): Promise<Response> {
   await request.body?.cancel().catch(() => {}); // pg_net always sends a body; nothing in it counts
-  const { job, resumed } = await serviceContext().rebuilds.resume();
+  const { job, resumed } = await services.rebuilds.resume();
   return json({ resumed, job: job ? jobView(job) : null });
 }

@@ -5,10 +5,9 @@
  * @module
  */
 import { json } from "../../_shared/server/responses.ts";
-import { serviceContext } from "../context.ts";
-import type { RouteContext } from "../../_shared/server/router.ts";
+import type { ServiceRouteContext as RouteContext } from "../handler.ts";
 
 /** Answers `GET /stats`. */
-export async function stats(_: RouteContext): Promise<Response> {
-  return json(await serviceContext().index.stats());
+export async function stats({ services }: RouteContext): Promise<Response> {
+  return json(await services.index.stats());
 }

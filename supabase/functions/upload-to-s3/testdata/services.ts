@@ -1,16 +1,28 @@
 /**
  * The upload function over an in-memory bucket and index, for the handler and direct-upload
- * unit tests.
+ * unit tests: built by the same handler factory the composition root (`index.ts`) uses.
  *
  * @module
  */
-import { setUploadServicesForTests } from "../handler.ts";
+import { BufferPool } from "../buffer_pool.ts";
+import { createUploadHandler } from "../handler.ts";
 import { createDirectUploads } from "../direct_upload.ts";
 import { createImageUploader, uploadSettings } from "../uploader.ts";
 import { parseConfig } from "../../_shared/platform/config.ts";
-import { FakeIndex, FakeStorage } from "../../../../tests/support/unit_fakes.ts";
+import type { Handler } from "../../_shared/server/responses.ts";
+import { FakeIndex, FakeStorage, testAuthenticator } from "../../../../tests/support/unit_fakes.ts";
 
-/** Installs fresh upload services taking files up to `maxBytes`; returns their bucket and index. */
+let current: Handler | undefined;
+
+/** The function as the last {@linkcode setUpUploadServices} built it. */
+export const upload = {
+  fetch(request: Request): Promise<Response> {
+    if (!current) throw new Error("call setUpUploadServices() first");
+    return Promise.resolve(current(request));
+  },
+};
+
+/** Builds the function over a fresh bucket and index taking files up to `maxBytes`. */
 export function setUpUploadServices(maxBytes: number, storage = new FakeStorage()) {
   const index = new FakeIndex();
   const settings = uploadSettings(parseConfig({
@@ -21,6 +33,15 @@ export function setUpUploadServices(maxBytes: number, storage = new FakeStorage(
     MAX_UPLOAD_BYTES: String(maxBytes),
   }));
   const uploader = createImageUploader({ storage, index, settings });
-  setUploadServicesForTests({ uploader, direct: createDirectUploads(storage, uploader) });
+  const services = {
+    uploader,
+    direct: createDirectUploads(storage, uploader),
+    bodyPool: new BufferPool(8 * 1024 * 1024),
+  };
+  current = createUploadHandler({
+    authenticator: testAuthenticator,
+    services: () => services,
+    healthChecks: () => ({}),
+  });
   return { storage, index };
 }

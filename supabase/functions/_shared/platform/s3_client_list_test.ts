@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { S3Client } from "@aws-sdk/client-s3";
 import type { AppError } from "../errors.ts";
 import { parseConfig } from "./config.ts";
-import { createS3Storage } from "./storage.ts";
+import { createS3Storage } from "./s3_client.ts";
 
 /** A store whose every ListObjectsV2 answer is `xml`. */
 function listingWith(xml: string) {

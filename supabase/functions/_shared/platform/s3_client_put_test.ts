@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { S3Client } from "@aws-sdk/client-s3";
 import { parseConfig } from "./config.ts";
-import { createS3Storage } from "./storage.ts";
+import { createS3Storage } from "./s3_client.ts";
 
 /** An S3 client whose every request gets `headers` back, and which records what it sent. */
 function answering(headers: Record<string, string>) {

@@ -1,25 +1,25 @@
 /**
- * The function's dependencies, built once per process from the validated configuration: the
- * database client, the bucket, the index, the file operations and the rebuild service.
+ * What `s3-image-service` is made of, wired once by its composition root (`index.ts`): the
+ * index, the file operations and the rebuild service over one database client and one bucket.
+ * Nothing here is a process-wide singleton; tests build the same context over doubles.
  *
  * @module
  */
-import { authSettingsFromEnv, selfCallKey } from "../_shared/auth/settings.ts";
-import { type Config, config } from "../_shared/platform/config.ts";
-import { createContinuation } from "./jobs/continuation.ts";
-import { getDb } from "../_shared/platform/db.ts";
-import { createFileAdmin, type FileAdmin } from "./file_admin.ts";
+import { type AuthSettings, selfCallKey } from "../_shared/auth/settings.ts";
+import type { Config } from "../_shared/platform/config.ts";
+import type { Sql } from "../_shared/platform/db.ts";
+import { createS3Storage } from "../_shared/platform/s3_client.ts";
 import { createImageIndex, type ImageIndex } from "../_shared/images/image_index.ts";
+import { createFileAdmin, type FileAdmin } from "./file_admin.ts";
+import { createContinuation } from "./jobs/continuation.ts";
 import { createRebuildJobs } from "./jobs/job_store.ts";
 import { createRebuildService, type RebuildService } from "./jobs/service.ts";
-import { createS3Storage } from "../_shared/platform/storage.ts";
 
 /** This function's name, as deployed and as routed by the host. */
 export const FUNCTION_NAME = "s3-image-service";
 
 /** Everything the routes use. */
 export interface ServiceContext {
-  config: Config;
   index: ImageIndex;
   files: FileAdmin;
   rebuilds: RebuildService;
@@ -27,13 +27,17 @@ export interface ServiceContext {
   functionUrl?: string;
 }
 
-let context: ServiceContext | undefined;
+/** What {@linkcode buildServices} wires together. */
+export interface ServiceInputs {
+  config: Config;
+  /** The one database client of this isolate. */
+  sql: Sql;
+  /** For the key the rebuild's self-continuation calls with. */
+  auth: AuthSettings;
+}
 
-/** The process's context, created on first use (a bad configuration throws a clear 500). */
-export function serviceContext(): ServiceContext {
-  if (context) return context;
-  const settings = config();
-  const sql = getDb(settings);
+/** The real services over Postgres and S3; contacts neither until a request needs them. */
+export function buildServices({ config: settings, sql, auth }: ServiceInputs): ServiceContext {
   const storage = createS3Storage(settings);
   const index = createImageIndex(sql);
   const functionUrl = settings.SUPABASE_URL
@@ -43,7 +47,7 @@ export function serviceContext(): ServiceContext {
   // the continuation; the closure breaks the cycle.
   const continuation = createContinuation({
     functionUrl,
-    serviceRoleKey: selfCallKey(authSettingsFromEnv(Deno.env.toObject())),
+    serviceRoleKey: selfCallKey(auth),
     runHere: (request) => rebuilds.continueChain(request),
     maxHops: settings.REBUILD_MAX_HOPS,
   });
@@ -62,8 +66,7 @@ export function serviceContext(): ServiceContext {
       cpuClock: settings.REBUILD_BUDGET_CLOCKS.cpu,
     },
   });
-  context = {
-    config: settings,
+  return {
     index,
     files: createFileAdmin({
       index,
@@ -74,19 +77,14 @@ export function serviceContext(): ServiceContext {
     rebuilds,
     functionUrl,
   };
-  return context;
-}
-
-/**
- * For tests: makes `replacement` the process's context (fakes instead of S3 and Postgres);
- * `undefined` builds it from the configuration again on next use.
- */
-export function setServiceContextForTests(replacement: ServiceContext | undefined): void {
-  context = replacement;
 }
 
 /** Where a job's status can be read: absolute when the public URL is known. */
-export function statusUrl(kind: "rebuild" | "reconcile", jobId: number): string {
-  const base = serviceContext().functionUrl ?? `/functions/v1/${FUNCTION_NAME}`;
+export function statusUrl(
+  services: Pick<ServiceContext, "functionUrl">,
+  kind: "rebuild" | "reconcile",
+  jobId: number,
+): string {
+  const base = services.functionUrl ?? `/functions/v1/${FUNCTION_NAME}`;
   return `${base}/${kind}/${jobId}`;
 }

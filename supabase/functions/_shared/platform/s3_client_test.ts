@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "./config.ts";
-import { createS3Storage } from "./storage.ts";
+import { createS3Storage } from "./s3_client.ts";
 
 const BASE = {
   AWS_ACCESS_KEY: "AKIAEXAMPLE",
