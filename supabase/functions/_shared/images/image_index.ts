@@ -68,11 +68,14 @@ export function createImageIndex(sql: Sql): ImageIndex {
     },
 
     async remove(filename) {
-      const [{ result }] = await retryDb(() =>
-        sql`select public.remove_file_from_s3_cache(${filename}) as result`
+      // The name's problem (NULL for a valid name) comes back beside the outcome, so a valid
+      // name that did not remove anything is simply absent: no message text is interpreted.
+      const [{ problem, result }] = await retryDb(() =>
+        sql`select public.s3_cache_filename_problem(${filename}) as problem,
+                   public.remove_file_from_s3_cache(${filename}) as result`
       );
       if (result === "SUCCESS") return true;
-      if (String(result).endsWith("it is not in the cache")) return false;
+      if (problem === null) return false;
       throw ERRORS.NameInvalid(result);
     },
 
