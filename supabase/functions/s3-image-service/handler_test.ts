@@ -7,15 +7,14 @@ import assert from "node:assert/strict";
 import { createServiceHandler } from "./handler.ts";
 import { createFileAdmin } from "./file_admin.ts";
 import { createRebuildService } from "./jobs/service.ts";
+import { FakeIndex } from "../_shared/images/testdata/fake_index.ts";
+import { FakeJobs, RecordingContinuation } from "./jobs/testdata/fakes.ts";
+import { FakeStorage } from "../_shared/platform/testdata/fake_storage.ts";
 import {
-  FakeIndex,
-  FakeJobs,
-  FakeStorage,
-  RecordingContinuation,
   requestAs,
   testAuthenticator,
   type TestCaller,
-} from "../../../tests/support/unit_fakes.ts";
+} from "../_shared/auth/testdata/test_callers.ts";
 
 const BASE = "https://ref.supabase.co/functions/v1/s3-image-service";
 

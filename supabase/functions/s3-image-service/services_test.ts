@@ -3,7 +3,7 @@ import { composeFunction } from "./index.ts";
 import { buildServices, statusUrl } from "./services.ts";
 import { parseConfig } from "../_shared/platform/config.ts";
 import { createDb } from "../_shared/platform/db.ts";
-import { requestAs, TEST_AUTH_SETTINGS, TEST_KEYS } from "../../../tests/support/unit_fakes.ts";
+import { requestAs, TEST_AUTH_SETTINGS, TEST_KEYS } from "../_shared/auth/testdata/test_callers.ts";
 import { VALID_FUNCTION_ENV } from "../../../tests/support/env.ts";
 
 /** The environment hosted Supabase would inject for the unit tests' project, plus `vars`. */

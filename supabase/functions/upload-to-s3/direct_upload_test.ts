@@ -8,12 +8,9 @@ import { setUpUploadServices, upload } from "./testdata/services.ts";
 import { ownerSegment, STAGING_PREFIX } from "./direct_upload.ts";
 import { samplePng } from "../../../scripts/lib/png.ts";
 import { text } from "../../../tests/support/bytes.ts";
-import {
-  FakeStorage,
-  requestAs,
-  sqlError,
-  type TestCaller,
-} from "../../../tests/support/unit_fakes.ts";
+import { FakeStorage } from "../_shared/platform/testdata/fake_storage.ts";
+import { requestAs, type TestCaller } from "../_shared/auth/testdata/test_callers.ts";
+import { sqlError } from "../_shared/platform/testdata/sql_error.ts";
 
 const BASE = "https://ref.supabase.co/functions/v1/upload-to-s3";
 const MAX_BYTES = 100_000;

@@ -11,12 +11,8 @@ import { sha256Hex } from "./uploader.ts";
 import { VALID_FUNCTION_ENV } from "../../../tests/support/env.ts";
 import { samplePng } from "../../../scripts/lib/png.ts";
 import { text } from "../../../tests/support/bytes.ts";
-import {
-  headersFor,
-  sqlError,
-  TEST_KEYS,
-  type TestCaller,
-} from "../../../tests/support/unit_fakes.ts";
+import { headersFor, TEST_KEYS, type TestCaller } from "../_shared/auth/testdata/test_callers.ts";
+import { sqlError } from "../_shared/platform/testdata/sql_error.ts";
 
 const URL_BASE = "https://ref.supabase.co/functions/v1/upload-to-s3";
 const MAX_BYTES = 50_000;

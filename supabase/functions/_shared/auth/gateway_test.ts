@@ -8,7 +8,7 @@ import { parse as parseToml } from "smol-toml";
 import { SignJWT } from "jose";
 import { composeFunction as composeUpload } from "../../upload-to-s3/index.ts";
 import { composeFunction as composeService } from "../../s3-image-service/index.ts";
-import { TEST_KEYS } from "../../../../tests/support/unit_fakes.ts";
+import { TEST_KEYS } from "./testdata/test_callers.ts";
 import { VALID_FUNCTION_ENV } from "../../../../tests/support/env.ts";
 
 /** What hosted Supabase injects for the unit tests' project, plus a valid configuration. */

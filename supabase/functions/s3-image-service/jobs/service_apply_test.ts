@@ -2,13 +2,10 @@ import assert from "node:assert/strict";
 import { AppError } from "../../_shared/errors.ts";
 import { createRebuildService, hasWorkLeft, jobView } from "./service.ts";
 import type { JobSummary } from "./job_store.ts";
-import {
-  FakeIndex,
-  FakeJobs,
-  FakeStorage,
-  RecordingContinuation,
-  sqlError,
-} from "../../../../tests/support/unit_fakes.ts";
+import { FakeIndex } from "../../_shared/images/testdata/fake_index.ts";
+import { FakeJobs, RecordingContinuation } from "./testdata/fakes.ts";
+import { FakeStorage } from "../../_shared/platform/testdata/fake_storage.ts";
+import { sqlError } from "../../_shared/platform/testdata/sql_error.ts";
 
 const DEFAULTS = { budget: { cpuMs: 1000, wallMs: 60_000 }, leaseSeconds: 60 };
 

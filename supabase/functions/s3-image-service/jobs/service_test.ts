@@ -22,7 +22,7 @@ const DEFAULTS: RebuildDefaults = {
 };
 
 Deno.test("a rebuild's chain counts its hops and every slice keeps the configured work budget", async () => {
-  const jobs = new FakeJobs();
+  const jobs = FakeJobs.running();
   const { scheduled, continuation } = recordingContinuation();
   const service = createRebuildService({
     jobs,
@@ -45,7 +45,7 @@ Deno.test("a rebuild's chain counts its hops and every slice keeps the configure
 });
 
 Deno.test("resume() hands a job whose lease expired to a new worker and leaves a live one alone", async () => {
-  const jobs = new FakeJobs();
+  const jobs = FakeJobs.running();
   const { scheduled, continuation } = recordingContinuation();
   const service = createRebuildService({
     jobs,

@@ -27,11 +27,11 @@ function options(
 }
 
 Deno.test("runSlice() lists every page, stages each once and finishes within a roomy budget", async () => {
-  const jobs = new FakeJobs();
+  const jobs = FakeJobs.running();
   const bucket = fakeBucket(keys(95));
   const outcome = await runSlice(options(jobs, bucket));
   assert.equal(outcome.state, "finished");
-  assert.equal(jobs.staged.size, 95);
+  assert.equal(jobs.acceptedKeys().size, 95);
   assert.equal(jobs.job.pages, 10);
   assert.equal(jobs.invocations.length, 1);
   assert.deepEqual({ ...jobs.invocations[0], wallMs: 0 }, {
@@ -44,7 +44,7 @@ Deno.test("runSlice() lists every page, stages each once and finishes within a r
 });
 
 Deno.test("runSlice() without process.cpuUsage stops at its page budget and records the clocks it used", async () => {
-  const jobs = new FakeJobs();
+  const jobs = FakeJobs.running();
   const bucket = fakeBucket(keys(95));
   const states: string[] = [];
   for (let slice = 0; slice < 10; slice++) {
@@ -64,7 +64,7 @@ Deno.test("runSlice() without process.cpuUsage stops at its page budget and reco
 });
 
 Deno.test("runSlice() stops before its CPU budget would overrun; the next slice resumes from the token", async () => {
-  const jobs = new FakeJobs();
+  const jobs = FakeJobs.running();
   const cost = { cpu: 0, cpuPerPage: 30 };
   const clock: BudgetClock = { cpuMs: () => cost.cpu, wallMs: () => 0 };
   const bucket = fakeBucket(keys(95), cost);
@@ -78,7 +78,7 @@ Deno.test("runSlice() stops before its CPU budget would overrun; the next slice 
   }
   assert.equal(states.at(-1), "finished");
   assert.ok(states.length >= 3, `expected several slices, got ${states.join(",")}`);
-  assert.equal(jobs.staged.size, 95);
+  assert.equal(jobs.acceptedKeys().size, 95);
   assert.equal(jobs.job.listed, 95, "no page was staged twice");
   for (const invocation of jobs.invocations) {
     assert.ok(invocation.cpuMs !== null && invocation.cpuMs <= 100, `${invocation.cpuMs}`);
@@ -89,7 +89,7 @@ Deno.test("runSlice() stops before its CPU budget would overrun; the next slice 
 });
 
 Deno.test("runSlice() fails the job with a readable error when a page cannot be listed, index untouched", async () => {
-  const jobs = new FakeJobs();
+  const jobs = FakeJobs.running();
   const bucket = fakeBucket(keys(30));
   bucket.listFaults.push(
     undefined,
@@ -105,7 +105,7 @@ Deno.test("runSlice() fails the job with a readable error when a page cannot be 
 });
 
 Deno.test("runSlice() pauses when the database stays unreachable: the job is neither failed nor finished", async () => {
-  const jobs = new FakeJobs();
+  const jobs = FakeJobs.running();
   jobs.faults.push({ method: "stagePage", error: sqlError("ECONNREFUSED"), times: 100 });
   const outcome = await runSlice(options(jobs, fakeBucket(keys(30))));
   assert.equal(outcome.state, "paused");
@@ -115,16 +115,16 @@ Deno.test("runSlice() pauses when the database stays unreachable: the job is nei
 });
 
 Deno.test("runSlice() goes on when a page committed but its reply was lost to a connection reset", async () => {
-  const jobs = new FakeJobs();
+  const jobs = FakeJobs.running();
   jobs.faults.push({ method: "stagePage", error: sqlError("ECONNRESET"), times: 1, commit: true });
   const outcome = await runSlice(options(jobs, fakeBucket(keys(30))));
   assert.equal(outcome.state, "finished");
   assert.equal(jobs.job.listed, 30);
-  assert.equal(jobs.staged.size, 30);
+  assert.equal(jobs.acceptedKeys().size, 30);
 });
 
 Deno.test("runSlice() stops quietly when the job is cancelled under it", async () => {
-  const jobs = new FakeJobs();
+  const jobs = FakeJobs.running();
   const bucket = fakeBucket(keys(50));
   const list = bucket.listPage.bind(bucket);
   bucket.listPage = (o) => {
@@ -138,7 +138,7 @@ Deno.test("runSlice() stops quietly when the job is cancelled under it", async (
 });
 
 Deno.test("runSlice() does nothing while another live worker holds the lease", async () => {
-  const jobs = new FakeJobs();
+  const jobs = FakeJobs.running();
   jobs.job.lease_owner = "other";
   jobs.job.lease_expires_at = new Date(Date.now() + 60_000).toISOString();
   const bucket = fakeBucket(keys(10));
@@ -148,12 +148,12 @@ Deno.test("runSlice() does nothing while another live worker holds the lease", a
 });
 
 Deno.test("runSlice() leaves a listed reconcile for review, and applies one marked apply", async () => {
-  const review = new FakeJobs("reconcile", { apply: false });
+  const review = FakeJobs.running("reconcile", { apply: false });
   assert.equal((await runSlice(options(review, fakeBucket(keys(15))))).state, "listed");
   assert.equal(review.job.status, "running");
   assert.ok(review.job.listing_complete);
 
-  const apply = new FakeJobs("reconcile", { apply: true });
+  const apply = FakeJobs.running("reconcile", { apply: true });
   assert.equal((await runSlice(options(apply, fakeBucket(keys(15))))).state, "finished");
 });
 
@@ -167,7 +167,7 @@ Deno.test("runSlice() hands every refused key to the database for counting and n
     "_incoming/x.png",
     ...Array.from({ length: 22 }, (_, i) => `sub/${String(i).padStart(2, "0")}.jpg`),
   ];
-  const jobs = new FakeJobs();
+  const jobs = FakeJobs.running();
   const handed: string[] = [];
   const stagePage = jobs.stagePage.bind(jobs);
   jobs.stagePage = (id, worker, page) => {

@@ -10,7 +10,9 @@ import { createDirectUploads } from "../direct_upload.ts";
 import { createImageUploader, uploadSettings } from "../uploader.ts";
 import { parseConfig } from "../../_shared/platform/config.ts";
 import type { Handler } from "../../_shared/server/responses.ts";
-import { FakeIndex, FakeStorage, testAuthenticator } from "../../../../tests/support/unit_fakes.ts";
+import { FakeIndex } from "../../_shared/images/testdata/fake_index.ts";
+import { FakeStorage } from "../../_shared/platform/testdata/fake_storage.ts";
+import { testAuthenticator } from "../../_shared/auth/testdata/test_callers.ts";
 
 let current: Handler | undefined;
 

@@ -1,0 +1,112 @@
+/**
+ * An in-memory bucket behind the {@linkcode ImageStorage} interface, for unit tests of the
+ * handlers, routes and services. Integration tests use the real S3 protocol instead.
+ *
+ * @module
+ */
+import {
+  type ImageStorage,
+  KeyExistsError,
+  type PutOptions,
+  SourceChangedError,
+  type StoredObject,
+} from "../storage.ts";
+
+/** An object of the fake bucket. */
+export type FakeObject = StoredObject & { bytes: Uint8Array };
+
+/** An in-memory bucket implementing every {@linkcode ImageStorage} call. */
+export class FakeStorage implements ImageStorage {
+  readonly bucket = "fake-bucket";
+  objects = new Map<string, FakeObject>();
+  deleted: string[] = [];
+  /** Wall time each listing page takes (to make a rebuild spend its budget). */
+  listDelayMs = 0;
+  /** When set, every listing rejects with it. */
+  listError: unknown;
+  #etags = 0;
+
+  /** Puts `bytes` at `key` directly, as another client would. */
+  seed(key: string, bytes: Uint8Array = new Uint8Array([1]), metadata?: Record<string, string>) {
+    this.objects.set(key, {
+      key,
+      size: bytes.length,
+      etag: `etag-${++this.#etags}`,
+      lastModified: new Date(1_700_000_000_000),
+      contentType: "application/octet-stream",
+      metadata,
+      bytes,
+    });
+  }
+
+  put(key: string, body: Uint8Array, options: PutOptions) {
+    if (options.onlyIfAbsent && this.objects.has(key)) {
+      return Promise.reject(new KeyExistsError(key));
+    }
+    this.seed(key, body, options.metadata);
+    const object = this.objects.get(key)!;
+    object.contentType = options.contentType;
+    return Promise.resolve({ etag: object.etag, lastModified: object.lastModified });
+  }
+
+  copy(source: string, key: string, options: PutOptions & { sourceIfMatch?: string }) {
+    const from = this.objects.get(source);
+    if (!from) return Promise.reject(Object.assign(new Error("NoSuchKey"), { name: "NoSuchKey" }));
+    if (options.sourceIfMatch && from.etag !== options.sourceIfMatch) {
+      return Promise.reject(new SourceChangedError(source));
+    }
+    return this.put(key, from.bytes, options) as Promise<{ etag: string; lastModified: Date }>;
+  }
+
+  head(key: string) {
+    const object = this.objects.get(key);
+    if (!object) return Promise.resolve(null);
+    const { bytes: _, ...meta } = object;
+    return Promise.resolve(meta);
+  }
+
+  getRange(key: string, start: number, end: number) {
+    return this.get(key).then((bytes) => bytes.slice(start, end + 1));
+  }
+
+  get(key: string) {
+    const object = this.objects.get(key);
+    return object ? Promise.resolve(object.bytes) : Promise.reject(new Error(`No ${key}`));
+  }
+
+  async getWithEtag(key: string) {
+    return { bytes: await this.get(key), etag: this.objects.get(key)!.etag };
+  }
+
+  delete(key: string) {
+    this.deleted.push(key);
+    this.objects.delete(key);
+    return Promise.resolve();
+  }
+
+  async listPage(options: { prefix?: string; token?: string; maxKeys?: number } = {}) {
+    if (this.listDelayMs) await new Promise((resolve) => setTimeout(resolve, this.listDelayMs));
+    if (this.listError) throw this.listError;
+    const keys = [...this.objects.keys()].filter((k) => k.startsWith(options.prefix ?? "")).sort();
+    const from = options.token ? keys.findIndex((k) => k > options.token!) : 0;
+    const rest = from < 0 ? [] : keys.slice(from);
+    const page = rest.slice(0, options.maxKeys ?? 1000);
+    return {
+      objects: page.map((key) => {
+        const { size, etag, lastModified } = this.objects.get(key)!;
+        return { key, size, etag, lastModified };
+      }),
+      nextToken: rest.length > page.length ? page.at(-1) : undefined,
+    };
+  }
+
+  signedGetUrl(key: string, seconds: number) {
+    return Promise.resolve(`https://s3.test/${this.bucket}/${key}?get&expires=${seconds}`);
+  }
+
+  signedPutUrl(key: string, options: { contentType: string; contentLength: number }) {
+    return Promise.resolve(
+      `https://s3.test/${this.bucket}/${key}?put&type=${options.contentType}&length=${options.contentLength}`,
+    );
+  }
+}
