@@ -15,7 +15,7 @@ import { createImageIndex } from "../_shared/images/image_index.ts";
 import { imageKey } from "../_shared/images/names.ts";
 import type { Config } from "../_shared/platform/config.ts";
 import type { Sql } from "../_shared/platform/db.ts";
-import { memoryPeak } from "../_shared/platform/memory_meter.ts";
+import type { PeakMeter } from "../_shared/platform/memory_meter.ts";
 import { createS3Storage } from "../_shared/platform/s3_client.ts";
 import { readBodyLimited } from "../_shared/server/body_limit.ts";
 import type { DependencyCheck } from "../_shared/server/health.ts";
@@ -53,10 +53,12 @@ export interface UploadServices {
   direct: DirectUploads;
   /** Upload bodies are read into reused buffers (see buffer_pool.ts). */
   bodyPool: BufferPool;
+  /** The isolate's memory meter, sampled where an upload holds the most (see `/health`). */
+  memory: PeakMeter;
 }
 
 /** The real services over `config`'s bucket and the database client `sql`. */
-export function buildUploadServices(config: Config, sql: Sql): UploadServices {
+export function buildUploadServices(config: Config, sql: Sql, memory: PeakMeter): UploadServices {
   const storage = createS3Storage(config);
   const uploader = createImageUploader({
     storage,
@@ -68,6 +70,7 @@ export function buildUploadServices(config: Config, sql: Sql): UploadServices {
     direct: createDirectUploads(storage, uploader),
     // At most this much stays idle for reuse.
     bodyPool: new BufferPool(32 * 1024 * 1024),
+    memory,
   };
 }
 
@@ -103,6 +106,7 @@ export interface UploadHandlerDeps {
   authenticator: () => Authenticator;
   services: () => UploadServices;
   healthChecks: () => Record<string, DependencyCheck>;
+  memory?: PeakMeter;
 }
 
 /**
@@ -114,7 +118,7 @@ export function createUploadHandler(deps: UploadHandlerDeps): Handler {
 }
 
 async function uploadMultipart({ request, services }: UploadRouteContext): Promise<Response> {
-  const { uploader, bodyPool } = services;
+  const { uploader, bodyPool, memory } = services;
   const boundary = multipartBoundary(request.headers.get("content-type"));
   if (!boundary) {
     await request.body?.cancel().catch(() => {});
@@ -133,7 +137,7 @@ async function uploadMultipart({ request, services }: UploadRouteContext): Promi
       ),
     pool: bodyPool,
   });
-  memoryPeak.sample();
+  memory.sample();
   try {
     const form = parseMultipart(body, boundary);
     const file = form.files.get("file");
@@ -151,7 +155,7 @@ async function uploadMultipart({ request, services }: UploadRouteContext): Promi
       bytes: file.bytes,
       replace: isTrue(form.fields.get("replace")),
     });
-    memoryPeak.sample();
+    memory.sample();
     return json(outcome.body, outcome.status);
   } finally {
     // The upload is stored (or refused) and nothing refers to its bytes any more.

@@ -12,6 +12,7 @@ import { createAuthenticator } from "../_shared/auth/authenticate.ts";
 import { authSettingsFromEnv } from "../_shared/auth/settings.ts";
 import { parseConfig } from "../_shared/platform/config.ts";
 import { createDb } from "../_shared/platform/db.ts";
+import { PeakMeter } from "../_shared/platform/memory_meter.ts";
 import { once } from "../_shared/server/once.ts";
 import type { Handler } from "../_shared/server/responses.ts";
 import { platformChecks } from "../_shared/server/platform_checks.ts";
@@ -25,10 +26,12 @@ import { buildUploadServices, createUploadHandler } from "./handler.ts";
 export function composeFunction(env: Record<string, string | undefined>): Handler {
   const config = once(() => parseConfig(env));
   const sql = once(() => createDb(config()));
+  const memory = new PeakMeter();
   return createUploadHandler({
     authenticator: once(() => createAuthenticator(authSettingsFromEnv(env))),
-    services: once(() => buildUploadServices(config(), sql())),
+    services: once(() => buildUploadServices(config(), sql(), memory)),
     healthChecks: () => platformChecks(config(), sql()),
+    memory,
   });
 }
 

@@ -1,7 +1,8 @@
 /**
  * The isolate's memory, as an edge runtime meters it: the V8 heap in use plus the memory of
  * ArrayBuffers (request bodies, SDK buffers). Upload handlers sample it at their high points;
- * the health endpoint reports the peak to operators and benchmarks. The process's RSS also
+ * the health endpoint reports the peak to operators and benchmarks. A function's composition
+ * root makes one meter per isolate and hands it to both. The process's RSS also
  * holds the runtime's own HTTP buffers and allocator slack, which no function code controls.
  *
  * @module
@@ -31,6 +32,3 @@ export class PeakMeter {
     return peak;
   }
 }
-
-/** The worker's meter: one isolate, one peak. */
-export const memoryPeak = new PeakMeter();

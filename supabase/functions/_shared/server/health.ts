@@ -11,7 +11,7 @@
  */
 import type { Caller } from "../auth/roles.ts";
 import { AppError } from "../errors.ts";
-import { memoryPeak } from "../platform/memory_meter.ts";
+import type { PeakMeter } from "../platform/memory_meter.ts";
 import { json } from "./responses.ts";
 
 /** How long each deep check may take. Well under any gateway limit. */
@@ -78,6 +78,8 @@ export interface HealthOptions {
   caller: Caller;
   /** The deep checks; throws a `misconfigured` AppError when the configuration is invalid. */
   checks: () => Record<string, DependencyCheck>;
+  /** The isolate's memory meter, which the function samples at its peaks (service_role sees it). */
+  memory?: PeakMeter;
 }
 
 /** Answers a health request. */
@@ -108,11 +110,11 @@ export async function healthResponse(request: Request, options: HealthOptions): 
     ...(configProblem ? { configuration: configProblem } : {}),
     ...(checks ? { checks } : {}),
     // For operators only: the worker's memory, and its isolate's peak since the last such look.
-    ...(caller.role === "service_role" ? { memory: memoryReport() } : {}),
+    ...(caller.role === "service_role" ? { memory: memoryReport(options.memory) } : {}),
   }, ok ? 200 : deep ? 503 : 500);
 }
 
-function memoryReport() {
+function memoryReport(meter: PeakMeter | undefined) {
   const usage = Deno.memoryUsage();
   const isolateBytes = usage.heapUsed + usage.external;
   return {
@@ -120,6 +122,6 @@ function memoryReport() {
     heapUsedBytes: usage.heapUsed,
     externalBytes: usage.external,
     isolateBytes,
-    peakIsolateBytes: Math.max(isolateBytes, memoryPeak.takePeak()),
+    peakIsolateBytes: Math.max(isolateBytes, meter?.takePeak() ?? 0),
   };
 }

@@ -9,6 +9,7 @@
 import { authenticate, type Authenticator } from "../auth/authenticate.ts";
 import { type Caller, type CallerRole, requireRole } from "../auth/roles.ts";
 import { ERRORS } from "../errors.ts";
+import type { PeakMeter } from "../platform/memory_meter.ts";
 import { type DependencyCheck, healthResponse } from "./health.ts";
 import { subPath } from "./responses.ts";
 
@@ -101,6 +102,8 @@ export interface RouterOptions<S> {
   services: () => S;
   /** The deep health checks of `GET /health?deep=true` (see health.ts). */
   healthChecks: () => Record<string, DependencyCheck>;
+  /** The isolate's memory meter, reported to service_role by `GET /health`. */
+  memory?: PeakMeter;
 }
 
 /** Anyone with a valid credential may ask a function whether it is healthy. */
@@ -152,6 +155,7 @@ export function createRouter<S>(
         functionName: options.functionName,
         caller,
         checks: options.healthChecks,
+        memory: options.memory,
       });
     }
     return await route.handler({ request, params, caller, services: options.services() });

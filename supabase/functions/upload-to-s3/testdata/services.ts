@@ -9,6 +9,7 @@ import { createUploadHandler } from "../handler.ts";
 import { createDirectUploads } from "../direct_upload.ts";
 import { createImageUploader, uploadSettings } from "../uploader.ts";
 import { parseConfig } from "../../_shared/platform/config.ts";
+import { PeakMeter } from "../../_shared/platform/memory_meter.ts";
 import type { Handler } from "../../_shared/server/responses.ts";
 import { FakeIndex } from "../../_shared/images/testdata/fake_index.ts";
 import { FakeStorage } from "../../_shared/platform/testdata/fake_storage.ts";
@@ -39,6 +40,7 @@ export function setUpUploadServices(maxBytes: number, storage = new FakeStorage(
     uploader,
     direct: createDirectUploads(storage, uploader),
     bodyPool: new BufferPool(8 * 1024 * 1024),
+    memory: new PeakMeter(),
   };
   current = createUploadHandler({
     authenticator: testAuthenticator,
