@@ -1,5 +1,5 @@
 /**
- * Run: `deno bench --allow-read supabase/functions/_shared/images/sniff_bench.ts`.
+ * Run: `deno bench --allow-read supabase/functions/upload-to-s3/sniffing/sniff_bench.ts`.
  * `inspectImage()` on a 1 MiB JPEG, the upload benchmark's hot path. Its scan data is seeded
  * noise, so every byte value (and a `<` every ~256 bytes) occurs as in a real photo's
  * entropy-coded data.
