@@ -9,9 +9,23 @@
  * | `POST /auth/v1/token?grant_type=refresh_token` | `{refresh_token}` → new session, token rotated     |
  * | `GET  /auth/v1/user`                       | the signed-in user (the session must still exist)      |
  * | `POST /auth/v1/logout?scope=global|local|others` | 204; revokes sessions                            |
+ * | `GET  /auth/v1/settings`                   | 200 while the `apikey` is accepted (the legacy-key probe) |
+ *
+ * Either kind of hosted project (`signing`):
+ * - `keys` (default, new projects): access tokens ES256 with the project's `kid`; the JWKS
+ *   serves the public key(s). `POST /auth/v1/__stack/rotate-signing-key` (secret key only, local
+ *   stack only) makes a new key current, as a rotation in the dashboard does.
+ * - `legacy` (projects still on the legacy JWT secret): access tokens HS256 signed with that
+ *   secret, carrying a `kid` as hosted's do; the JWKS endpoint serves no keys (the secret is
+ *   never published), and functions get the secret as an `oct` key in `SUPABASE_JWKS`.
+ *
+ * `legacyApiKeys: "disabled"` answers the legacy anon/service_role keys as a project whose owner
+ * disabled them: `401 {"message":"Legacy API keys are disabled"}` on every route.
+ * `POST /auth/v1/__stack/outage` `{down: boolean}` (secret key only) makes every other route
+ * answer 503, so tests can see what the functions do while Auth is unreachable.
  *
  * Sessions are `{access_token, token_type, expires_in, expires_at, refresh_token, user}`; access
- * tokens are ES256 with the project's `kid` and GoTrue's claims (`aud`, `role`, `app_metadata`,
+ * tokens carry GoTrue's claims (`aud`, `role`, `app_metadata`,
  * `session_id`, `aal`, `amr`…). Every route but the JWKS wants an `apikey` (publishable, secret or
  * a legacy key), as Supabase's API gateway does. Errors follow GoTrue: with the
  * `X-Supabase-Api-Version: 2024-01-01` header supabase-js sends, `{code, message}`; without it,
@@ -22,8 +36,17 @@
  *
  * @module
  */
-import { createLocalJWKSet, jwtVerify } from "jose";
-import { LOCAL_USERS, type LocalUserName, signWithProjectKey, type StackKeys } from "./keys.ts";
+import { createLocalJWKSet, exportJWK, generateKeyPair, type JWK, jwtVerify, SignJWT } from "jose";
+import {
+  LOCAL_USERS,
+  type LocalUserName,
+  publicJwk,
+  signWithProjectKey,
+  type StackKeys,
+} from "./keys.ts";
+
+/** Which kind of hosted project the mirror plays. */
+export type AuthSigning = "keys" | "legacy";
 
 /** Options for {@linkcode createAuthServer}. */
 export interface AuthServerOptions {
@@ -34,6 +57,24 @@ export interface AuthServerOptions {
   stateDir?: string;
   /** Access token lifetime. Default 3600 s, Supabase's default. */
   accessTokenSeconds?: number;
+  /** Signing keys (default) or the legacy JWT secret. */
+  signing?: AuthSigning;
+  /** `disabled`: the legacy anon/service_role keys are refused, as after an owner disabled them. */
+  legacyApiKeys?: "enabled" | "disabled";
+}
+
+/** The `kid` a legacy-secret project's access tokens carry, stable for one secret. */
+export async function legacyKid(secret: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(secret));
+  return [...new Uint8Array(digest).slice(0, 8)].map((b) => b.toString(16).padStart(2, "0"))
+    .join("");
+}
+
+/** What functions get as `SUPABASE_JWKS` for each kind of project (the CLI's shapes). */
+export function injectedJwks(keys: StackKeys, signing: AuthSigning): { keys: JWK[] } {
+  if (signing === "keys") return keys.jwks;
+  const k = btoa(keys.legacyJwtSecret).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+  return { keys: [{ kty: "oct", k }] };
 }
 
 /** The auth routes, mounted by the functions host under `/auth/v1/`. */
@@ -126,8 +167,19 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
   const lifetime = options.accessTokenSeconds ?? 3600;
   const sessionsPath = options.stateDir ? `${options.stateDir}/auth-sessions.json` : undefined;
   const sessions = new Map<string, Session>();
-  const jwks = createLocalJWKSet(keys.jwks);
-  const apiKeys = [keys.publishableKey, keys.secretKey, keys.anonKey, keys.serviceRoleKey];
+  const signing = options.signing ?? "keys";
+  const legacySecret = new TextEncoder().encode(keys.legacyJwtSecret);
+  const legacyTokenKid = await legacyKid(keys.legacyJwtSecret);
+  // Signing keys, newest last: a rotation adds one and makes it current.
+  const signingKeys: JWK[] = [keys.signingKey];
+  const published = () =>
+    signing === "keys" ? { keys: signingKeys.map(publicJwk) } : { keys: [] as JWK[] };
+  let verifySet = createLocalJWKSet(published());
+  let outage = false;
+  const legacyKeys = [keys.anonKey, keys.serviceRoleKey];
+  const apiKeys = options.legacyApiKeys === "disabled"
+    ? [keys.publishableKey, keys.secretKey]
+    : [keys.publishableKey, keys.secretKey, ...legacyKeys];
 
   if (sessionsPath) {
     try {
@@ -145,7 +197,7 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
   async function accessToken(session: Session, expiresIn: number): Promise<string> {
     const user = LOCAL_USERS[session.user];
     const iat = now();
-    return await signWithProjectKey(keys.signingKey, {
+    const claims = {
       iss: issuer,
       sub: user.id,
       aud: "authenticated",
@@ -160,7 +212,11 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
       amr: [{ method: "password", timestamp: session.signedInAt }],
       session_id: session.id,
       is_anonymous: false,
-    });
+    };
+    if (signing === "keys") return await signWithProjectKey(signingKeys.at(-1)!, claims);
+    return await new SignJWT(claims)
+      .setProtectedHeader({ alg: "HS256", kid: legacyTokenKid, typ: "JWT" })
+      .sign(legacySecret);
   }
 
   async function sessionResponse(session: Session): Promise<Response> {
@@ -250,11 +306,10 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
     }
     let sessionId: unknown;
     try {
-      const { payload } = await jwtVerify(match[1], jwks, {
-        algorithms: ["ES256"],
-        issuer,
-        requiredClaims: ["exp", "session_id"],
-      });
+      const verifyOptions = { issuer, requiredClaims: ["exp", "session_id"] };
+      const { payload } = signing === "keys"
+        ? await jwtVerify(match[1], verifySet, { ...verifyOptions, algorithms: ["ES256"] })
+        : await jwtVerify(match[1], legacySecret, { ...verifyOptions, algorithms: ["HS256"] });
       sessionId = payload.session_id;
     } catch (error) {
       return authError(
@@ -304,6 +359,13 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
         hint: "No `apikey` request header or url param was found.",
       }, 401);
     }
+    if (options.legacyApiKeys === "disabled" && legacyKeys.some((k) => sameSecret(key, k))) {
+      return json({
+        message: "Legacy API keys are disabled",
+        hint: "Your legacy API keys (anon, service_role) were disabled on this project. " +
+          "Use the publishable or secret keys instead.",
+      }, 401);
+    }
     if (!apiKeys.some((k) => sameSecret(key, k))) {
       return json({
         message: "Invalid API key",
@@ -313,16 +375,53 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
     return undefined;
   }
 
+  /** Local-stack controls for tests; the secret key only. Not a GoTrue route. */
+  async function stackControl(request: Request, path: string): Promise<Response> {
+    const key = request.headers.get("apikey") ?? "";
+    if (!sameSecret(key, keys.secretKey) || request.method !== "POST") {
+      return json({ message: "Not found" }, 404);
+    }
+    if (path === "/__stack/rotate-signing-key" && signing === "keys") {
+      const { privateKey } = await generateKeyPair("ES256", { extractable: true });
+      signingKeys.push({
+        ...(await exportJWK(privateKey)),
+        kid: crypto.randomUUID(),
+        alg: "ES256",
+        use: "sig",
+      });
+      verifySet = createLocalJWKSet(published());
+      return json({ kid: signingKeys.at(-1)!.kid, jwks: published() });
+    }
+    if (path === "/__stack/outage") {
+      const body = await readJson(request);
+      outage = body?.down === true;
+      return json({ down: outage });
+    }
+    return json({ message: "Not found" }, 404);
+  }
+
   return {
     async handle(request) {
       const url = new URL(request.url);
       const path = url.pathname.replace(/^\/auth\/v1/, "").replace(/\/+$/, "") || "/";
       if (request.method === "OPTIONS") return new Response(null, { status: 204, headers: CORS });
+      if (path.startsWith("/__stack/")) return await stackControl(request, path);
+      if (outage) {
+        return json({ message: "The local auth mirror is down (test outage)" }, 503);
+      }
       if (path === "/.well-known/jwks.json" && request.method === "GET") {
-        return json(keys.jwks, 200, { "cache-control": "public, max-age=600" });
+        return json(published(), 200, { "cache-control": "public, max-age=600" });
       }
       const refused = apiKeyProblem(request);
       if (refused) return refused;
+      if (path === "/settings" && request.method === "GET") {
+        return json({
+          external: { email: true },
+          disable_signup: true,
+          mailer_autoconfirm: true,
+          jwt_signing: signing === "keys" ? "signing_keys" : "legacy_secret",
+        });
+      }
       if (path === "/token" && request.method === "POST") {
         const grant = url.searchParams.get("grant_type");
         if (grant === "password") return await passwordGrant(request);

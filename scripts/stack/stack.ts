@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { createAuthServer } from "./auth_server.ts";
+import { type AuthSigning, createAuthServer, injectedJwks } from "./auth_server.ts";
 import { startStackFaultProxies } from "./fault_proxy.ts";
 import { startFunctionsHost } from "./functions_host.ts";
 import { loadStackKeys, LOCAL_USERS } from "./keys.ts";
@@ -62,6 +62,10 @@ export interface StackInfo {
   ADMIN_TOKEN: string;
   /** Isolated stacks with `faultProxies`: the fault proxies' control endpoint (fault_proxy.ts). */
   FAULTS_URL?: string;
+  /** Which kind of hosted project the stack plays: `keys` (signing keys) or `legacy` (JWT secret). */
+  AUTH_SIGNING: AuthSigning;
+  /** `disabled`: the legacy anon/service_role keys are refused, as after an owner disabled them. */
+  LEGACY_API_KEYS: "enabled" | "disabled";
 }
 
 /** Ports the stack listens on (127.0.0.1). */
@@ -91,6 +95,14 @@ export interface StackOptions {
    * minute on hosted. Default `RESUME_INTERVAL_SECONDS` from the environment, else 60 s.
    */
   resumeIntervalMs?: number;
+  /**
+   * The kind of hosted project to play: `keys` (default; ES256 user tokens, public JWKS) or
+   * `legacy` (HS256 user tokens signed with the legacy secret, injected to functions as an `oct`
+   * key). Default: `AUTH_SIGNING` from the environment, else `keys`.
+   */
+  authSigning?: AuthSigning;
+  /** Default: `LEGACY_API_KEYS` from the environment, else `enabled`. */
+  legacyApiKeys?: "enabled" | "disabled";
   /**
    * Isolated only: the functions reach S3 and Postgres through fault proxies that tests steer
    * at `info.FAULTS_URL` (`info.S3_ENDPOINT`/`DB_URL` stay the real ones). Default `false`.
@@ -203,7 +215,10 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     // Keys, auth and functions
     const keys = await loadStackKeys(stateDir);
     const apiUrl = `http://127.0.0.1:${ports.api}`;
-    const auth = await createAuthServer({ keys, apiUrl, stateDir });
+    const signing = options.authSigning ?? authSigningFrom(Deno.env.get("AUTH_SIGNING"));
+    const legacyApiKeys = options.legacyApiKeys ??
+      legacyApiKeysFrom(Deno.env.get("LEGACY_API_KEYS"));
+    const auth = await createAuthServer({ keys, apiUrl, stateDir, signing, legacyApiKeys });
     const info: StackInfo = {
       API_URL: apiUrl,
       FUNCTIONS_URL: `${apiUrl}/functions/v1`,
@@ -225,6 +240,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       VIEWER_PASSWORD: keys.passwords.viewer,
       MANAGER_TOKEN: await auth.issueLongLivedToken("manager"),
       ADMIN_TOKEN: await auth.issueLongLivedToken("admin"),
+      AUTH_SIGNING: signing,
+      LEGACY_API_KEYS: legacyApiKeys,
     };
     const proxies = isolated && options.faultProxies && info.S3_ENDPOINT
       ? startStackFaultProxies({ s3Endpoint: info.S3_ENDPOINT, dbUrl: info.DB_URL })
@@ -242,7 +259,9 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       SUPABASE_SERVICE_ROLE_KEY: info.SERVICE_ROLE_KEY,
       SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: keys.publishableKey }),
       SUPABASE_SECRET_KEYS: JSON.stringify({ default: keys.secretKey }),
-      SUPABASE_JWKS: JSON.stringify(keys.jwks),
+      // As the CLI's `functions serve` injects it: the public keys of a signing-keys project,
+      // the legacy secret as an `oct` key on a legacy-secret one.
+      SUPABASE_JWKS: JSON.stringify(injectedJwks(keys, signing)),
       AWS_ACCESS_KEY: info.AWS_ACCESS_KEY,
       AWS_SECRET_ACCESS_KEY: info.AWS_SECRET_ACCESS_KEY,
       AWS_REGION: info.AWS_REGION,
@@ -290,6 +309,20 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     await stopAll();
     throw error;
   }
+}
+
+/** `AUTH_SIGNING`: `keys` (default) or `legacy`; anything else is a mistake worth naming. */
+function authSigningFrom(value: string | undefined): AuthSigning {
+  if (!value || value === "keys") return "keys";
+  if (value === "legacy") return "legacy";
+  throw new Error(`AUTH_SIGNING=${value} is not a kind of project: use keys or legacy`);
+}
+
+/** `LEGACY_API_KEYS`: `enabled` (default) or `disabled`. */
+function legacyApiKeysFrom(value: string | undefined): "enabled" | "disabled" {
+  if (!value || value === "enabled") return "enabled";
+  if (value === "disabled") return "disabled";
+  throw new Error(`LEGACY_API_KEYS=${value} is not a setting: use enabled or disabled`);
 }
 
 /** `KEY=value` lines for {@linkcode StackInfo}, the shape of `supabase status -o env`. */

@@ -7,6 +7,7 @@
  */
 import { generateKeyPair, type JWK, SignJWT } from "jose";
 import { type AuthKeyFile, signWithProjectKey } from "../../scripts/stack/keys.ts";
+import { stackInfo } from "./stack.ts";
 
 async function projectKey(): Promise<JWK> {
   const dir = Deno.env.get("STACK_STATE_DIR");
@@ -22,6 +23,7 @@ export function userClaims(
   const now = Math.floor(Date.now() / 1000);
   return {
     aud: "authenticated",
+    iss: `${stackInfo().API_URL}/auth/v1`,
     role: "authenticated",
     iat: now,
     exp: now + 600,

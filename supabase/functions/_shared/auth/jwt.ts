@@ -3,8 +3,10 @@
  *
  * - user tokens of projects with JWT signing keys (ES256/RS256/EdDSA) against the project's JWKS,
  *   injected as `SUPABASE_JWKS` or fetched from `<SUPABASE_URL>/auth/v1/.well-known/jwks.json`;
- * - legacy HS256 tokens only against a legacy secret the operator set on purpose
- *   (`LEGACY_JWT_SECRET`: hosted never injects `SUPABASE_JWT_SECRET`).
+ * - user tokens of projects still on the legacy JWT secret (HS256) against that secret, which
+ *   hosted injects as an `oct` key of `SUPABASE_JWKS` (never as `SUPABASE_JWT_SECRET`), or an
+ *   operator's `LEGACY_JWT_SECRET`;
+ * - what fits none of those keys is `unverifiable`: `authenticate.ts` then asks the Auth API.
  *
  * The token's `alg` only picks which of those two keys is tried, and each path allows only its
  * own algorithms, so `alg: none` and algorithm confusion (an HS256 token "signed" with a public
@@ -58,11 +60,18 @@ export const ASYMMETRIC_ALGORITHMS = ["ES256", "RS256", "EdDSA", "Ed25519"] as c
 
 /** Where the project's keys come from. */
 export interface TokenVerifierOptions {
-  /** The project's public keys (`SUPABASE_JWKS`); wins over `jwksUrl`. */
+  /**
+   * The injected `SUPABASE_JWKS`: the project's public keys on a project with signing keys; on a
+   * project still on the legacy secret, that secret as an `oct` key (as the CLI's `functions
+   * serve` injects it), which verifies HS256 tokens.
+   */
   jwks?: JSONWebKeySet;
-  /** Fetched on first use and cached (`createRemoteJWKSet`) when `jwks` is absent. */
+  /**
+   * `<SUPABASE_URL>/auth/v1/.well-known/jwks.json`: fetched when no injected key has the token's
+   * `kid` (keys rotate), at most once per {@linkcode JWKS_REFETCH_COOLDOWN_MS}.
+   */
   jwksUrl?: URL;
-  /** Legacy HS256 secret; without it HS256 tokens are refused. */
+  /** An operator's override for HS256 (`LEGACY_JWT_SECRET`): when set, the only HS256 key. */
   legacySecret?: string;
   /** Seconds since the epoch, for tests. Default: the clock. */
   now?: () => number;
@@ -70,14 +79,43 @@ export interface TokenVerifierOptions {
 
 /** Verifies tokens; see {@linkcode createTokenVerifier}. */
 export interface TokenVerifier {
-  /** Whether any key is configured at all. */
-  readonly canVerify: boolean;
-  /** @throws {TokenError} */
+  /**
+   * Checks a token's signature and its time claims.
+   *
+   * @throws {TokenError} `unverifiable` when no key this function has (or can fetch) fits the
+   * token: the caller then asks the Auth API, as auth-js `getClaims` does.
+   */
   verify(token: string): Promise<JwtClaims>;
+}
+
+/** The shortest time between two refetches of the JWKS for an unknown `kid`. */
+export const JWKS_REFETCH_COOLDOWN_MS = 30_000;
+
+/** The secrets of `oct` keys, with their `kid` when they carry one. */
+function symmetricKeys(
+  jwks: JSONWebKeySet | undefined,
+): Array<{ kid?: string; secret: Uint8Array }> {
+  return (jwks?.keys ?? [])
+    .filter((key) => key.kty === "oct" && typeof key.k === "string" && key.k.length > 0)
+    .filter((key) => key.alg === undefined || key.alg === "HS256")
+    .map((key) => ({ kid: key.kid, secret: base64UrlBytes(key.k!) }));
+}
+
+function base64UrlBytes(text: string): Uint8Array {
+  const base64 = text.replaceAll("-", "+").replaceAll("_", "/");
+  return Uint8Array.from(
+    atob(base64 + "=".repeat((4 - base64.length % 4) % 4)),
+    (c) => c.charCodeAt(0),
+  );
 }
 
 /**
  * Builds a verifier over the project's keys.
+ *
+ * - HS256: against `legacySecret` when set, else against the `oct` keys of `jwks` whose `kid`
+ *   matches the token's (a key or token without `kid` matches any). Never against a public key.
+ * - ES256/RS256/EdDSA: against `jwks`; a `kid` it lacks is looked up at `jwksUrl` (one refetch,
+ *   rate-limited); still unknown → `unverifiable`.
  *
  * @example
  * ```ts
@@ -86,22 +124,71 @@ export interface TokenVerifier {
  * ```
  */
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
-  const keySet: JWTVerifyGetKey | undefined = options.jwks
-    ? createLocalJWKSet(options.jwks)
-    : options.jwksUrl
-    ? createRemoteJWKSet(options.jwksUrl)
+  const publicKeys = {
+    keys: (options.jwks?.keys ?? []).filter((key) => key.kty !== "oct"),
+  } as JSONWebKeySet;
+  const localSet: JWTVerifyGetKey | undefined = publicKeys.keys.length
+    ? createLocalJWKSet(publicKeys)
     : undefined;
-  const legacyKey = options.legacySecret
-    ? new TextEncoder().encode(options.legacySecret)
+  const remoteSet = options.jwksUrl
+    ? createRemoteJWKSet(options.jwksUrl, { cooldownDuration: JWKS_REFETCH_COOLDOWN_MS })
     : undefined;
-  const currentDate = () => options.now ? new Date(options.now() * 1000) : undefined;
+  const hmacKeys = options.legacySecret
+    ? [{ kid: undefined, secret: new TextEncoder().encode(options.legacySecret) }]
+    : symmetricKeys(options.jwks);
+  const verifyOptions = (algorithms: string[]) => ({
+    algorithms,
+    requiredClaims: ["exp"],
+    currentDate: options.now ? new Date(options.now() * 1000) : undefined,
+  });
+
+  async function verifyHs256(token: string, kid: string | undefined): Promise<JwtClaims> {
+    const candidates = hmacKeys.filter((key) => !key.kid || !kid || key.kid === kid);
+    if (!candidates.length) {
+      throw new TokenError("unverifiable", "No HS256 key of this function fits the token");
+    }
+    let lastError: unknown;
+    for (const { secret } of candidates) {
+      try {
+        return (await jwtVerify(token, secret, verifyOptions(["HS256"]))).payload as JwtClaims;
+      } catch (error) {
+        if (!(error instanceof errors.JWSSignatureVerificationFailed)) throw error;
+        lastError = error;
+      }
+    }
+    throw lastError;
+  }
+
+  async function verifyAsymmetric(token: string): Promise<JwtClaims> {
+    const algorithms = verifyOptions([...ASYMMETRIC_ALGORITHMS]);
+    if (localSet) {
+      try {
+        return (await jwtVerify(token, localSet, algorithms)).payload as JwtClaims;
+      } catch (error) {
+        if (!(error instanceof errors.JWKSNoMatchingKey)) throw error;
+        if (!remoteSet) {
+          throw new TokenError("unverifiable", "No key of the injected JWKS has the token's kid");
+        }
+      }
+    }
+    if (!remoteSet) {
+      throw new TokenError("unverifiable", "No JWKS is configured to verify this token");
+    }
+    try {
+      return (await jwtVerify(token, remoteSet, algorithms)).payload as JwtClaims;
+    } catch (error) {
+      if (error instanceof errors.JWKSNoMatchingKey) {
+        throw new TokenError("unverifiable", "No key of the project's JWKS has the token's kid");
+      }
+      throw error;
+    }
+  }
 
   return {
-    canVerify: Boolean(keySet || legacyKey),
     async verify(token) {
-      let alg: string | undefined;
+      let header: { alg?: string; kid?: string };
       try {
-        alg = decodeProtectedHeader(token).alg;
+        header = decodeProtectedHeader(token);
       } catch {
         throw new TokenError("malformed", "The token is not a JSON Web Token");
       }
@@ -109,32 +196,14 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         throw new TokenError("malformed", "The token is not a signed JSON Web Token");
       }
       try {
-        if (alg === "HS256") {
-          if (!legacyKey) {
-            throw new TokenError(
-              "unverifiable",
-              "Legacy HS256 tokens are not accepted by this project",
-            );
-          }
-          const { payload } = await jwtVerify(token, legacyKey, {
-            algorithms: ["HS256"],
-            requiredClaims: ["exp"],
-            currentDate: currentDate(),
-          });
-          return payload as JwtClaims;
+        if (header.alg === "HS256") return await verifyHs256(token, header.kid);
+        if ((ASYMMETRIC_ALGORITHMS as readonly string[]).includes(header.alg ?? "")) {
+          return await verifyAsymmetric(token);
         }
-        if ((ASYMMETRIC_ALGORITHMS as readonly string[]).includes(alg ?? "")) {
-          if (!keySet) {
-            throw new TokenError("unverifiable", "No JWKS is configured to verify this token");
-          }
-          const { payload } = await jwtVerify(token, keySet, {
-            algorithms: [...ASYMMETRIC_ALGORITHMS],
-            requiredClaims: ["exp"],
-            currentDate: currentDate(),
-          });
-          return payload as JwtClaims;
-        }
-        throw new TokenError("algorithm", `Token algorithm "${String(alg)}" is not accepted`);
+        throw new TokenError(
+          "algorithm",
+          `Token algorithm "${String(header.alg)}" is not accepted`,
+        );
       } catch (error) {
         throw asTokenError(error);
       }

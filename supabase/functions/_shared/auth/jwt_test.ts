@@ -55,9 +55,12 @@ Deno.test("verify() refuses a token signed by a foreign key that carries the pro
   await refused(verifier.verify(await es256(claims(), foreign.privateKey)), "signature");
 });
 
-Deno.test("verify() refuses a token whose kid is not in the JWKS", async () => {
+Deno.test("verify() calls a token whose kid is not in the JWKS unverifiable (Auth is asked), not forged", async () => {
   const foreign = await generateKeyPair("ES256");
-  await refused(verifier.verify(await es256(claims(), foreign.privateKey, "other")), "signature");
+  await refused(
+    verifier.verify(await es256(claims(), foreign.privateKey, "other")),
+    "unverifiable",
+  );
 });
 
 Deno.test("verify() refuses alg none, even with a plausible payload", async () => {
@@ -129,7 +132,6 @@ Deno.test("verify() reports an unreachable JWKS as keys_unavailable, not as a ba
 
 Deno.test("createTokenVerifier() with no keys cannot verify anything", async () => {
   const none = createTokenVerifier({});
-  assert.equal(none.canVerify, false);
   await refused(none.verify(await es256(claims())), "unverifiable");
 });
 
@@ -140,4 +142,49 @@ Deno.test("bearerToken() reads only a well-formed Bearer header", () => {
   assert.equal(bearerToken(request("bearer xyz")), "xyz");
   assert.equal(bearerToken(request("Basic abc")), undefined);
   assert.equal(bearerToken(request()), undefined);
+});
+
+Deno.test("verify() refetches the JWKS once for an unknown kid (keys rotate), at most once per cooldown", async () => {
+  const rotated = await generateKeyPair("ES256", { extractable: true });
+  const rotatedJwk: JWK = { ...(await exportJWK(rotated.publicKey)), kid: "k2", alg: "ES256" };
+  let fetches = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, () => {
+    fetches++;
+    return Response.json({ keys: [publicJwk, rotatedJwk] });
+  });
+  try {
+    const injectedOnly = createTokenVerifier({
+      jwks,
+      jwksUrl: new URL(`http://127.0.0.1:${server.addr.port}/auth/v1/.well-known/jwks.json`),
+      now: () => NOW,
+    });
+    assert.equal((await injectedOnly.verify(await es256(claims()))).sub, "user-1");
+    assert.equal(fetches, 0, "a known kid needs no fetch");
+    const newer = await es256(claims({ sub: "user-3" }), rotated.privateKey, "k2");
+    assert.equal((await injectedOnly.verify(newer)).sub, "user-3");
+    assert.equal(fetches, 1);
+    const stranger = await generateKeyPair("ES256");
+    await refused(
+      injectedOnly.verify(await es256(claims(), stranger.privateKey, "k3")),
+      "unverifiable",
+    );
+    await refused(
+      injectedOnly.verify(await es256(claims(), stranger.privateKey, "k4")),
+      "unverifiable",
+    );
+    assert.equal(fetches, 1, "unknown kids within the cooldown do not refetch");
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("verify() takes HS256 against an oct key of the JWKS, never against a public key", async () => {
+  const k = btoa(LEGACY_SECRET).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+  const legacyProject = createTokenVerifier({
+    jwks: { keys: [{ kty: "oct", k }] },
+    now: () => NOW,
+  });
+  assert.equal((await legacyProject.verify(await hs256(claims()))).sub, "user-1");
+  await refused(legacyProject.verify(await hs256(claims(), "y".repeat(40))), "signature");
+  await refused(verifier.verify(await hs256(claims(), JSON.stringify(jwks))), "unverifiable");
 });

@@ -12,6 +12,8 @@
  * | `SUPABASE_ANON_KEY`         | legacy anon JWT                          | platform (legacy)   |
  * | `SUPABASE_SERVICE_ROLE_KEY` | legacy service_role JWT                  | platform (legacy)   |
  * | `LEGACY_JWT_SECRET`         | the project's legacy HS256 secret        | operator (optional) |
+ * | `LEGACY_API_KEYS`           | `auto` (default) or `disabled`           | operator (optional) |
+ * | `AUTH_JWT_ISSUER`           | user tokens' `iss`, if not the default   | operator (optional) |
  *
  * @module
  */
@@ -27,9 +29,16 @@ export interface AuthSettings {
   publishableKeys: string[];
   /** Values of `SUPABASE_SECRET_KEYS`. */
   secretKeys: string[];
-  /** Legacy JWT API keys, recognised by exact value. */
+  /** Legacy JWT API keys, recognised by exact value (and only while the project accepts them). */
   anonKey?: string;
   serviceRoleKey?: string;
+  /**
+   * `auto`: a legacy API key counts only while the project's Auth API still accepts it;
+   * `disabled`: refused without asking (the operator turned them off).
+   */
+  legacyApiKeys: "auto" | "disabled";
+  /** The `iss` user tokens must carry: `AUTH_JWT_ISSUER`, else `<SUPABASE_URL>/auth/v1`. */
+  issuer?: string;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
@@ -88,8 +97,15 @@ export function authSettingsFromEnv(env: Record<string, string | undefined>): Au
   if (legacyJwtSecret && legacyJwtSecret.length < 32) {
     throw ERRORS.Misconfigured("LEGACY_JWT_SECRET is invalid: it must be at least 32 characters");
   }
+  const legacyApiKeys = nonEmpty(env.LEGACY_API_KEYS) ?? "auto";
+  if (legacyApiKeys !== "auto" && legacyApiKeys !== "disabled") {
+    throw ERRORS.Misconfigured("LEGACY_API_KEYS is invalid: expected auto or disabled");
+  }
+  const supabaseUrl = nonEmpty(env.SUPABASE_URL)?.replace(/\/+$/, "");
   return {
-    supabaseUrl: nonEmpty(env.SUPABASE_URL),
+    supabaseUrl,
+    legacyApiKeys,
+    issuer: nonEmpty(env.AUTH_JWT_ISSUER) ?? (supabaseUrl ? `${supabaseUrl}/auth/v1` : undefined),
     jwks: parseJwks(env.SUPABASE_JWKS),
     legacyJwtSecret,
     publishableKeys: parseKeyDictionary("SUPABASE_PUBLISHABLE_KEYS", env.SUPABASE_PUBLISHABLE_KEYS),

@@ -20,6 +20,7 @@ export const TEST_AUTH_SETTINGS: AuthSettings = {
   publishableKeys: [TEST_KEYS.publishable],
   secretKeys: [TEST_KEYS.secret],
   legacyJwtSecret: TEST_KEYS.legacyJwtSecret,
+  legacyApiKeys: "auto",
 };
 
 /**
@@ -46,7 +47,13 @@ export function headersFor(
   sub = "user-1",
 ): Promise<Record<string, string>> {
   const user = (claims: Record<string, unknown>) =>
-    new SignJWT({ role: "authenticated", sub, email: `${sub}@example.test`, ...claims })
+    new SignJWT({
+      role: "authenticated",
+      aud: "authenticated",
+      sub,
+      email: `${sub}@example.test`,
+      ...claims,
+    })
       .setProtectedHeader({ alg: "HS256" }).setIssuedAt().setExpirationTime("10m")
       .sign(new TextEncoder().encode(TEST_KEYS.legacyJwtSecret));
   const bearer = async (token: string | Promise<string>) => ({
