@@ -392,7 +392,7 @@ function filterFlags(): string[] {
 async function againstIsolatedStack(
   paths: string[],
   env: Record<string, string> = {},
-  faultProxies = false,
+  stack: { faultProxies?: boolean; authSigning?: "keys" | "legacy" } = {},
 ): Promise<TierResult> {
   return await withIsolatedStack(
     (info, stateDir) =>
@@ -401,13 +401,34 @@ async function againstIsolatedStack(
         { ...env, STACK_INFO: JSON.stringify(info), STACK_STATE_DIR: stateDir },
         filterFlags(),
       ),
-    { functionEnv: TEST_FUNCTION_ENV, resumeIntervalMs: TEST_RESUME_INTERVAL_MS, faultProxies },
+    { functionEnv: TEST_FUNCTION_ENV, resumeIntervalMs: TEST_RESUME_INTERVAL_MS, ...stack },
   );
 }
 
+/**
+ * The auth and role matrix, run a second time against a stack playing a project still on the
+ * legacy JWT secret (HS256 user tokens, the secret injected as an `oct` key): hosted has both
+ * kinds, and the first run covers the signing-keys kind.
+ */
+const PROJECT_KIND_TESTS = [
+  "tests/integration/auth_test.ts",
+  "tests/integration/roles_test.ts",
+  "tests/integration/project_kinds_test.ts",
+];
+
 async function integrationTests(): Promise<TierResult> {
   // The functions reach S3 and Postgres through fault proxies (tests/support/faults.ts).
-  return await againstIsolatedStack(["tests/integration"], {}, true);
+  const keys = await againstIsolatedStack(["tests/integration"], {}, { faultProxies: true });
+  if (keys.failed > 0) return keys;
+  console.log(
+    "\n── the same auth and role tests on a legacy-secret project (AUTH_SIGNING=legacy) ──",
+  );
+  const legacy = await againstIsolatedStack(PROJECT_KIND_TESTS, {}, { authSigning: "legacy" });
+  return {
+    passed: keys.passed + legacy.passed,
+    failed: keys.failed + legacy.failed,
+    skipped: keys.skipped + legacy.skipped,
+  };
 }
 
 async function browserTests(): Promise<TierResult> {

@@ -21,6 +21,7 @@
  *
  * `legacyApiKeys: "disabled"` answers the legacy anon/service_role keys as a project whose owner
  * disabled them: `401 {"message":"Legacy API keys are disabled"}` on every route.
+ * `POST /auth/v1/__stack/legacy-api-keys` `{disabled: boolean}` switches that at run time.
  * `POST /auth/v1/__stack/outage` `{down: boolean}` (secret key only) makes every other route
  * answer 503, so tests can see what the functions do while Auth is unreachable.
  *
@@ -36,7 +37,15 @@
  *
  * @module
  */
-import { createLocalJWKSet, exportJWK, generateKeyPair, type JWK, jwtVerify, SignJWT } from "jose";
+import {
+  createLocalJWKSet,
+  decodeProtectedHeader,
+  exportJWK,
+  generateKeyPair,
+  type JWK,
+  jwtVerify,
+  SignJWT,
+} from "jose";
 import {
   LOCAL_USERS,
   type LocalUserName,
@@ -176,10 +185,12 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
     signing === "keys" ? { keys: signingKeys.map(publicJwk) } : { keys: [] as JWK[] };
   let verifySet = createLocalJWKSet(published());
   let outage = false;
+  let legacyKeysDisabled = options.legacyApiKeys === "disabled";
   const legacyKeys = [keys.anonKey, keys.serviceRoleKey];
-  const apiKeys = options.legacyApiKeys === "disabled"
-    ? [keys.publishableKey, keys.secretKey]
-    : [keys.publishableKey, keys.secretKey, ...legacyKeys];
+  const apiKeys = () =>
+    legacyKeysDisabled
+      ? [keys.publishableKey, keys.secretKey]
+      : [keys.publishableKey, keys.secretKey, ...legacyKeys];
 
   if (sessionsPath) {
     try {
@@ -307,9 +318,12 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
     let sessionId: unknown;
     try {
       const verifyOptions = { issuer, requiredClaims: ["exp", "session_id"] };
-      const { payload } = signing === "keys"
-        ? await jwtVerify(match[1], verifySet, { ...verifyOptions, algorithms: ["ES256"] })
-        : await jwtVerify(match[1], legacySecret, { ...verifyOptions, algorithms: ["HS256"] });
+      // GoTrue keeps the legacy secret as a verification key after a project moves to signing
+      // keys, so HS256 tokens signed with it still verify here in either kind of project.
+      const { alg } = decodeProtectedHeader(match[1]);
+      const { payload } = alg === "HS256"
+        ? await jwtVerify(match[1], legacySecret, { ...verifyOptions, algorithms: ["HS256"] })
+        : await jwtVerify(match[1], verifySet, { ...verifyOptions, algorithms: ["ES256"] });
       sessionId = payload.session_id;
     } catch (error) {
       return authError(
@@ -359,14 +373,14 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
         hint: "No `apikey` request header or url param was found.",
       }, 401);
     }
-    if (options.legacyApiKeys === "disabled" && legacyKeys.some((k) => sameSecret(key, k))) {
+    if (legacyKeysDisabled && legacyKeys.some((k) => sameSecret(key, k))) {
       return json({
         message: "Legacy API keys are disabled",
         hint: "Your legacy API keys (anon, service_role) were disabled on this project. " +
           "Use the publishable or secret keys instead.",
       }, 401);
     }
-    if (!apiKeys.some((k) => sameSecret(key, k))) {
+    if (!apiKeys().some((k) => sameSecret(key, k))) {
       return json({
         message: "Invalid API key",
         hint: "Double check your Supabase `anon` or `service_role` API key.",
@@ -391,6 +405,11 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
       });
       verifySet = createLocalJWKSet(published());
       return json({ kid: signingKeys.at(-1)!.kid, jwks: published() });
+    }
+    if (path === "/__stack/legacy-api-keys") {
+      const body = await readJson(request);
+      legacyKeysDisabled = body?.disabled === true;
+      return json({ disabled: legacyKeysDisabled });
     }
     if (path === "/__stack/outage") {
       const body = await readJson(request);

@@ -337,7 +337,10 @@ export function formatStatusEnv(info: StackInfo): string {
 export async function withIsolatedStack<T>(
   work: (info: StackInfo, stateDir: string) => Promise<T>,
   options:
-    & Pick<StackOptions, "functionEnv" | "wallClockMs" | "resumeIntervalMs" | "faultProxies">
+    & Pick<
+      StackOptions,
+      "functionEnv" | "wallClockMs" | "resumeIntervalMs" | "faultProxies" | "authSigning"
+    >
     & {
       prefix?: string;
     } = {},
@@ -351,6 +354,7 @@ export async function withIsolatedStack<T>(
       wallClockMs: options.wallClockMs,
       resumeIntervalMs: options.resumeIntervalMs,
       faultProxies: options.faultProxies,
+      authSigning: options.authSigning,
       ports: { api: freePort(), db: freePort(), ui: freePort(), s3: freePort() },
     });
     // Ctrl-C or a CI timeout must not leave a cluster, an emulator and workers behind. The

@@ -6,6 +6,9 @@ import { projectToken, userClaims } from "../support/tokens.ts";
 
 const FUNCTIONS = ["upload-to-s3", "s3-image-service"];
 
+/** Which kind of hosted project the stack plays; these tests run against both. */
+const KIND = stackInfo().AUTH_SIGNING;
+
 /** A supabase-js client as the admin UI builds one: URL and publishable key, nothing else. */
 function client(): SupabaseClient {
   const info = stackInfo();
@@ -23,7 +26,7 @@ async function roleSeenBy(supabase: SupabaseClient, name: string): Promise<unkno
   return data.role;
 }
 
-Deno.test("auth: signInWithPassword, then both functions see the manager; signOut ends the session", async () => {
+Deno.test(`auth (${KIND} project): signInWithPassword, then both functions see the manager; signOut ends the session`, async () => {
   const info = stackInfo();
   const supabase = client();
   const { data, error } = await supabase.auth.signInWithPassword({
@@ -38,8 +41,8 @@ Deno.test("auth: signInWithPassword, then both functions see the manager; signOu
   assert.equal(data.user!.email, info.MANAGER_EMAIL);
   assert.equal(data.user!.app_metadata.role, "manager");
   const header = JSON.parse(atob(session.access_token.split(".")[0]));
-  assert.equal(header.alg, "ES256");
-  assert.ok(header.kid);
+  assert.equal(header.alg, KIND === "legacy" ? "HS256" : "ES256");
+  assert.ok(header.kid, "hosted gives access tokens a kid on both kinds of project");
 
   for (const name of FUNCTIONS) assert.equal(await roleSeenBy(supabase, name), "manager", name);
 
@@ -60,7 +63,7 @@ Deno.test("auth: signInWithPassword, then both functions see the manager; signOu
   assert.equal(await roleSeenBy(supabase, "s3-image-service"), "anon");
 });
 
-Deno.test("auth: a wrong password is GoTrue's invalid_credentials and signs nobody in", async () => {
+Deno.test(`auth (${KIND} project): a wrong password is GoTrue's invalid_credentials and signs nobody in`, async () => {
   const info = stackInfo();
   const { data, error } = await client().auth.signInWithPassword({
     email: info.ADMIN_EMAIL,
@@ -71,7 +74,7 @@ Deno.test("auth: a wrong password is GoTrue's invalid_credentials and signs nobo
   assert.equal((error as { code?: string }).code, "invalid_credentials");
 });
 
-Deno.test("auth: a refreshed session keeps working and rotates its refresh token", async () => {
+Deno.test(`auth (${KIND} project): a refreshed session keeps working and rotates its refresh token`, async () => {
   const info = stackInfo();
   const supabase = client();
   const signIn = await supabase.auth.signInWithPassword({
@@ -88,7 +91,7 @@ Deno.test("auth: a refreshed session keeps working and rotates its refresh token
   await supabase.auth.signOut();
 });
 
-Deno.test("auth: the viewer signs in with no role and may not upload or rebuild", async () => {
+Deno.test(`auth (${KIND} project): the viewer signs in with no role and may not upload or rebuild`, async () => {
   const info = stackInfo();
   const supabase = client();
   const { error } = await supabase.auth.signInWithPassword({
@@ -102,16 +105,20 @@ Deno.test("auth: the viewer signs in with no role and may not upload or rebuild"
   await supabase.auth.signOut();
 });
 
-Deno.test("auth: the JWKS is served on the API port and holds only the public key", async () => {
+Deno.test(`auth (${KIND} project): the JWKS is served on the API port and never holds a secret`, async () => {
   const response = await fetch(stackInfo().JWKS_URL);
   assert.equal(response.status, 200);
   const { keys } = await response.json();
+  if (KIND === "legacy") {
+    assert.deepEqual(keys, [], "a legacy-secret project publishes no keys");
+    return;
+  }
   assert.equal(keys.length, 1);
   assert.equal(keys[0].alg, "ES256");
   assert.equal(keys[0].d, undefined);
 });
 
-Deno.test("auth: API keys on the apikey header: secret is service_role, publishable is anon, others 401", async () => {
+Deno.test(`auth (${KIND} project): API keys on the apikey header: secret is service_role, publishable is anon, others 401`, async () => {
   const info = stackInfo();
   for (const name of FUNCTIONS) {
     const secret = await callFunction(`${name}/health`, { headers: { apikey: info.SECRET_KEY } });
@@ -128,7 +135,7 @@ Deno.test("auth: API keys on the apikey header: secret is service_role, publisha
   }
 });
 
-Deno.test("auth: a role in user_metadata gives nothing", async () => {
+Deno.test(`auth (${KIND} project): a role in user_metadata gives nothing`, async () => {
   const token = await projectToken(userClaims({
     sub: "00000000-0000-4000-8000-0000000000dd",
     user_metadata: { role: "admin" },
@@ -140,7 +147,7 @@ Deno.test("auth: a role in user_metadata gives nothing", async () => {
   assert.equal(rebuild.status, 403);
 });
 
-Deno.test("auth: the rebuild's self-call credentials (secret key on apikey and bearer) pass", async () => {
+Deno.test(`auth (${KIND} project): the rebuild's self-call credentials (secret key on apikey and bearer) pass`, async () => {
   const info = stackInfo();
   const path = "s3-image-service/rebuild/999999999/continue";
   // An empty body is refused by validation, which runs only after authentication and the role

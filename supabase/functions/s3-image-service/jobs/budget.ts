@@ -4,8 +4,10 @@
  * - **wall** time (`performance.now()`), always;
  * - **work** done, counted by us: listing pages and keys, always;
  * - **cpu** time of this process (`process.cpuUsage()`), only where the runtime reports it.
- *   Supabase's hosted edge runtime has no `process.cpuUsage` (its Node polyfill lacks it), so
- *   CPU is never required: wall time and work are what keep a slice inside hosted's 2 s CPU.
+ *   On Supabase's hosted edge runtime (`globalThis.EdgeRuntime`) it is never called: its Node
+ *   polyfill has one, but it answers zeros and logs a warning on every call (edge-runtime
+ *   `ext/node/polyfills/process.ts`; hosted keeps 100 log events per 10 s). CPU is never
+ *   required: wall time and work are what keep a slice inside hosted's 2 s CPU.
  *
  * Work is done in units (a listing page); after each unit the budget says whether another unit
  * as large as the largest seen so far still fits every limit, so an invocation stops *before*
@@ -54,11 +56,14 @@ type CpuUsage = () => { user: number; system: number };
 
 /**
  * `process.cpuUsage` when this runtime really implements it (present, callable, answering
- * finite numbers), else undefined. Never throws.
+ * finite numbers, and not Supabase's edge runtime, whose polyfill only pretends), else
+ * undefined. Never throws.
  */
 export function processCpuClock(
   source: { cpuUsage?: unknown } = process,
+  runtime: object = globalThis,
 ): (() => number) | undefined {
+  if ("EdgeRuntime" in runtime) return undefined;
   const cpuUsage = source.cpuUsage;
   if (typeof cpuUsage !== "function") return undefined;
   const read = () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import process from "node:process";
 import { type BudgetClock, processCpuClock, startBudget, systemClock } from "./budget.ts";
-import { withoutCpuUsage } from "./testdata/hosted_process.ts";
+import { asHosted } from "./testdata/hosted_process.ts";
 
 function fakeClock(withCpu = true) {
   const now = { cpu: 0, wall: 0 };
@@ -111,8 +111,8 @@ Deno.test("systemClock() reads this process's CPU time where it exists, which gr
   assert.equal(systemClock({ cpu: false }).cpuMs, undefined, "REBUILD_BUDGET_CLOCKS=wall,work");
 });
 
-Deno.test("systemClock() with process.cpuUsage stubbed out (as hosted) budgets on wall and work", async () => {
-  await withoutCpuUsage(() => {
+Deno.test("systemClock() on the hosted edge runtime budgets on wall and work and never calls process.cpuUsage", async () => {
+  const { cpuUsageCalls } = await asHosted(() => {
     const clock = systemClock();
     assert.equal(clock.cpuMs, undefined);
     const budget = startBudget({ cpuMs: 1, wallMs: 60_000, pages: 2 });
@@ -121,5 +121,7 @@ Deno.test("systemClock() with process.cpuUsage stubbed out (as hosted) budgets o
     assert.equal(budget.spent().cpuMs, null);
     assert.equal(budget.roomForAnotherUnit(), true);
   });
+  assert.equal(cpuUsageCalls, 0, "each call logs a warning on hosted");
   assert.equal(typeof process.cpuUsage, "function", "restored");
+  assert.ok(!("EdgeRuntime" in globalThis), "restored");
 });

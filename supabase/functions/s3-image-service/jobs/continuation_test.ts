@@ -5,10 +5,10 @@ import {
   DEFAULT_MAX_HOPS,
   runInBackground,
 } from "./continuation.ts";
-import { removeCpuUsage } from "./testdata/hosted_process.ts";
+import { asHostedRuntime } from "./testdata/hosted_process.ts";
 
 // As on hosted Supabase: nothing here may need `process.cpuUsage`.
-removeCpuUsage();
+asHostedRuntime();
 
 const request: ContinueRequest = {
   jobId: 7,

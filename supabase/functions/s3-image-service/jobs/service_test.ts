@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { Continuation, ContinueRequest, HandOff } from "./continuation.ts";
 import { createRebuildService, type RebuildDefaults } from "./service.ts";
 import { fakeBucket, FakeJobs, keys } from "./testdata/fakes.ts";
+import { asHosted } from "./testdata/hosted_process.ts";
 
 function recordingContinuation() {
   const scheduled: ContinueRequest[] = [];
@@ -68,4 +69,24 @@ Deno.test("resume() hands a job whose lease expired to a new worker and leaves a
 
   jobs.job.status = "succeeded";
   assert.equal((await service.resume()).resumed, false, "a finished job needs nobody");
+});
+
+Deno.test("a whole rebuild on the hosted edge runtime never calls process.cpuUsage (each call is a log line there)", async () => {
+  const { result: outcome, cpuUsageCalls } = await asHosted(async () => {
+    const jobs = FakeJobs.running();
+    const { scheduled, continuation } = recordingContinuation();
+    // The configured default: CPU time allowed wherever the runtime really reports it.
+    const service = createRebuildService({
+      jobs,
+      storage: fakeBucket(keys(95)),
+      continuation,
+      defaults: { ...DEFAULTS, cpuClock: true },
+      pageSize: 10,
+    });
+    let outcome = await service.drive(jobs.job, "chain-1");
+    while (outcome.state === "more") outcome = await service.continueChain(scheduled.at(-1)!);
+    return outcome;
+  });
+  assert.equal(outcome.state, "finished");
+  assert.equal(cpuUsageCalls, 0);
 });

@@ -3,10 +3,10 @@ import type { BudgetClock } from "./budget.ts";
 import { ERRORS } from "../../_shared/errors.ts";
 import { fakeBucket, FakeJobs, keys, noSleep, sqlError } from "./testdata/fakes.ts";
 import { runSlice, type SliceOptions } from "./slice.ts";
-import { removeCpuUsage } from "./testdata/hosted_process.ts";
+import { asHostedRuntime } from "./testdata/hosted_process.ts";
 
 // Every slice here runs as on hosted Supabase: no `process.cpuUsage`.
-removeCpuUsage();
+asHostedRuntime();
 
 function options(
   jobs: FakeJobs,
