@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { type Api, errorFromBody } from "./api.ts";
+import type { Endpoint } from "./endpoints.ts";
 import { declaredType, describeResult, UploadQueue } from "./upload_queue.ts";
 
 Deno.test("describeResult() says stored, replaced or unchanged, with the key as sent back", () => {
@@ -32,8 +33,8 @@ Deno.test("UploadQueue: cancel while a direct upload is being signed stops it be
     config: { supabaseUrl: "http://127.0.0.1:1", anonKey: "pk", directUploadBytes: 1 },
     functionUrl: (path: string) => `http://127.0.0.1:1/functions/v1/${path}`,
     accessToken: () => Promise.resolve("token"),
-    call: (path: string) => {
-      calls.push(path);
+    call: (endpoint: Endpoint<unknown>) => {
+      calls.push(endpoint.path);
       return new Promise((resolve) => answerSigning = resolve);
     },
   } as unknown as Api;
