@@ -13,6 +13,7 @@ Deno.test("describeResult() says stored, replaced or unchanged, with the key as 
 Deno.test("declaredType() prefers the browser's type and falls back to the extension", () => {
   assert.equal(declaredType(new File([], "a.jpg", { type: "image/png" }), "a.jpg"), "image/png");
   assert.equal(declaredType(new File([], "a"), "14000.JPEG"), "image/jpeg");
+  assert.equal(declaredType(new File([], "a"), "14000.AVIF"), "image/avif");
   assert.equal(declaredType(new File([], "a"), "notes.txt"), "application/octet-stream");
 });
 
