@@ -12,7 +12,9 @@ import {
   FunctionsHttpError,
   type SupabaseClient,
 } from "@supabase/supabase-js";
+import type { ErrorBody } from "./types.ts";
 import type { UiConfig } from "./config.ts";
+import type { Endpoint } from "./endpoints.ts";
 
 /** A refused or failed call: the HTTP status (0 when the server was not reached), code, text. */
 export class ApiError extends Error {
@@ -43,16 +45,10 @@ export interface ApiAnswer<T> {
   data: T;
 }
 
-/** Options of {@linkcode Api.call}. */
-export interface CallOptions {
-  method?: "GET" | "POST" | "DELETE";
-  body?: unknown;
-}
-
 /** Turns an error body (`{error:{code,message}}`) or anything else into an ApiError. */
 export function errorFromBody(status: number, body: unknown): ApiError {
-  const error = (body as { error?: { code?: unknown; message?: unknown; details?: unknown } })
-    ?.error;
+  // Shaped as the contract says, yet each field is checked: a proxy may answer anything.
+  const error = (body as Partial<ErrorBody> | undefined)?.error;
   if (error && typeof error.message === "string") {
     return new ApiError(
       status,
@@ -77,8 +73,8 @@ async function jsonOf(response: Response): Promise<unknown> {
 export interface Api {
   supabase: SupabaseClient;
   config: UiConfig;
-  /** `call("s3-image-service/stats")`; throws {@linkcode ApiError}. */
-  call<T>(path: string, options?: CallOptions): Promise<ApiAnswer<T>>;
+  /** `call(endpoints.stats())`; throws {@linkcode ApiError}. */
+  call<T>(endpoint: Endpoint<T>): Promise<ApiAnswer<T>>;
   /** The current access token, or throws 401 when signed out. */
   accessToken(): Promise<string>;
   /** `${supabaseUrl}/functions/v1/${path}`. */
@@ -100,10 +96,10 @@ export function createApi(config: UiConfig): Api {
       if (!token) throw new ApiError(401, "unauthorized", "You are signed out: sign in again.");
       return token;
     },
-    async call<T>(path: string, options: CallOptions = {}): Promise<ApiAnswer<T>> {
-      const { data, error, response } = await supabase.functions.invoke(path, {
-        method: options.method ?? "GET",
-        body: options.body as Record<string, unknown> | undefined,
+    async call<T>(endpoint: Endpoint<T>): Promise<ApiAnswer<T>> {
+      const { data, error, response } = await supabase.functions.invoke(endpoint.path, {
+        method: endpoint.method,
+        body: endpoint.body,
       });
       if (error) {
         if (error instanceof FunctionsHttpError) {

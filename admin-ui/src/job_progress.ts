@@ -19,9 +19,14 @@ export interface JobProgress {
   remainingMs: number | null;
 }
 
+/** What the progress is computed from; `duration_ms` may be missing (then: since `started_at`). */
+export type ProgressFields =
+  & Pick<Job, "status" | "listing_complete" | "listed" | "started_at">
+  & { duration_ms?: number };
+
 /** Progress of `job`, given the index's size when it started (`expectedKeys`). */
 export function jobProgress(
-  job: Job,
+  job: ProgressFields,
   expectedKeys: number | null,
   nowMs = Date.now(),
 ): JobProgress {
@@ -46,6 +51,6 @@ export function jobProgress(
 }
 
 /** Whether a job will change no more (so polling stops). */
-export function isSettled(job: Job): boolean {
+export function isSettled(job: Pick<Job, "status">): boolean {
   return job.status !== "running";
 }

@@ -1,23 +1,14 @@
 import assert from "node:assert/strict";
-import { isSettled, jobProgress } from "./job_progress.ts";
-import type { Job } from "./types.ts";
+import { isSettled, jobProgress, type ProgressFields } from "./job_progress.ts";
+import type { JobStatus } from "./types.ts";
 
-function job(patch: Partial<Job>): Job {
+function job(patch: Partial<ProgressFields>): ProgressFields {
   return {
-    id: 1,
-    mode: "rebuild",
     status: "running",
     started_at: "2026-12-02T10:00:00.000Z",
-    finished_at: null,
     duration_ms: 10_000,
-    pages: 2,
     listed: 2000,
-    skipped: 0,
     listing_complete: false,
-    inserted: 0,
-    updated: 0,
-    removed: 0,
-    error: null,
     ...patch,
   };
 }
@@ -49,14 +40,14 @@ Deno.test("jobProgress() is full once the job finished or the listing completed"
 
 Deno.test("jobProgress() counts elapsed time from started_at when the row has no duration", () => {
   const now = Date.parse("2026-12-02T10:00:04.000Z");
-  const progress = jobProgress(job({ duration_ms: null, listed: 400 }), 1000, now);
+  const progress = jobProgress(job({ duration_ms: undefined, listed: 400 }), 1000, now);
   assert.equal(progress.elapsedMs, 4000);
   assert.equal(progress.keysPerSecond, 100);
 });
 
 Deno.test("isSettled() is true for every status but running", () => {
   assert.equal(isSettled(job({})), false);
-  for (const status of ["succeeded", "failed", "cancelled", "needs_confirmation"]) {
+  for (const status of ["succeeded", "failed", "cancelled", "needs_confirmation"] as JobStatus[]) {
     assert.equal(isSettled(job({ status })), true);
   }
 });

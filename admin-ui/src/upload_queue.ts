@@ -11,7 +11,10 @@
  *
  * @module
  */
+import { IMAGE_EXTENSIONS } from "../../supabase/functions/_shared/images/formats.ts";
 import { type Api, ApiError, errorFromBody } from "./api.ts";
+import { endpoints } from "./endpoints.ts";
+import type { UploadAnswer } from "./types.ts";
 import { CANCELLED, sendWithProgress, type XhrHandle } from "./xhr.ts";
 
 /** Where one file stands. `exists`: an image has this name; waiting for replace or skip. */
@@ -47,31 +50,19 @@ export interface UploadItem {
   replace: boolean;
 }
 
-/** An answer of either upload path. */
-interface UploadResult {
-  key: string;
-  size: number;
-  contentType: string;
-  width?: number;
-  height?: number;
-  replaced?: boolean;
-  unchanged?: boolean;
-}
+/** What {@linkcode describeResult} reads of an answer of either upload path. */
+export type UploadResult =
+  & Pick<UploadAnswer, "key" | "contentType">
+  & Partial<Pick<UploadAnswer, "width" | "height" | "replaced" | "unchanged">>;
 
-const EXTENSION_TYPES: Record<string, string> = {
-  jpg: "image/jpeg",
-  jpeg: "image/jpeg",
-  png: "image/png",
-  webp: "image/webp",
-  gif: "image/gif",
-  avif: "image/avif",
-};
-
-/** The content type to declare for a direct upload: the browser's, else the extension's. */
+/**
+ * The content type to declare for a direct upload: the browser's, else the extension's, from the
+ * functions' own format table (bundled in: a few hundred bytes), so the two never disagree.
+ */
 export function declaredType(file: File, name: string): string {
   if (file.type) return file.type;
   const extension = name.split(".").pop()?.toLowerCase() ?? "";
-  return EXTENSION_TYPES[extension] ?? "application/octet-stream";
+  return IMAGE_EXTENSIONS[extension] ?? "application/octet-stream";
 }
 
 /** A success in one line: `Stored as "14000.jpg" (800×600, image/jpeg)`. */
@@ -281,38 +272,32 @@ export class UploadQueue {
     };
   }
 
-  async #sendThroughFunction(item: UploadItem): Promise<UploadResult> {
+  async #sendThroughFunction(item: UploadItem): Promise<UploadAnswer> {
     const form = new FormData();
     form.append("file", item.file, item.name);
     form.append("filename", item.name);
     if (item.replace) form.append("replace", "true");
     const headers = await this.#headers();
     this.#stopIfCancelled(item.id);
+    const upload = endpoints.upload();
     const handle = sendWithProgress({
-      method: "POST",
-      url: this.#api.functionUrl("upload-to-s3"),
+      method: upload.method,
+      url: this.#api.functionUrl(upload.path),
       headers,
       body: form,
       onProgress: this.#progress(item.id),
     });
     this.#handles.set(item.id, handle);
     const { status, body } = await handle.answer;
-    if (status === 200 || status === 201) return body as UploadResult;
+    if (status === 200 || status === 201) return body as UploadAnswer;
     throw errorFromBody(status, body);
   }
 
-  async #sendDirect(item: UploadItem): Promise<UploadResult | undefined> {
+  async #sendDirect(item: UploadItem): Promise<UploadAnswer | undefined> {
     const contentType = declaredType(item.file, item.name);
-    const { data: signed } = await this.#api.call<{
-      uploadUrl: string;
-      method: string;
-      headers: Record<string, string>;
-      stagingKey: string;
-      exists: boolean;
-    }>("upload-to-s3/direct", {
-      method: "POST",
-      body: { filename: item.name, contentType, size: item.file.size },
-    });
+    const { data: signed } = await this.#api.call(
+      endpoints.prepareDirect({ filename: item.name, contentType, size: item.file.size }),
+    );
     if (signed.exists && !item.replace) {
       // Ask before sending megabytes, not after.
       this.#update(item.id, {
@@ -344,10 +329,9 @@ export class UploadQueue {
     // lifecycle rule expires `_incoming/`).
     this.#stopIfCancelled(item.id);
     this.#update(item.id, { state: "confirming", sent: item.total });
-    const { data } = await this.#api.call<UploadResult>("upload-to-s3/direct/confirm", {
-      method: "POST",
-      body: { stagingKey: signed.stagingKey, replace: item.replace },
-    });
+    const { data } = await this.#api.call(
+      endpoints.confirmDirect({ stagingKey: signed.stagingKey, replace: item.replace }),
+    );
     return data;
   }
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { type Api, errorFromBody } from "./api.ts";
+import type { Endpoint } from "./endpoints.ts";
 import { declaredType, describeResult, UploadQueue } from "./upload_queue.ts";
 
 Deno.test("describeResult() says stored, replaced or unchanged, with the key as sent back", () => {
@@ -12,6 +13,7 @@ Deno.test("describeResult() says stored, replaced or unchanged, with the key as 
 Deno.test("declaredType() prefers the browser's type and falls back to the extension", () => {
   assert.equal(declaredType(new File([], "a.jpg", { type: "image/png" }), "a.jpg"), "image/png");
   assert.equal(declaredType(new File([], "a"), "14000.JPEG"), "image/jpeg");
+  assert.equal(declaredType(new File([], "a"), "14000.AVIF"), "image/avif");
   assert.equal(declaredType(new File([], "a"), "notes.txt"), "application/octet-stream");
 });
 
@@ -32,8 +34,8 @@ Deno.test("UploadQueue: cancel while a direct upload is being signed stops it be
     config: { supabaseUrl: "http://127.0.0.1:1", anonKey: "pk", directUploadBytes: 1 },
     functionUrl: (path: string) => `http://127.0.0.1:1/functions/v1/${path}`,
     accessToken: () => Promise.resolve("token"),
-    call: (path: string) => {
-      calls.push(path);
+    call: (endpoint: Endpoint<unknown>) => {
+      calls.push(endpoint.path);
       return new Promise((resolve) => answerSigning = resolve);
     },
   } as unknown as Api;

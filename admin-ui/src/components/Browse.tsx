@@ -7,9 +7,10 @@
  */
 import { useEffect, useMemo, useState } from "preact/hooks";
 import type { Api } from "../api.ts";
+import { endpoints } from "../endpoints.ts";
 import { formatBytes, formatDate } from "../format.ts";
 import type { Role } from "../session.ts";
-import type { IndexEntry } from "../types.ts";
+import type { FilePage, ListedFile } from "../types.ts";
 import { ConfirmDialog, ErrorNote } from "./common.tsx";
 import { Preview } from "./Preview.tsx";
 import { QuickAdd } from "./QuickAdd.tsx";
@@ -23,7 +24,7 @@ const SORT_LABELS: Record<SortKey, string> = {
   updated_at: "Indexed",
 };
 
-function compare(a: IndexEntry, b: IndexEntry, key: SortKey): number {
+function compare(a: ListedFile, b: ListedFile, key: SortKey): number {
   const x = a[key] ?? "";
   const y = b[key] ?? "";
   if (typeof x === "number" && typeof y === "number") return x - y;
@@ -39,9 +40,7 @@ export function BrowseView(props: { api: Api; role: Role; onChanged: () => void 
   const [query, setQuery] = useState("");
   const [limit, setLimit] = useState(50);
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
-  const [page, setPage] = useState<{ files: IndexEntry[]; nextCursor: string | null } | null>(
-    null,
-  );
+  const [page, setPage] = useState<FilePage | null>(null);
   const [version, setVersion] = useState(0);
   const [error, setError] = useState<unknown>(null);
   const [sort, setSort] = useState<{ key: SortKey; descending: boolean }>({
@@ -49,7 +48,7 @@ export function BrowseView(props: { api: Api; role: Role; onChanged: () => void 
     descending: false,
   });
   const [selected, setSelected] = useState<Set<string>>(new Set());
-  const [previewed, setPreviewed] = useState<IndexEntry | null>(null);
+  const [previewed, setPreviewed] = useState<ListedFile | null>(null);
   const [removing, setRemoving] = useState<string[] | null>(null);
   const [alsoObject, setAlsoObject] = useState(false);
   const [removeReport, setRemoveReport] = useState("");
@@ -57,11 +56,7 @@ export function BrowseView(props: { api: Api; role: Role; onChanged: () => void 
 
   useEffect(() => {
     let live = true;
-    const params = new URLSearchParams({ prefix: query, limit: String(limit) });
-    if (cursor) params.set("cursor", cursor);
-    api.call<{ files: IndexEntry[]; nextCursor: string | null }>(
-      `s3-image-service/files?${params}`,
-    ).then(
+    api.call(endpoints.files({ prefix: query, limit, cursor: cursor ?? undefined })).then(
       ({ data }) => live && (setPage(data), setError(null)),
       (caught) => live && setError(caught),
     );
@@ -85,10 +80,7 @@ export function BrowseView(props: { api: Api; role: Role; onChanged: () => void 
     let removed = 0;
     for (const name of names) {
       try {
-        const path = `s3-image-service/files/${encodeURIComponent(name)}${
-          alsoObject ? "?deleteObject=true" : ""
-        }`;
-        await api.call(path, { method: "DELETE" });
+        await api.call(endpoints.removeFile(name, alsoObject));
         removed++;
       } catch (caught) {
         failures.push(`"${name}": ${caught instanceof Error ? caught.message : String(caught)}`);

@@ -8,13 +8,13 @@
 import { useState } from "preact/hooks";
 import { formatBytes, formatDate } from "../format.ts";
 import { signedUrlExpiry } from "../signed_url.ts";
-import type { IndexEntry } from "../types.ts";
+import type { ListedFile } from "../types.ts";
 
 /** The preview of one entry, with its URL and, for admins, remove. */
 export function Preview(props: {
-  file: IndexEntry;
+  file: ListedFile;
   isAdmin: boolean;
-  onRemove: (file: IndexEntry) => void;
+  onRemove: (file: ListedFile) => void;
   onClose: () => void;
 }) {
   const { file } = props;

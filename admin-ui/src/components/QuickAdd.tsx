@@ -6,8 +6,8 @@
  */
 import { useState } from "preact/hooks";
 import type { Api } from "../api.ts";
+import { endpoints } from "../endpoints.ts";
 import { formatBytes } from "../format.ts";
-import type { IndexEntry } from "../types.ts";
 import { ErrorNote } from "./common.tsx";
 
 /** Quick-add: index a name the bucket already holds; the answer is shown as it came. */
@@ -22,10 +22,7 @@ export function QuickAdd(props: { api: Api; onAdded: () => void }) {
     setAnswer("");
     setError(null);
     try {
-      const { data } = await props.api.call<{ file: IndexEntry; checked: boolean }>(
-        "s3-image-service/files",
-        { method: "POST", body: { filename: name.trim() } },
-      );
+      const { data } = await props.api.call(endpoints.addFile(name.trim()));
       const file = data.file;
       setAnswer(
         `Added "${file.filename}" to the index (${formatBytes(file.size_bytes)}, ${

@@ -8,10 +8,11 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import type { Api } from "../api.ts";
+import { endpoints } from "../endpoints.ts";
 import { formatCount, formatDate, formatDuration } from "../format.ts";
 import { jobProgress } from "../job_progress.ts";
 import type { Role } from "../session.ts";
-import type { GuardSummary, Job, Stats } from "../types.ts";
+import type { Job, JobAnswer, RemovalGuard } from "../types.ts";
 import { useJob } from "../use_job.ts";
 import { ConfirmDialog, ErrorNote, Figure, StatusWord } from "./common.tsx";
 
@@ -21,7 +22,7 @@ import { ConfirmDialog, ErrorNote, Figure, StatusWord } from "./common.tsx";
  */
 export function HeldCard(
   props: {
-    guard: GuardSummary;
+    guard: RemovalGuard;
     isAdmin: boolean;
     busy: boolean;
     forceLabel: string;
@@ -42,7 +43,7 @@ export function HeldCard(
 }
 
 /** The numbers of a held finish and the names it would remove. */
-export function GuardDetails(props: { guard: GuardSummary }) {
+export function GuardDetails(props: { guard: RemovalGuard }) {
   const { guard } = props;
   return (
     <div class="held" data-testid="held">
@@ -130,7 +131,10 @@ export function JobProgressView(props: { job: Job; expectedKeys: number | null }
 export function RebuildView(props: { api: Api; role: Role; onFinished: () => void }) {
   const { api } = props;
   const isAdmin = props.role === "admin";
-  const { job, setJob, error, setError } = useJob(api, props.onFinished);
+  const { answer, follow, error, setError } = useJob<JobAnswer>(api, {
+    onFinal: props.onFinished,
+  });
+  const job = answer?.job ?? null;
   const [expectedKeys, setExpectedKeys] = useState<number | null>(null);
   const [asking, setAsking] = useState<"start" | "force" | null>(null);
   const [notice, setNotice] = useState("");
@@ -138,11 +142,11 @@ export function RebuildView(props: { api: Api; role: Role; onFinished: () => voi
 
   useEffect(() => {
     // Pick up the latest job (a running one is then followed live) and the index size.
-    api.call<{ job: Job | null }>("s3-image-service/rebuild").then(
-      ({ data }) => setJob(data.job),
+    api.call(endpoints.latestJob()).then(
+      ({ data }) => data.job && follow({ job: data.job }, { ifIdle: true }),
       setError,
     );
-    api.call<Stats>("s3-image-service/stats").then(
+    api.call(endpoints.stats()).then(
       ({ data }) => setExpectedKeys(data.count),
       setError,
     );
@@ -164,20 +168,15 @@ export function RebuildView(props: { api: Api; role: Role; onFinished: () => voi
   const start = (force: boolean) =>
     act(async () => {
       setAsking(null);
-      const { data } = await api.call<{ started: boolean; job: Job; message?: string }>(
-        "s3-image-service/rebuild",
-        { method: "POST", body: force ? { force: true } : {} },
-      );
+      const { data } = await api.call(endpoints.startRebuild(force));
       if (data.started === false && data.message) setNotice(data.message);
-      setJob(data.job);
+      follow(data);
     });
 
   const cancel = () =>
     act(async () => {
-      const { data } = await api.call<{ job: Job }>(`s3-image-service/rebuild/${job!.id}/cancel`, {
-        method: "POST",
-      });
-      setJob(data.job);
+      const { data } = await api.call(endpoints.cancelJob(job!.id));
+      follow(data);
     });
 
   const running = job?.status === "running";

@@ -7,18 +7,13 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import type { Api } from "../api.ts";
+import { endpoints } from "../endpoints.ts";
 import { formatCount } from "../format.ts";
 import type { Role } from "../session.ts";
-import type { Job, ReconcileReport } from "../types.ts";
-import { POLL_MS } from "../use_job.ts";
+import type { ReconcileAnswer } from "../types.ts";
+import { useJob } from "../use_job.ts";
 import { ConfirmDialog, ErrorNote, Figure } from "./common.tsx";
 import { HeldCard, JobProgressView } from "./Rebuild.tsx";
-
-interface ReconcileAnswer {
-  job: Job;
-  applied: boolean;
-  report?: ReconcileReport;
-}
 
 function NameList(props: { title: string; names: string[]; total: number }) {
   return (
@@ -40,8 +35,12 @@ function NameList(props: { title: string; names: string[]; total: number }) {
 export function ReconcileView(props: { api: Api; role: Role; onApplied: () => void }) {
   const { api } = props;
   const isAdmin = props.role === "admin";
-  const [answer, setAnswer] = useState<ReconcileAnswer | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  // Polling ends once the dry run's report is there (it waits for review) or the job ended.
+  const { answer, follow, error, setError } = useJob<ReconcileAnswer>(api, {
+    isFinal: (next) => next.job.status !== "running" || next.report !== undefined,
+    onFinal: (next) => next.job.status === "succeeded" && props.onApplied(),
+    statusUrlOf: (job) => api.functionUrl(endpoints.reconcile(job.id).path),
+  });
   const [busy, setBusy] = useState(false);
   const [asking, setAsking] = useState<"apply" | "force" | null>(null);
   const job = answer?.job;
@@ -51,38 +50,15 @@ export function ReconcileView(props: { api: Api; role: Role; onApplied: () => vo
   useEffect(() => {
     let live = true;
     (async () => {
-      const { data } = await api.call<{ job: Job | null }>("s3-image-service/rebuild");
+      const { data } = await api.call(endpoints.latestJob());
       const latest = data.job;
       if (!latest || latest.mode !== "reconcile") return;
       if (latest.status !== "running" && latest.status !== "needs_confirmation") return;
-      const { data: pending } = await api.call<ReconcileAnswer>(
-        `s3-image-service/reconcile/${latest.id}`,
-      );
-      if (live) setAnswer((current) => current ?? pending);
+      const { data: pending } = await api.call(endpoints.reconcile(latest.id));
+      if (live) follow(pending, { ifIdle: true });
     })().catch((caught) => live && setError(caught));
     return () => void (live = false);
   }, [api]);
-
-  // While the bucket is being listed (or the apply runs), ask again every second.
-  useEffect(() => {
-    if (!waiting || !job) return;
-    let live = true;
-    const timer = setInterval(async () => {
-      try {
-        const { data } = await api.call<ReconcileAnswer>(`s3-image-service/reconcile/${job.id}`);
-        if (!live) return;
-        setError(null);
-        setAnswer(data);
-        if (data.job.status === "succeeded") props.onApplied();
-      } catch (caught) {
-        if (live) setError(caught);
-      }
-    }, POLL_MS);
-    return () => {
-      live = false;
-      clearInterval(timer);
-    };
-  }, [api, waiting, job?.id]);
 
   async function act(work: () => Promise<ReconcileAnswer>) {
     setAsking(null);
@@ -90,7 +66,7 @@ export function ReconcileView(props: { api: Api; role: Role; onApplied: () => vo
     setError(null);
     try {
       const data = await work();
-      setAnswer(data);
+      follow(data);
       if (data.applied && data.job.status === "succeeded") props.onApplied();
     } catch (caught) {
       setError(caught);
@@ -99,17 +75,10 @@ export function ReconcileView(props: { api: Api; role: Role; onApplied: () => vo
     }
   }
 
-  const dryRun = () =>
-    act(async () =>
-      (await api.call<ReconcileAnswer>("s3-image-service/reconcile", { method: "POST", body: {} }))
-        .data
-    );
+  const dryRun = () => act(async () => (await api.call(endpoints.startReconcile())).data);
   const apply = (force: boolean) =>
     act(async () => {
-      const { data } = await api.call<ReconcileAnswer>(
-        `s3-image-service/reconcile/${job!.id}/apply`,
-        { method: "POST", body: force ? { force: true } : {} },
-      );
+      const { data } = await api.call(endpoints.applyReconcile(job!.id, force));
       // The apply answer has no report: keep following the job until it settles.
       return { ...data, report: undefined };
     });

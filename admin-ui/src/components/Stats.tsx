@@ -7,17 +7,18 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import type { Api } from "../api.ts";
+import { endpoints } from "../endpoints.ts";
 import { formatBytes, formatCount, formatDate, formatDuration } from "../format.ts";
-import type { Job, Stats } from "../types.ts";
+import type { Job, JobBrief, StatsAnswer } from "../types.ts";
 import { ErrorNote, Figure, StatusWord } from "./common.tsx";
 
 /** Loads `GET /stats` whenever `version` changes. */
 export function useStats(api: Api, version: number) {
-  const [stats, setStats] = useState<Stats | null>(null);
+  const [stats, setStats] = useState<StatsAnswer | null>(null);
   const [error, setError] = useState<unknown>(null);
   useEffect(() => {
     let live = true;
-    api.call<Stats>("s3-image-service/stats").then(
+    api.call(endpoints.stats()).then(
       ({ data }) => live && (setStats(data), setError(null)),
       (caught) => live && setError(caught),
     );
@@ -26,14 +27,17 @@ export function useStats(api: Api, version: number) {
   return { stats, error };
 }
 
+/** A job as `GET /stats` reports it, or in full (with `duration_ms`) from its status route. */
+type ShownJob = JobBrief & { duration_ms?: number };
+
 /** How long a finished job took (the stats summary has no `duration_ms`). */
-function durationOf(job: Job): number | null {
-  if (job.duration_ms !== undefined && job.duration_ms !== null) return job.duration_ms;
+function durationOf(job: ShownJob): number | null {
+  if (job.duration_ms !== undefined) return job.duration_ms;
   return job.finished_at ? Date.parse(job.finished_at) - Date.parse(job.started_at) : null;
 }
 
 /** One job in a sentence and a row of counts. */
-export function JobSummary(props: { job: Job }) {
+export function JobSummary(props: { job: ShownJob }) {
   const job = props.job;
   return (
     <div class="job-summary">
@@ -62,7 +66,7 @@ export function JobSummary(props: { job: Job }) {
  * The full row of the last rebuild: the statistics carry its counts but not who started it, which
  * `GET /rebuild/:id` has.
  */
-function useJobDetails(api: Api, summary: Job | null | undefined) {
+function useJobDetails(api: Api, summary: JobBrief | null | undefined) {
   const [job, setJob] = useState<Job | null>(null);
   const [error, setError] = useState<unknown>(null);
   const id = summary?.id;
@@ -70,7 +74,7 @@ function useJobDetails(api: Api, summary: Job | null | undefined) {
     if (id === undefined) return;
     let live = true;
     // Without the details the summary still shows, beside the error.
-    api.call<{ job: Job }>(`s3-image-service/rebuild/${id}`).then(
+    api.call(endpoints.job(id)).then(
       ({ data }) => live && (setJob(data.job), setError(null)),
       (caught) => live && setError(caught),
     );
@@ -80,7 +84,7 @@ function useJobDetails(api: Api, summary: Job | null | undefined) {
 }
 
 /** Images by type and the newest ones: names always rendered as text. */
-function Breakdown(props: { stats: Stats }) {
+function Breakdown(props: { stats: StatsAnswer }) {
   const types = Object.entries(props.stats.by_type ?? {}).sort((a, b) => b[1].count - a[1].count);
   const newest = props.stats.newest_images ?? [];
   return (
