@@ -173,10 +173,13 @@ export async function measureCoverage(options: MeasureOptions): Promise<Coverage
     // Importing runs only the module's top level: no handler, no server (`index.ts` files
     // export their handler; `deno serve` is what starts one).
     const loader = `${options.scratch}/load_unloaded.ts`;
+    const failures = `${options.scratch}/load_failures.json`;
     await Deno.writeTextFile(
       loader,
-      `for (const url of ${JSON.stringify(missing.map((p) => `file://${root}/${p}`))}) {\n` +
-        `  try { await import(url); } catch (error) { console.error(url, error); }\n}\n`,
+      `const failed: string[] = [];\n` +
+        `for (const url of ${JSON.stringify(missing.map((p) => `file://${root}/${p}`))}) {\n` +
+        `  try { await import(url); } catch (error) { failed.push(url); console.error(url, error); }\n` +
+        `}\nawait Deno.writeTextFile(${JSON.stringify(failures)}, JSON.stringify(failed));\n`,
     );
     const profile = `${options.scratch}/unloaded`;
     await run([
@@ -189,9 +192,21 @@ export async function measureCoverage(options: MeasureOptions): Promise<Coverage
       loader,
     ], { cwd: root });
     unloaded = parseLcov(await lcovOf(options.deno, profile, root));
+    const failed = new Set<string>(
+      JSON.parse(
+        await Deno.readTextFile(failures).catch(() =>
+          JSON.stringify(missing.map((p) => `file://${root}/${p}`))
+        ),
+      ),
+    );
     for (const path of missing) {
       const file = `${root}/${path}`;
       if (unloaded.has(file)) continue;
+      if (!failed.has(`file://${file}`)) {
+        // Imported, yet absent from the profile: a types-only module, with no line that runs.
+        unloaded.set(file, { found: 0, hit: 0 });
+        continue;
+      }
       // It failed to import (the loader said why): count its lines roughly rather than as none.
       const text = await Deno.readTextFile(file);
       unloaded.set(file, { found: roughCodeLines(text), hit: 0 });

@@ -12,6 +12,7 @@ import type { RebuildJob } from "../jobs/job_store.ts";
 import { jobView } from "../jobs/service.ts";
 import type { SliceOutcome } from "../jobs/slice.ts";
 import { type ServiceContext, statusUrl } from "../services.ts";
+import type { JobAnswer } from "../../_shared/contract.ts";
 
 /** `:id` of a job: a positive integer. */
 export function jobIdParam(params: Record<string, string>): number {
@@ -107,5 +108,12 @@ export function acceptedResponse(
   job: RebuildJob,
   extra: Record<string, unknown> = {},
 ): Response {
-  return json({ ...extra, job: jobView(job), statusUrl: statusUrl(services, kind, job.id) }, 202);
+  return json(
+    {
+      ...extra,
+      job: jobView(job),
+      statusUrl: statusUrl(services, kind, job.id),
+    } satisfies JobAnswer,
+    202,
+  );
 }

@@ -9,6 +9,7 @@ import { requireRole, ROLES } from "../../_shared/auth/roles.ts";
 import { json } from "../../_shared/server/responses.ts";
 import { parseJsonBody, parseQuery } from "../../_shared/server/json_body.ts";
 import type { ServiceRouteContext as RouteContext } from "../handler.ts";
+import type { RemoveFileAnswer } from "../../_shared/contract.ts";
 
 /** Largest page of `GET /files` (each entry carries a signed URL, which costs CPU to sign). */
 export const MAX_LIST_LIMIT = 200;
@@ -43,7 +44,7 @@ export async function removeFile({ request, params, services }: RouteContext): P
   const result = await services.files.remove(params.filename, {
     deleteObject: deleteObject === "true",
   });
-  return json(result);
+  return json(result satisfies RemoveFileAnswer);
 }
 
 /** `GET /files?prefix=&cursor=&limit=` — a page of the index, in byte order, with preview URLs. */

@@ -20,6 +20,12 @@ import {
   jobIdParam,
   startedBy,
 } from "./common.ts";
+import type {
+  ContinueAnswer,
+  JobStatusAnswer,
+  LatestJobAnswer,
+  SeedRebuildAnswer,
+} from "../../_shared/contract.ts";
 
 /** The seed sent a bare POST (or a few fields we ignore); only `budget` means something here. */
 const SeedBody = z.looseObject({ budget: BudgetSchema.optional(), force: ForceSchema });
@@ -66,7 +72,13 @@ export async function seedRebuild({ request, caller, services }: RouteContext): 
   assertProgress(outcome);
   if (outcome.state === "finished") {
     const job = outcome.job;
-    return json({ success: true, count: job.listed - job.skipped, job: jobView(job) });
+    return json(
+      {
+        success: true,
+        count: job.listed - job.skipped,
+        job: jobView(job),
+      } satisfies SeedRebuildAnswer,
+    );
   }
   const job = outcome.job ?? start.job;
   return acceptedResponse(services, "rebuild", job, { success: true, started: start.started });
@@ -93,7 +105,7 @@ export async function startRebuild({ request, caller, services }: RouteContext):
 /** `GET /rebuild` — the latest job (`{job: null}` when there has been none). */
 export async function latestRebuild({ services }: RouteContext): Promise<Response> {
   const job = await services.rebuilds.status();
-  return json({ job: job ? jobView(job) : null });
+  return json({ job: job ? jobView(job) : null } satisfies LatestJobAnswer);
 }
 
 /**
@@ -104,7 +116,7 @@ export async function rebuildStatus({ params, services }: RouteContext): Promise
   const id = jobIdParam(params);
   const job = await services.rebuilds.status(id);
   if (!job) throw ERRORS.NotFound(`Rebuild ${id} does not exist`);
-  return json({ job: jobView(job) });
+  return json({ job: jobView(job) } satisfies JobStatusAnswer);
 }
 
 /**
@@ -120,11 +132,11 @@ export async function continueRebuild(
     services.rebuilds.continueChain({ jobId, ...body }),
     `Rebuild ${jobId} slice`,
   );
-  return json({ accepted: true, job_id: jobId, worker: body.worker }, 202);
+  return json({ accepted: true, job_id: jobId, worker: body.worker } satisfies ContinueAnswer, 202);
 }
 
 /** `POST /rebuild/:id/cancel` — stops a running job; the index stays exactly as it was. */
 export async function cancelRebuild({ params, services }: RouteContext): Promise<Response> {
   const job = await services.rebuilds.cancel(jobIdParam(params));
-  return json({ job: jobView(job) });
+  return json({ job: jobView(job) } satisfies JobStatusAnswer);
 }

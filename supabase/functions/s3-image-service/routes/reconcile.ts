@@ -23,6 +23,7 @@ import {
   jobIdParam,
   startedBy,
 } from "./common.ts";
+import type { ReconcileAnswer } from "../../_shared/contract.ts";
 
 const SampleLimit = z.coerce.number().int().min(0).max(1000);
 
@@ -48,13 +49,15 @@ async function withReport(
   const { rebuilds } = services;
   if (job.status === "running" && !hasWorkLeft(job)) {
     const report = await rebuilds.preview(job, sampleLimit);
-    return json({ job: jobView(job), applied: false, report });
+    return json({ job: jobView(job), applied: false, report } satisfies ReconcileAnswer);
   }
-  if (job.status === "succeeded") return json({ job: jobView(job), applied: true });
+  if (job.status === "succeeded") {
+    return json({ job: jobView(job), applied: true } satisfies ReconcileAnswer);
+  }
   if (job.status === "running") {
     return acceptedResponse(services, "reconcile", job, { applied: false });
   }
-  return json({ job: jobView(job), applied: false });
+  return json({ job: jobView(job), applied: false } satisfies ReconcileAnswer);
 }
 
 /**
@@ -84,7 +87,9 @@ export async function startReconcile(
     if (body.apply && !job.summary?.apply) {
       const applied = await rebuilds.apply(job.id, { force: body.force });
       assertApplied(applied.job);
-      if (applied.applied) return json({ job: jobView(applied.job), applied: true });
+      if (applied.applied) {
+        return json({ job: jobView(applied.job), applied: true } satisfies ReconcileAnswer);
+      }
       job = applied.job;
     }
     // Already listed and waiting for review: the same dry run again, against today's index.
@@ -94,7 +99,7 @@ export async function startReconcile(
   assertProgress(outcome);
   switch (outcome.state) {
     case "finished":
-      return json({ job: jobView(outcome.job), applied: true });
+      return json({ job: jobView(outcome.job), applied: true } satisfies ReconcileAnswer);
     case "listed":
       return await withReport(services, outcome.job, body.sampleLimit);
     case "more":
@@ -130,6 +135,6 @@ export async function applyReconcile(
   const { force } = await parseJsonBody(request, ApplyBody);
   const { applied, job } = await services.rebuilds.apply(jobIdParam(params), { force });
   assertApplied(job);
-  if (applied) return json({ job: jobView(job), applied: true });
+  if (applied) return json({ job: jobView(job), applied: true } satisfies ReconcileAnswer);
   return acceptedResponse(services, "reconcile", job, { applied: false });
 }

@@ -9,6 +9,7 @@
 import { json } from "../../_shared/server/responses.ts";
 import { jobView } from "../jobs/service.ts";
 import type { ServiceRouteContext as RouteContext } from "../handler.ts";
+import type { ResumeAnswer } from "../../_shared/contract.ts";
 
 /**
  * Answers `200 {resumed, job}`: `resumed` is true when a stalled job was handed on; `job` is the
@@ -18,5 +19,5 @@ import type { ServiceRouteContext as RouteContext } from "../handler.ts";
 export async function resumeStalled({ request, services }: RouteContext): Promise<Response> {
   await request.body?.cancel().catch(() => {}); // pg_net always sends a body; nothing in it counts
   const { job, resumed } = await services.rebuilds.resume();
-  return json({ resumed, job: job ? jobView(job) : null });
+  return json({ resumed, job: job ? jobView(job) : null } satisfies ResumeAnswer);
 }
