@@ -7,9 +7,19 @@
 import type { Session } from "@supabase/supabase-js";
 import { useEffect, useState } from "preact/hooks";
 import type { Api } from "./api.ts";
+import { roleOf as callerRoleOf, ROLES } from "../../supabase/functions/_shared/auth/roles.ts";
 
 /** What the app may offer: `admin` everything, `manager` uploads and adds, `none` nothing. */
 export type Role = "admin" | "manager" | "none";
+
+/**
+ * Whether `role` belongs to one of the functions' role sets (`ROLES` in
+ * `supabase/functions/_shared/auth/roles.ts`, bundled): the UI offers exactly what the
+ * functions allow, decided by the same table.
+ */
+export function may(role: Role, set: keyof typeof ROLES): boolean {
+  return role !== "none" && (ROLES[set] as readonly string[]).includes(role);
+}
 
 /** The session as the screens see it. */
 export type SessionState =
@@ -17,9 +27,9 @@ export type SessionState =
   | { status: "signedOut" }
   | { status: "signedIn"; session: Session; email: string; role: Role };
 
-/** The role a session's user has, from `app_metadata.role`. */
+/** The role a session's user has, decided as the functions decide it (`app_metadata.role`). */
 export function roleOf(session: Session): Role {
-  const role = session.user?.app_metadata?.role;
+  const role = callerRoleOf({ role: "authenticated", app_metadata: session.user?.app_metadata });
   return role === "admin" || role === "manager" ? role : "none";
 }
 

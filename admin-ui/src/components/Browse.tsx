@@ -9,7 +9,7 @@ import { useEffect, useMemo, useState } from "preact/hooks";
 import type { Api } from "../api.ts";
 import { endpoints } from "../endpoints.ts";
 import { formatBytes, formatDate } from "../format.ts";
-import type { Role } from "../session.ts";
+import { may, type Role } from "../session.ts";
 import type { FilePage, ListedFile } from "../types.ts";
 import { ConfirmDialog, ErrorNote } from "./common.tsx";
 import { Preview } from "./Preview.tsx";
@@ -35,7 +35,7 @@ function compare(a: ListedFile, b: ListedFile, key: SortKey): number {
 /** The browse screen. */
 export function BrowseView(props: { api: Api; role: Role; onChanged: () => void }) {
   const { api } = props;
-  const isAdmin = props.role === "admin";
+  const isAdmin = may(props.role, "admins");
   const [prefix, setPrefix] = useState("");
   const [query, setQuery] = useState("");
   const [limit, setLimit] = useState(50);

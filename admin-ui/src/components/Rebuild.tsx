@@ -11,7 +11,7 @@ import type { Api } from "../api.ts";
 import { endpoints } from "../endpoints.ts";
 import { formatCount, formatDate, formatDuration } from "../format.ts";
 import { jobProgress } from "../job_progress.ts";
-import type { Role } from "../session.ts";
+import { may, type Role } from "../session.ts";
 import type { Job, JobAnswer, RemovalGuard } from "../types.ts";
 import { useJob } from "../use_job.ts";
 import { ConfirmDialog, ErrorNote, Figure, StatusWord } from "./common.tsx";
@@ -130,7 +130,7 @@ export function JobProgressView(props: { job: Job; expectedKeys: number | null }
 /** The rebuild screen. */
 export function RebuildView(props: { api: Api; role: Role; onFinished: () => void }) {
   const { api } = props;
-  const isAdmin = props.role === "admin";
+  const isAdmin = may(props.role, "admins");
   const { answer, follow, error, setError } = useJob<JobAnswer>(api, {
     onFinal: props.onFinished,
   });

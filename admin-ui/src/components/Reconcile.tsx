@@ -9,7 +9,7 @@ import { useEffect, useState } from "preact/hooks";
 import type { Api } from "../api.ts";
 import { endpoints } from "../endpoints.ts";
 import { formatCount } from "../format.ts";
-import type { Role } from "../session.ts";
+import { may, type Role } from "../session.ts";
 import type { ReconcileAnswer } from "../types.ts";
 import { useJob } from "../use_job.ts";
 import { ConfirmDialog, ErrorNote, Figure } from "./common.tsx";
@@ -34,7 +34,7 @@ function NameList(props: { title: string; names: string[]; total: number }) {
 /** The reconcile screen. */
 export function ReconcileView(props: { api: Api; role: Role; onApplied: () => void }) {
   const { api } = props;
-  const isAdmin = props.role === "admin";
+  const isAdmin = may(props.role, "admins");
   // Polling ends once the dry run's report is there (it waits for review) or the job ended.
   const { answer, follow, error, setError } = useJob<ReconcileAnswer>(api, {
     isFinal: (next) => next.job.status !== "running" || next.report !== undefined,
