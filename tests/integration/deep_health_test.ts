@@ -11,22 +11,25 @@ const FUNCTIONS = ["upload-to-s3", "s3-image-service"];
 for (const name of FUNCTIONS) {
   Deno.test(`${name}: deep health checks the bucket and the database`, async () => {
     const { status, body } = await callFunction(`${name}/health?deep=true`, {
-      token: stackInfo().ANON_KEY,
+      token: stackInfo().ADMIN_TOKEN,
     });
     assert.equal(status, 200, JSON.stringify(body));
     assert.deepEqual(body, {
       ok: true,
       function: name,
-      role: "anon",
+      role: "admin",
       checks: { bucket: "ok", database: "ok" },
     });
+    // The public key alone gets the shallow answer: no bucket call, no bucket name.
+    const anon = await callFunction(`${name}/health?deep=true`, { token: stackInfo().ANON_KEY });
+    assert.deepEqual(anon.body, { ok: true, function: name, role: "anon" });
   });
 
   Deno.test(`${name}: deep health is 503 naming the bucket when S3 refuses our key`, async () => {
     await injectS3Fault({ operation: "bucket", status: 403, code: "AccessDenied", remaining: 1 });
     try {
       const { status, body } = await callFunction(`${name}/health?deep=true`, {
-        token: stackInfo().ANON_KEY,
+        token: stackInfo().ADMIN_TOKEN,
       });
       assert.equal(status, 503, JSON.stringify(body));
       assert.equal(body.ok, false);
@@ -47,7 +50,7 @@ Deno.test("deep health is 503 naming the bucket when the S3 endpoint drops the c
   await injectS3Fault({ operation: "bucket", reset: true, remaining: 1 });
   try {
     const { status, body } = await callFunction("s3-image-service/health?deep=true", {
-      token: stackInfo().MANAGER_TOKEN,
+      token: stackInfo().ADMIN_TOKEN,
     });
     assert.equal(status, 503, JSON.stringify(body));
     const checks = body.checks as Record<string, string>;

@@ -2,17 +2,20 @@
  * `GET /<function>/health`: proves routing, the gateway's JWT check and the caller's role
  * end to end, and reports configuration problems by variable name (never by value).
  *
- * `GET /<function>/health?deep=true` also checks what the function depends on, each with a short
- * timeout: the bucket (`HeadBucket`) and the database (`select 1`). `200 {ok: true, …, checks:
+ * `GET /<function>/health?deep=true`, for an admin or the secret key (anyone else gets the
+ * shallow answer), also checks what the function depends on, each with a short timeout: the bucket (`HeadBucket`) and the database (`select 1`). `200 {ok: true, …, checks:
  * {bucket: "ok", database: "ok"}}`, or `503 {ok: false, …}` with a sentence naming what failed
  * in place of `"ok"`. The deploy script's smoke test calls it after every deployment.
  *
  * @module
  */
-import type { Caller } from "../auth/roles.ts";
+import { type Caller, type CallerRole, ROLES } from "../auth/roles.ts";
 import { AppError } from "../errors.ts";
 import type { PeakMeter } from "../platform/memory_meter.ts";
 import { json } from "./responses.ts";
+
+/** Who may ask for the deep checks. */
+const DEEP_HEALTH_ROLES: readonly CallerRole[] = ROLES.admins;
 
 /** How long each deep check may take. Well under any gateway limit. */
 export const CHECK_TIMEOUT_MS = 3000;
@@ -85,7 +88,10 @@ export interface HealthOptions {
 /** Answers a health request. */
 export async function healthResponse(request: Request, options: HealthOptions): Promise<Response> {
   const { caller, functionName } = options;
-  const deep = ["true", "1"].includes(new URL(request.url).searchParams.get("deep") ?? "");
+  // A deep check costs a bucket call and a query, and its sentences name the bucket: operators
+  // only (an admin or the secret key). Anyone else asking for it gets the shallow answer.
+  const deep = ["true", "1"].includes(new URL(request.url).searchParams.get("deep") ?? "") &&
+    DEEP_HEALTH_ROLES.includes(caller.role);
   let dependencies: Record<string, DependencyCheck> | undefined;
   let configProblem: string | undefined;
   try {

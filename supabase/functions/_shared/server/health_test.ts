@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { runChecks } from "./health.ts";
+import { healthResponse, runChecks } from "./health.ts";
+import type { CallerRole } from "../auth/roles.ts";
 import { describeDbFailure } from "../platform/db_errors.ts";
 import { describeS3Failure } from "../platform/s3_errors.ts";
 
@@ -60,4 +61,34 @@ Deno.test("describeDbFailure() names the SQLSTATE or network code, never the URL
   for (const code of ["ECONNREFUSED", "28P01", "XX000", ""]) {
     assert.doesNotMatch(describeDbFailure(error(code)), /hunter2|db\.example\.com/);
   }
+});
+
+Deno.test("healthResponse() runs the deep checks for an admin or the secret key only; others get the shallow answer", async () => {
+  let runs = 0;
+  const checks = () => ({
+    bucket: {
+      run: () => (runs++, Promise.reject(new Error("403"))),
+      describe: () => 'access to bucket "private-bucket-name" was refused (403)',
+    },
+  });
+  const ask = async (role: CallerRole) => {
+    const response = await healthResponse(
+      new Request("https://ref.supabase.co/functions/v1/fn/health?deep=true"),
+      { functionName: "fn", caller: { role, id: role, claims: {} }, checks },
+    );
+    return { status: response.status, body: await response.json() };
+  };
+  for (const role of ["anon", "authenticated", "manager"] as const) {
+    const { status, body } = await ask(role);
+    assert.equal(status, 200, role);
+    assert.equal(body.checks, undefined, role);
+    assert.doesNotMatch(JSON.stringify(body), /private-bucket-name/, role);
+  }
+  assert.equal(runs, 0, "no bucket call for a caller who may not see the answer");
+  for (const role of ["admin", "service_role"] as const) {
+    const { status, body } = await ask(role);
+    assert.equal(status, 503, role);
+    assert.match(body.checks.bucket, /private-bucket-name/);
+  }
+  assert.equal(runs, 2);
 });
