@@ -11,6 +11,7 @@ import { FakeIndex } from "../_shared/images/testdata/fake_index.ts";
 import { FakeJobs, RecordingContinuation } from "./jobs/testdata/fakes.ts";
 import { FakeStorage } from "../_shared/platform/testdata/fake_storage.ts";
 import {
+  headersFor,
   requestAs,
   testAuthenticator,
   type TestCaller,
@@ -593,4 +594,28 @@ Deno.test("POST / while the database is away answers 503 database_unavailable; t
   assert.match(body.error.message, /the job is paused and resumes/);
   assert.doesNotMatch(body.error.message, /ECONNREFUSED|5432/);
   assert.equal([...jobs.jobs.values()][0].status, "running");
+});
+
+Deno.test("s3-image-service answers a hostile Origin with * and never with credentials (preflight, success, refusal)", async () => {
+  setup();
+  const origin = { origin: "https://evil.example" };
+  const answers = [
+    await service(
+      new Request(`${BASE}/stats`, {
+        method: "OPTIONS",
+        headers: { ...origin, "access-control-request-method": "GET" },
+      }),
+    ),
+    await service(
+      new Request(`${BASE}/stats`, { headers: { ...origin, ...(await headersFor("manager")) } }),
+    ),
+    await service(new Request(`${BASE}/stats`, { headers: origin })),
+  ];
+  assert.deepEqual(answers.map((r) => r.status), [204, 200, 401]);
+  for (const response of answers) {
+    assert.equal(response.headers.get("access-control-allow-origin"), "*");
+    assert.equal(response.headers.get("access-control-allow-credentials"), null);
+    assert.doesNotMatch(response.headers.get("vary") ?? "", /origin/i);
+    await response.body?.cancel();
+  }
 });

@@ -9,11 +9,30 @@ const VALID = {
   SUPABASE_DB_URL: "postgresql://postgres@127.0.0.1:5432/postgres",
 };
 
-Deno.test("parseConfig() applies documented defaults", () => {
-  const config = parseConfig(VALID);
-  assert.equal(config.AWS_REGION, "us-east-1");
-  assert.equal(config.MAX_UPLOAD_BYTES, 10 * 1024 * 1024);
-  assert.equal(config.S3_ENDPOINT, undefined);
+Deno.test("parseConfig() applies every documented default (.env.example, docs)", () => {
+  const {
+    SUPABASE_DB_URL: _db,
+    AWS_ACCESS_KEY: _k,
+    AWS_SECRET_ACCESS_KEY: _s,
+    S3_BUCKET: _b,
+    ...defaults
+  } = parseConfig(VALID);
+  assert.deepEqual(defaults, {
+    AWS_REGION: "us-east-1",
+    S3_CONDITIONAL_WRITES: "true",
+    MAX_UPLOAD_BYTES: 10 * 1024 * 1024,
+    MAX_IMAGE_PIXELS: 40_000_000,
+    ALLOWED_IMAGE_TYPES: "jpeg,png,webp,gif,avif",
+    IMAGE_CACHE_CONTROL: "public, max-age=300, stale-while-revalidate=60",
+    SIGNED_URL_SECONDS: 300,
+    REBUILD_CPU_BUDGET_MS: 1200,
+    REBUILD_WALL_BUDGET_MS: 60_000,
+    REBUILD_PAGE_BUDGET: 15,
+    REBUILD_KEY_BUDGET: 15_000,
+    REBUILD_BUDGET_CLOCKS: { cpu: true },
+    REBUILD_MAX_HOPS: 500,
+    REBUILD_LEASE_SECONDS: 45,
+  });
 });
 
 Deno.test("parseConfig() names every missing variable and never echoes values", () => {
