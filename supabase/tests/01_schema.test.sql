@@ -117,7 +117,7 @@ select functions_are('public', array[
 ], 'public holds exactly the SQL API functions');
 select functions_are('s3_image_cache_private', array[
   's3_image_cache_touch_updated_at', 's3_cache_check_filenames', 's3_cache_file_error',
-  's3_cache_rebuild_lock_running', 's3_cache_rebuild_staging_cascade',
+  'has_app_role', 's3_cache_rebuild_lock_running', 's3_cache_rebuild_staging_cascade',
   's3_cache_resume_stalled_jobs'
 ], 'the internal helpers live in the private schema');
 select is(
