@@ -9,8 +9,8 @@
 -- set-based, when the job is previewed or finished (..._rebuild_apply.sql).
 --
 -- The page's text format is encoded in one place, the worker's
--- supabase/functions/s3-image-service/jobs/listing_page.ts; here it is only checked (framing) and
--- decoded (the view).
+-- supabase/functions/s3-image-service/jobs/listing_page.ts; here it is only checked (its framing)
+-- and read back (the view). Tests and psql write the text themselves, as the examples show.
 --
 -- Safe to run again: the table with if not exists, every function and the view created here and
 -- nowhere else with create or replace.
@@ -86,6 +86,7 @@ grant all on table public.s3_cache_rebuild_pages to service_role;
 -- are written \\, \t, \n and \r: the line framing holds, and the key still contains a character
 -- the naming rules refuse, so it is counted as skipped without being decoded. The page is stored
 -- as it is; finish validates the names and counts `skipped`. An empty listing stages no key.
+-- The worker writes it with encodeListingPage (jobs/listing_page.ts), the format's one encoder.
 --   select s3_cache_rebuild_stage_page(7, 'edge-3f2a', null, 'token-2',
 --     E'1.jpg\t100\t"e1"\t1795442400000\n2.png\t200\t"e2"\t1795442401000\n');
 create or replace function public.s3_cache_rebuild_stage_page(
@@ -184,82 +185,6 @@ end;
 $$;
 revoke all on function public.s3_cache_rebuild_stage_page(bigint, text, text, text, text) from public, anon, authenticated;
 grant execute on function public.s3_cache_rebuild_stage_page(bigint, text, text, text, text) to service_role;
-
--- The same with one array per column, for psql and tests: builds the listing text (escaping the
--- names as COPY does) and stages it through the form above. The arrays must have equal lengths.
---   select s3_cache_rebuild_stage_page(7, 'edge-3f2a', null, 'token-2',
---     array['1.jpg', '2.png'], array[100, 200]::bigint[], array['"e1"', '"e2"'],
---     array[now(), now()]);
-create or replace function public.s3_cache_rebuild_stage_page(
-  job_id bigint,
-  worker text,
-  previous_token text,
-  next_token text,
-  filenames text[],
-  sizes bigint[],
-  etags text[],
-  last_modifieds timestamptz[]
-)
-returns jsonb
-language plpgsql
-volatile
-security invoker
-set search_path = ''
-as $$
-#variable_conflict use_column
-declare
-  name_count integer := coalesce(pg_catalog.cardinality(s3_cache_rebuild_stage_page.filenames), 0);
-  refusal text;
-  page_listing text;
-begin
-  refusal := case
-    when coalesce(pg_catalog.cardinality(s3_cache_rebuild_stage_page.sizes), 0) <> name_count then
-      pg_catalog.format('sizes has %s entries for %s names',
-        coalesce(pg_catalog.cardinality(s3_cache_rebuild_stage_page.sizes), 0), name_count)
-    when coalesce(pg_catalog.cardinality(s3_cache_rebuild_stage_page.etags), 0) <> name_count then
-      pg_catalog.format('etags has %s entries for %s names',
-        coalesce(pg_catalog.cardinality(s3_cache_rebuild_stage_page.etags), 0), name_count)
-    when coalesce(pg_catalog.cardinality(s3_cache_rebuild_stage_page.last_modifieds), 0)
-        <> name_count then
-      pg_catalog.format('last_modifieds has %s entries for %s names',
-        coalesce(pg_catalog.cardinality(s3_cache_rebuild_stage_page.last_modifieds), 0), name_count)
-  end;
-  if refusal is not null then
-    raise exception using
-      errcode = '22023',
-      message = pg_catalog.format(
-        'Cannot stage a page for rebuild %s: %s', s3_cache_rebuild_stage_page.job_id, refusal
-      );
-  end if;
-
-  select coalesce(pg_catalog.string_agg(
-    pg_catalog.concat_ws(E'\t',
-      -- COPY's escapes; a NULL name becomes the empty name, which the rules refuse.
-      pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
-        coalesce(u.filename, ''), '\', '\\'), E'\t', '\t'), E'\n', '\n'), E'\r', '\r'),
-      coalesce(u.size_bytes::text, ''),
-      -- As listing_page.ts does: an ETag never holds these, but must not break the line.
-      coalesce(pg_catalog.translate(u.etag, E'\t\n\r', '   '), ''),
-      -- Milliseconds since the epoch, with the microseconds as a fraction: read back exactly.
-      coalesce((extract(epoch from u.last_modified) * 1000)::numeric(20, 3)::text, '')
-    ) || E'\n', '' order by u.ordinality), '')
-  into page_listing
-  from rows from (
-    pg_catalog.unnest(s3_cache_rebuild_stage_page.filenames),
-    pg_catalog.unnest(s3_cache_rebuild_stage_page.sizes),
-    pg_catalog.unnest(s3_cache_rebuild_stage_page.etags),
-    pg_catalog.unnest(s3_cache_rebuild_stage_page.last_modifieds)
-  ) with ordinality as u (filename, size_bytes, etag, last_modified, ordinality);
-
-  return public.s3_cache_rebuild_stage_page(
-    s3_cache_rebuild_stage_page.job_id, s3_cache_rebuild_stage_page.worker,
-    s3_cache_rebuild_stage_page.previous_token, s3_cache_rebuild_stage_page.next_token,
-    page_listing
-  );
-end;
-$$;
-revoke all on function public.s3_cache_rebuild_stage_page(bigint, text, text, text, text[], bigint[], text[], timestamptz[]) from public, anon, authenticated;
-grant execute on function public.s3_cache_rebuild_stage_page(bigint, text, text, text, text[], bigint[], text[], timestamptz[]) to service_role;
 
 -- Every staged listing as rows: job_id, then each listed key with what finish does with it
 -- (`action`):

@@ -4,7 +4,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 -- Hosted Supabase has extensions on the search_path already; a bare cluster does not.
 set local search_path = public, extensions;
-select plan(48);
+select plan(47);
 
 select has_table('public', 's3_image_cache', 's3_image_cache exists');
 select has_table('public', 's3_cache_rebuilds', 's3_cache_rebuilds exists');
@@ -149,15 +149,11 @@ select function_returns('public', 'search_s3_cache', array['text', 'text', 'inte
 select is(
   (select count(*)::int from pg_proc as p
    where p.pronamespace = 'public'::regnamespace and p.proname = 's3_cache_rebuild_stage_page'),
-  2, 's3_cache_rebuild_stage_page has two signatures: the listing text and one array per column'
+  1, 's3_cache_rebuild_stage_page has one signature: the listing text, encoded by listing_page.ts alone'
 );
 select function_returns('public', 's3_cache_rebuild_stage_page',
   array['bigint', 'text', 'text', 'text', 'text'], 'jsonb',
   's3_cache_rebuild_stage_page(job_id, worker, previous_token, next_token, listing) returns jsonb');
-select function_returns('public', 's3_cache_rebuild_stage_page',
-  array['bigint', 'text', 'text', 'text', 'text[]', 'bigint[]', 'text[]',
-    'timestamp with time zone[]'], 'jsonb',
-  's3_cache_rebuild_stage_page(job_id, worker, previous_token, next_token, filenames, sizes, etags, last_modifieds) returns jsonb');
 select is(
   (select array_agg(p.proname::text order by p.proname) from pg_proc as p
    where p.pronamespace = 'public'::regnamespace
