@@ -146,7 +146,7 @@ revoke all on function public.s3_cache_rebuild_claim(bigint, text, integer) from
 grant execute on function public.s3_cache_rebuild_claim(bigint, text, integer) to service_role;
 
 -- Locks and returns a job that must be running, else raises `Cannot <action> rebuild <id>: ...`.
--- Shared by preview, finish, fail and cancel so they refuse in the same words.
+-- Shared by preview, finish, fail, cancel and force so they refuse in the same words.
 create or replace function s3_image_cache_private.s3_cache_rebuild_lock_running(job_id bigint, action text)
 returns public.s3_cache_rebuilds
 language plpgsql
