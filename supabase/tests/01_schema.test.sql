@@ -4,7 +4,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 -- Hosted Supabase has extensions on the search_path already; a bare cluster does not.
 set local search_path = public, extensions;
-select plan(48);
+select plan(47);
 
 select has_table('public', 's3_image_cache', 's3_image_cache exists');
 select has_table('public', 's3_cache_rebuilds', 's3_cache_rebuilds exists');
@@ -117,7 +117,7 @@ select functions_are('public', array[
 ], 'public holds exactly the SQL API functions');
 select functions_are('s3_image_cache_private', array[
   's3_image_cache_touch_updated_at', 's3_cache_check_filenames', 's3_cache_file_error',
-  's3_cache_rebuild_lock_running', 's3_cache_rebuild_staging_cascade',
+  'has_app_role', 's3_cache_rebuild_lock_running', 's3_cache_rebuild_staging_cascade',
   's3_cache_resume_stalled_jobs'
 ], 'the internal helpers live in the private schema');
 select is(
@@ -149,15 +149,11 @@ select function_returns('public', 'search_s3_cache', array['text', 'text', 'inte
 select is(
   (select count(*)::int from pg_proc as p
    where p.pronamespace = 'public'::regnamespace and p.proname = 's3_cache_rebuild_stage_page'),
-  2, 's3_cache_rebuild_stage_page has two signatures: the listing text and one array per column'
+  1, 's3_cache_rebuild_stage_page has one signature: the listing text, encoded by listing_page.ts alone'
 );
 select function_returns('public', 's3_cache_rebuild_stage_page',
   array['bigint', 'text', 'text', 'text', 'text'], 'jsonb',
   's3_cache_rebuild_stage_page(job_id, worker, previous_token, next_token, listing) returns jsonb');
-select function_returns('public', 's3_cache_rebuild_stage_page',
-  array['bigint', 'text', 'text', 'text', 'text[]', 'bigint[]', 'text[]',
-    'timestamp with time zone[]'], 'jsonb',
-  's3_cache_rebuild_stage_page(job_id, worker, previous_token, next_token, filenames, sizes, etags, last_modifieds) returns jsonb');
 select is(
   (select array_agg(p.proname::text order by p.proname) from pg_proc as p
    where p.pronamespace = 'public'::regnamespace

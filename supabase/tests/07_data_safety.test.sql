@@ -14,17 +14,18 @@ grant execute on all functions in schema extensions to anon, authenticated;
 update s3_cache_rebuilds set status = 'cancelled', finished_at = now() where status = 'running';
 delete from s3_image_cache;
 
--- A job whose whole listing is `names` (as one page), each with the fixture's metadata, so a
--- listed name that is indexed already is kept unchanged.
+-- A job whose whole listing is `names` (as one page, in the worker's listing format), each with
+-- the fixture's metadata (size 1, ETag "e", 2026-01-01 in epoch milliseconds), so a listed name
+-- that is indexed already is kept unchanged. The names are plain, so none needs escaping.
 create function pg_temp.t07_job(names text[], mode text default 'rebuild', force boolean default false)
 returns bigint language plpgsql as $$
 declare
   job_id bigint := (public.s3_cache_rebuild_start('t07', mode, force) -> 'job' ->> 'id')::bigint;
 begin
   perform public.s3_cache_rebuild_claim(job_id, 'w', 60);
-  perform public.s3_cache_rebuild_stage_page(job_id, 'w', null, null, names,
-    array(select 1::bigint from unnest(names)), array(select '"e"'::text from unnest(names)),
-    array(select '2026-01-01 00:00:00+00'::timestamptz from unnest(names)));
+  perform public.s3_cache_rebuild_stage_page(job_id, 'w', null, null,
+    (select coalesce(string_agg(n.name || E'\t1\t"e"\t1767225600000\n', '' order by n.ordinality), '')
+     from unnest(names) with ordinality as n (name, ordinality)));
   return job_id;
 end;
 $$;

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { encodeListingPage } from "../../supabase/functions/s3-image-service/jobs/listing_page.ts";
 import { type FilenameCorpus, readFilenameCorpus } from "./filenames.ts";
 
 /** The generated pgTAP file. */
@@ -48,12 +49,21 @@ function describe(rawInput: string): string {
   return ascii.length > 48 ? `${ascii.slice(0, 48)}…(${ascii.length})` : ascii;
 }
 
+/** 2026-01-01T00:00:00Z, the LastModified every corpus key is listed with. */
+const LISTED_AT = new Date(Date.UTC(2026, 0, 1));
+
 /** The pgTAP file for `corpus`. */
 export function renderCorpusPgTap(corpus: FilenameCorpus): string {
+  // Each name's line of a listing page, written by the worker's own encoder: the SQL side reads
+  // back exactly what a rebuild would send it.
   const rows = corpus.cases.map((c) =>
     `  (${c.line}, ${sqlLiteral(c.input)}, '${c.verdict}', ${
       c.normalized === undefined ? "null" : sqlLiteral(c.normalized)
-    }, ${sqlLiteral(describe(c.rawInput))})`
+    }, ${sqlLiteral(describe(c.rawInput))}, ${
+      sqlLiteral(
+        encodeListingPage([{ key: c.input, size: 1, etag: '"e"', lastModified: LISTED_AT }]),
+      )
+    })`
   );
   const messages = Object.entries(corpus.messages).map(([code, message]) =>
     `  ('${code}', ${sqlLiteral(message)})`
@@ -69,8 +79,10 @@ begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = public, extensions;
 
-create temp table t08_corpus (line int, input text, verdict text, normalized text, label text)
-  on commit drop;
+-- listed: the name's line in a listing page, as the worker's encodeListingPage writes it.
+create temp table t08_corpus (
+  line int, input text, verdict text, normalized text, label text, listed text
+) on commit drop;
 insert into t08_corpus values
 ${rows.join(",\n")};
 create temp table t08_messages (verdict text primary key, message text) on commit drop;
@@ -96,25 +108,20 @@ from t08_corpus as c
 order by c.line;
 
 -- A rebuild indexes a bucket's keys as they are (it never renames an object): a key is inserted
--- exactly when the rules accept it. Keys reach the listing escaped as COPY writes them.
+-- exactly when the rules accept it. Keys reach the listing escaped as COPY writes them (the
+-- first field of each listed line), and the page is the worker's encoding of the whole corpus.
 update s3_cache_rebuilds set status = 'cancelled', finished_at = now() where status = 'running';
 delete from s3_image_cache;
-create function pg_temp.t08_escaped(name text) returns text language sql immutable as $$
-  select replace(replace(replace(replace(name, '\\', '\\\\'), E'\\t', '\\t'), E'\\n', '\\n'), E'\\r', '\\r')
-$$;
 create temp table t08_job on commit drop as
   select (s3_cache_rebuild_start('t08') -> 'job' ->> 'id')::bigint as id;
 select s3_cache_rebuild_claim((select id from t08_job), 'w', 60);
 select s3_cache_rebuild_stage_page((select id from t08_job), 'w', null, null,
-  array(select input from t08_corpus order by line),
-  array(select 1::bigint from t08_corpus order by line),
-  array(select '"e"'::text from t08_corpus order by line),
-  array(select now() from t08_corpus order by line));
+  (select string_agg(listed, '' order by line) from t08_corpus));
 select results_eq(
   $$select l.filename, l.action from s3_cache_rebuild_listing as l
     where l.job_id = (select id from t08_job) order by l.filename collate "C", l.action$$,
-  $$select pg_temp.t08_escaped(c.input), case c.verdict when 'ok' then 'insert' else 'skip' end
-    from t08_corpus as c order by pg_temp.t08_escaped(c.input) collate "C", 2$$,
+  $$select split_part(c.listed, E'\\t', 1), case c.verdict when 'ok' then 'insert' else 'skip' end
+    from t08_corpus as c order by split_part(c.listed, E'\\t', 1) collate "C", 2$$,
   'a rebuild''s listing inserts exactly the corpus names the rules accept'
 );
 select s3_cache_rebuild_cancel((select id from t08_job));

@@ -1,0 +1,275 @@
+-- Applying a job: preview (what finish would change, changing nothing) and finish (apply the
+-- difference in one transaction), with the two checks that can stop a finish: the staged pages
+-- must hold the keys the job listed, and the mass-removal guard.
+--
+-- Why this exists: the original rebuild truncated the index and refilled it, so readers saw it
+-- empty or half-built and a timeout left it broken. Here finish applies only the difference, in
+-- one statement of one transaction (readers see the old index until commit, the new one after),
+-- never touches rows written after the job started, and holds back a finish that would remove
+-- more than half of the index (a wrong bucket or a truncated listing looks exactly like that)
+-- until an admin confirms it with force.
+--
+-- Safe to run again: every function is created here and nowhere else, with create or replace.
+
+set client_min_messages = warning;
+
+-- What finishing the job would change, without changing anything: counts and up to sample_limit
+-- names of each kind (in byte order), and how many listed keys the naming rules refuse
+-- (`skipped`). Rows written after the job started are left out: finish never touches them, nor
+-- names removed since it started. Needs a running job whose listing is complete. (Finish's
+-- mass-removal guard holds the job when to_remove is more than half of the index.)
+--   select jsonb_pretty(s3_cache_rebuild_preview(7, 20));
+create or replace function public.s3_cache_rebuild_preview(job_id bigint, sample_limit integer default 100)
+returns jsonb
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+-- Whole-job set operations: hash joins always win, but the planner cannot see how many rows a
+-- job's listing holds and would pick one index probe per listed key. Turning nested loops off
+-- inflates the plan's cost past jit_above_cost, and JIT compiling then costs more than the whole
+-- query (~250 ms of 450 ms at 100k keys), so JIT goes too; 64 MB keeps 100k-key hashes in memory.
+set enable_nestloop = off
+set jit = off
+set work_mem = '64MB'
+as $$
+#variable_conflict use_column
+declare
+  job public.s3_cache_rebuilds := s3_image_cache_private.s3_cache_rebuild_lock_running(
+    s3_cache_rebuild_preview.job_id, 'preview'
+  );
+  result jsonb;
+begin
+  if not job.listing_complete then
+    raise exception using
+      errcode = '55000',
+      message = pg_catalog.format('Cannot preview rebuild %s: its listing is not complete', job.id);
+  end if;
+  if s3_cache_rebuild_preview.sample_limit is null
+    or s3_cache_rebuild_preview.sample_limit not between 0 and 10000 then
+    raise exception using
+      errcode = '22023',
+      message = pg_catalog.format(
+        'Cannot preview rebuild %s: sample_limit must be between 0 and 10000, got %s',
+        job.id, coalesce(s3_cache_rebuild_preview.sample_limit::text, 'null')
+      );
+  end if;
+
+  with listed as materialized (
+    select l.filename, l.size_bytes, l.etag, l.last_modified, l.action
+    from public.s3_cache_rebuild_listing as l
+    where l.job_id = job.id
+  ),
+  missing_from_index as (
+    select distinct l.filename from listed as l where l.action = 'insert'
+  ),
+  changed as (
+    select distinct l.filename from listed as l where l.action = 'update'
+  ),
+  missing_from_bucket as (
+    select c.filename::text as filename from public.s3_image_cache as c
+    where c.updated_at < job.started_at
+      and not exists (
+        select 1 from listed as l where l.filename = c.filename::text and l.action <> 'skip'
+      )
+  )
+  select pg_catalog.jsonb_build_object(
+    'job_id', job.id,
+    'to_insert', (select count(*) from missing_from_index),
+    'to_update', (select count(*) from changed),
+    'to_remove', (select count(*) from missing_from_bucket),
+    'skipped', (select count(distinct l.filename) from listed as l where l.action = 'skip'),
+    'missing_from_index', coalesce((
+      select pg_catalog.jsonb_agg(x.filename order by x.filename collate "C") from (
+        select m.filename from missing_from_index as m
+        order by m.filename collate "C" limit s3_cache_rebuild_preview.sample_limit
+      ) as x
+    ), '[]'::jsonb),
+    'missing_from_bucket', coalesce((
+      select pg_catalog.jsonb_agg(x.filename order by x.filename collate "C") from (
+        select m.filename from missing_from_bucket as m
+        order by m.filename collate "C" limit s3_cache_rebuild_preview.sample_limit
+      ) as x
+    ), '[]'::jsonb),
+    'changed', coalesce((
+      select pg_catalog.jsonb_agg(x.filename order by x.filename collate "C") from (
+        select m.filename from changed as m
+        order by m.filename collate "C" limit s3_cache_rebuild_preview.sample_limit
+      ) as x
+    ), '[]'::jsonb)
+  ) into result;
+  return result;
+end;
+$$;
+revoke all on function public.s3_cache_rebuild_preview(bigint, integer) from public, anon, authenticated;
+grant execute on function public.s3_cache_rebuild_preview(bigint, integer) to service_role;
+
+-- Applies a running job whose listing is complete, in one statement of one transaction (readers
+-- see the old index until commit, the new one after; never an empty one):
+--   * listed valid names that are new, or indexed with a different size/etag/last_modified,
+--     are upserted (content_type from the extension; width/height cleared unless the etag, hence
+--     the bytes, is unchanged); unchanged rows are not touched, so their updated_at stays;
+--   * names the naming rules refuse are counted as `skipped` and left out;
+--   * index rows the listing does not contain (with a valid name) are deleted;
+--   * rows written since the job started (updated_at >= started_at) are neither overwritten nor
+--     deleted: an upload during a rebuild is never lost; names removed since the job started
+--     (remove_file_from_s3_cache) are not added back.
+-- Then the job is marked succeeded with its counts, its lease released and its pages dropped.
+--
+-- Two checks can stop it, and then nothing in s3_image_cache changes and the pages are dropped:
+--   * the staged pages must hold exactly the keys the job counted as listed (stage_page counts
+--     them as it stores them; a mismatch means pages went missing or were written around it):
+--     otherwise the job ends `failed`, naming both numbers;
+--   * the guard: a finish that would remove more than half of the index (all of it included)
+--     is held unless the job was started with force — a wrong bucket, an empty listing or a
+--     truncated one looks exactly like that. The job ends `needs_confirmation` with
+--     summary.guard = {index_count, would_insert, would_update, would_remove, removed_samples}
+--     (the first names, in byte order); an admin reads them and starts a job with force.
+-- Either way it returns the job row, so callers read `status` (succeeded, failed or
+-- needs_confirmation). The job row lock makes a second concurrent finish wait and then refuse.
+-- Same for 'reconcile'.
+--   select s3_cache_rebuild_finish(7);
+create or replace function public.s3_cache_rebuild_finish(job_id bigint)
+returns jsonb
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+-- The same settings as preview, for the same reasons.
+set enable_nestloop = off
+set jit = off
+set work_mem = '64MB'
+as $$
+#variable_conflict use_column
+declare
+  job public.s3_cache_rebuilds := s3_image_cache_private.s3_cache_rebuild_lock_running(
+    s3_cache_rebuild_finish.job_id, 'finish'
+  );
+  staged_keys bigint;
+  last_page integer;
+  index_count bigint;
+  inserted_count bigint;
+  updated_count bigint;
+  removed_count bigint;
+  skipped_count bigint;
+  removed_samples jsonb;
+begin
+  if not job.listing_complete then
+    raise exception using
+      errcode = '55000',
+      message = pg_catalog.format('Cannot finish rebuild %s: its listing is not complete', job.id);
+  end if;
+
+  -- Keys counted by byte arithmetic, as stage_page does (a newline is one byte in UTF-8).
+  select
+    coalesce(sum(pg_catalog.octet_length(p.listing)
+      - pg_catalog.octet_length(pg_catalog.replace(p.listing, E'\n', ''))), 0),
+    coalesce(max(p.page), 0)
+  into staged_keys, last_page
+  from public.s3_cache_rebuild_pages as p
+  where p.job_id = job.id;
+  if staged_keys <> job.listed or last_page > job.pages then
+    return public.s3_cache_rebuild_fail(job.id, pg_catalog.format(
+      'Cannot finish rebuild %s: its staged pages hold %s keys (up to page %s) but it listed %s '
+      'keys in %s pages; nothing was applied',
+      job.id, staged_keys, last_page, job.listed, job.pages
+    ));
+  end if;
+
+  select count(*) into index_count from public.s3_image_cache;
+
+  -- Applied in a block of its own so the guard can undo it: computing the counts first would
+  -- read the whole listing twice on every finish, to catch the rare one that must not apply.
+  begin
+    -- One statement, so the listing is read once. The upsert and the delete touch disjoint rows
+    -- (listed and not listed), and both re-check updated_at on the row's latest version.
+    with listed as materialized (
+      select l.filename, l.size_bytes, l.etag, l.last_modified, l.action
+      from public.s3_cache_rebuild_listing as l
+      where l.job_id = job.id
+    ),
+    upserted as (
+      insert into public.s3_image_cache as c
+        (filename, size_bytes, etag, content_type, last_modified, width, height)
+      select distinct on (k.filename)
+        k.filename, k.size_bytes, k.etag, public.s3_cache_content_type_for(k.filename),
+        k.last_modified, null::integer, null::integer
+      from listed as k
+      where k.action in ('insert', 'update')
+      order by k.filename
+      on conflict (filename) do update set
+        size_bytes = excluded.size_bytes,
+        etag = excluded.etag,
+        content_type = excluded.content_type,
+        last_modified = excluded.last_modified,
+        width = case when c.etag = excluded.etag then c.width end,
+        height = case when c.etag = excluded.etag then c.height end
+      -- Re-checked on the row's latest version: a write committed meanwhile wins.
+      where c.updated_at < job.started_at
+      returning (c.xmax = 0) as is_new
+    ),
+    removed as (
+      delete from public.s3_image_cache as c
+      where c.updated_at < job.started_at
+        and not exists (
+          select 1 from listed as l where l.filename = c.filename::text and l.action <> 'skip'
+        )
+      returning c.filename::text as filename
+    )
+    select
+      (select count(*) filter (where u.is_new) from upserted as u),
+      (select count(*) filter (where not u.is_new) from upserted as u),
+      (select count(*) from removed),
+      (select count(distinct l.filename) from listed as l where l.action = 'skip'),
+      (select coalesce(pg_catalog.jsonb_agg(x.filename order by x.filename collate "C"), '[]'::jsonb)
+       from (select r.filename from removed as r order by r.filename collate "C" limit 20) as x)
+    into inserted_count, updated_count, removed_count, skipped_count, removed_samples;
+
+    if removed_count * 2 > index_count and not job.force then
+      raise exception using errcode = 'S3G01', message = 'held by the mass-removal guard';
+    end if;
+  exception when sqlstate 'S3G01' then
+    -- Everything the block wrote is rolled back; the counts it computed are kept.
+    delete from public.s3_cache_rebuild_pages as p where p.job_id = job.id;
+    update public.s3_cache_rebuilds as r set
+      status = 'needs_confirmation',
+      finished_at = pg_catalog.clock_timestamp(),
+      skipped = skipped_count,
+      error = pg_catalog.format(
+        'Not applied: it would remove %s of the %s images in the index; start it again with force '
+        'to apply', removed_count, index_count
+      ),
+      summary = coalesce(r.summary, '{}'::jsonb) || pg_catalog.jsonb_build_object('guard',
+        pg_catalog.jsonb_build_object(
+          'index_count', index_count,
+          'would_insert', inserted_count,
+          'would_update', updated_count,
+          'would_remove', removed_count,
+          'removed_samples', removed_samples
+        )),
+      lease_owner = null,
+      lease_expires_at = null
+    where r.id = job.id
+    returning r.* into job;
+    return pg_catalog.to_jsonb(job);
+  end;
+
+  delete from public.s3_cache_rebuild_pages as p where p.job_id = job.id;
+
+  update public.s3_cache_rebuilds as r set
+    status = 'succeeded',
+    finished_at = pg_catalog.clock_timestamp(),
+    inserted = inserted_count,
+    updated = updated_count,
+    removed = removed_count,
+    skipped = skipped_count,
+    lease_owner = null,
+    lease_expires_at = null
+  where r.id = job.id
+  returning r.* into job;
+  return pg_catalog.to_jsonb(job);
+end;
+$$;
+revoke all on function public.s3_cache_rebuild_finish(bigint) from public, anon, authenticated;
+grant execute on function public.s3_cache_rebuild_finish(bigint) to service_role;
+
