@@ -180,7 +180,8 @@ Deno.test({
   name:
     "database_unavailable over HTTP: with the database closed to new connections, reads and writes answer 503",
   // "database is not currently accepting connections" is SQLSTATE 55000, which our SQL API also
-  // uses for a job that moved on: db_errors.ts tells them apart by the message.
+  // uses for a job that moved on: the transport reports a refusal at connection start-up as its
+  // own error type (db_socket.ts StartupRefusedError), and db_errors.ts tells them apart by it.
   fn: databaseUnavailable,
 });
 
