@@ -5,33 +5,30 @@
  *   `_` are shared code, not functions), each running in its own `deno serve` process with only
  *   the environment Supabase would give it.
  * - `verify_jwt` (default on) from `supabase/config.toml`, checked as the CLI's `functions serve`
- *   does: HS256 tokens against the legacy JWT secret, ES256/RS256 against the project's JWKS;
- *   anything else (API keys, `alg: none`, a forged signature, an expired token) is 401. Our
- *   functions turn it off and verify every credential themselves, as Supabase advises for
- *   projects on signing keys and `sb_` API keys.
+ *   does (`gateway_jwt.ts`, on `jose` alone): HS256 tokens against the legacy JWT secret,
+ *   ES256/RS256 against the project's JWKS; anything else (API keys, `alg: none`, a forged
+ *   signature, an expired token) is 401. Our functions turn it off and verify every credential
+ *   themselves, as Supabase advises for projects on signing keys and `sb_` API keys.
  * - `/auth/v1/…` goes to the local auth mirror (`auth_server.ts`) when one is given.
- * - CORS preflight answered without a token.
+ * - CORS preflight (`OPTIONS`) goes to the function without a token check, as the CLI's gateway
+ *   sends it; the function answers it and puts CORS headers on its responses itself. The host
+ *   adds none to them (that would hide a response the browser cannot read), only to its own
+ *   errors.
  * - A wall-clock limit per request (Supabase: 150 s on Free); a worker that overruns is killed
  *   and restarted, as the edge runtime recycles an isolate.
  *
- * Thin by intent: routing, JWT, env and limits. Everything else lives in the functions.
+ * Thin by intent: routing, JWT, env and limits. Everything else lives in the functions, and
+ * nothing here comes from them: a stand-in that shared the product's code would agree with it.
  *
  * @module
  */
 import { parse as parseToml } from "smol-toml";
-import type { JSONWebKeySet } from "jose";
 import {
   bearerToken,
-  createTokenVerifier,
-  TokenError,
-  type TokenVerifier,
-} from "../../supabase/functions/_shared/auth/jwt.ts";
-import {
-  CORS_HEADERS,
-  json,
-  preflight,
-} from "../../supabase/functions/_shared/server/responses.ts";
-import { readBodyLimited } from "../../supabase/functions/_shared/server/body_limit.ts";
+  createGatewayVerifier,
+  type GatewayKeys,
+  type GatewayVerifier,
+} from "./gateway_jwt.ts";
 import { freePort, httpAnswers, type Service, spawnService } from "./process.ts";
 import { REPO_ROOT } from "./migrations.ts";
 import type { AuthServer } from "./auth_server.ts";
@@ -43,7 +40,7 @@ const DENO = `${REPO_ROOT}node_modules/.bin/deno`;
 export interface FunctionsHostOptions {
   port: number;
   /** The gateway's keys for `verify_jwt`: the legacy HS256 secret and the project's JWKS. */
-  gatewayKeys: { legacyJwtSecret: string; jwks: JSONWebKeySet };
+  gatewayKeys: GatewayKeys;
   /** Serves `/auth/v1/…` on the same port, as Supabase's API gateway does. */
   auth?: AuthServer;
   /** The environment every function gets (Supabase's injected names plus the secrets). */
@@ -85,32 +82,30 @@ export async function readVerifyJwt(
   return new Map(names.map((name) => [name, parsed.functions?.[name]?.verify_jwt ?? true]));
 }
 
+/** An error the host itself answers, readable by the admin UI on its other origin. */
 function gatewayError(status: number, code: string, message: string): Response {
-  return json({ error: { code, message } }, status);
-}
-
-/** The gateway's `verify_jwt` check over the legacy secret and the JWKS (hybrid, as the CLI's). */
-export function gatewayVerifier(keys: FunctionsHostOptions["gatewayKeys"]): TokenVerifier {
-  return createTokenVerifier({ jwks: keys.jwks, legacySecret: keys.legacyJwtSecret });
+  return Response.json({ error: { code, message } }, {
+    status,
+    headers: { "access-control-allow-origin": "*" },
+  });
 }
 
 /** Checks the bearer token the way Supabase's gateway does; returns a 401 response or null. */
 export async function checkGatewayJwt(
   request: Request,
-  verifier: TokenVerifier,
+  verify: GatewayVerifier,
 ): Promise<Response | null> {
   const token = bearerToken(request);
   if (!token) {
     return gatewayError(401, "unauthorized", "Missing authorization header: send a bearer token");
   }
-  try {
-    await verifier.verify(token);
-    return null;
-  } catch (error) {
-    if (error instanceof TokenError && error.reason === "expired") {
+  switch (await verify(token)) {
+    case "valid":
+      return null;
+    case "expired":
       return gatewayError(401, "token_expired", "The token has expired");
-    }
-    return gatewayError(401, "invalid_token", "Invalid JWT");
+    default:
+      return gatewayError(401, "invalid_token", "Invalid JWT");
   }
 }
 
@@ -194,7 +189,7 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
   );
   await Promise.all([...workers.values()].map((worker) => worker.ensure()));
   const wallClockMs = options.wallClockMs ?? 150_000;
-  const verifier = gatewayVerifier(options.gatewayKeys);
+  const verifier = createGatewayVerifier(options.gatewayKeys);
   // Host control takes a service credential: the legacy service_role key or a secret key.
   const serviceKeys = [
     options.functionEnv.SUPABASE_SERVICE_ROLE_KEY,
@@ -210,8 +205,9 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
     const timeout = AbortSignal.timeout(wallClockMs);
     try {
       const length = Number(request.headers.get("content-length"));
+      // Deno's server holds a body to its Content-Length, so this reads at most that much.
       const body: BodyInit | null = request.body && length > 0 && length <= BUFFERED_BODY_BYTES
-        ? await readBodyLimited(request, BUFFERED_BODY_BYTES) as Uint8Array<ArrayBuffer>
+        ? await request.arrayBuffer()
         : request.body;
       const response = await fetch(target, {
         method: request.method,
@@ -220,11 +216,7 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
         redirect: "manual",
         signal: timeout,
       });
-      const out = new Response(response.body, response);
-      for (const [name, value] of Object.entries(CORS_HEADERS)) {
-        if (!out.headers.has(name)) out.headers.set(name, value);
-      }
-      return out;
+      return new Response(response.body, response);
     } catch (error) {
       if (timeout.aborted) {
         await worker.kill();
@@ -250,7 +242,7 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
       return gatewayError(403, "forbidden", "Host control needs the service_role or a secret key");
     }
     if (path === "/_host/functions" && request.method === "GET") {
-      return json({
+      return Response.json({
         functions: [...workers.values()].map((w) => ({ name: w.name, pid: w.pid, port: w.port })),
       });
     }
@@ -259,7 +251,7 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
     if (!worker || request.method !== "POST") {
       return gatewayError(404, "not_found", "Unknown host control route");
     }
-    return json({ function: worker.name, killed: await worker.kill() });
+    return Response.json({ function: worker.name, killed: await worker.kill() });
   }
 
   const server = Deno.serve(
@@ -272,7 +264,6 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
       }
       const match = /^\/functions\/v1\/([^/]+)(\/.*)?$/.exec(path);
       if (!match) {
-        if (request.method === "OPTIONS") return preflight();
         return gatewayError(
           404,
           "not_found",
@@ -281,11 +272,10 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
       }
       const [, name, rest = ""] = match;
       const worker = workers.get(name);
-      if (request.method === "OPTIONS") return preflight();
       if (!worker) {
         return gatewayError(404, "function_not_found", `Function "${name}" does not exist`);
       }
-      if (verify.get(name)) {
+      if (verify.get(name) && request.method !== "OPTIONS") {
         const refusal = await checkGatewayJwt(request, verifier);
         if (refusal) return refusal;
       }

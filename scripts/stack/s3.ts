@@ -1,5 +1,6 @@
 /**
  * The local S3 endpoint: spawns `s3_emulator.mjs` under Node (s3rver does not run on Deno).
+ * It has no fault injection of its own: tests steer `fault_proxy.ts` in front of it.
  *
  * @module
  */
@@ -20,8 +21,6 @@ export interface S3EmulatorOptions {
   /** Where objects are stored; they persist between runs. */
   dataDir: string;
   bucket: string;
-  /** Enable the `/__faults` control endpoint (tests only). */
-  faults?: boolean;
   logFile?: string;
 }
 
@@ -48,7 +47,6 @@ export async function startS3Emulator(options: S3EmulatorOptions): Promise<Servi
     "--bucket",
     options.bucket,
   ];
-  if (options.faults) args.push("--faults");
   return await spawnService("s3-emulator", args, {
     ready: () => httpAnswers(`http://127.0.0.1:${options.port}/`),
     logFile: options.logFile,

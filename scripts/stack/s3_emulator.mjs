@@ -8,10 +8,10 @@
 // functions refuse such names, but a stray script must not be able to write into the repository
 // either. It also gives PUT and copy the conditional create S3, R2 and MinIO offer and s3rver
 // ignores (`If-None-Match: *` answers 412 when the key exists), which the upload function relies
-// on to never overwrite an image without replace=true. With --faults, tests can also make the next N matching requests fail the way real S3
-// does under load (500 InternalError, 503 SlowDown, a reset connection).
+// on to never overwrite an image without replace=true. Injected failures are not its job: tests
+// put scripts/stack/fault_proxy.ts in front of it.
 //
-// Usage: node --openssl-legacy-provider s3_emulator.mjs --port N --dir DIR --bucket NAME [--faults]
+// Usage: node --openssl-legacy-provider s3_emulator.mjs --port N --dir DIR --bucket NAME
 import http from "node:http";
 import { parseArgs } from "node:util";
 import S3rver from "s3rver";
@@ -22,11 +22,10 @@ const { values } = parseArgs({
     address: { type: "string", default: "127.0.0.1" },
     dir: { type: "string" },
     bucket: { type: "string" },
-    faults: { type: "boolean", default: false },
   },
 });
 if (!values.port || !values.dir || !values.bucket) {
-  console.error("usage: s3_emulator.mjs --port N --dir DIR --bucket NAME [--faults]");
+  console.error("usage: s3_emulator.mjs --port N --dir DIR --bucket NAME");
   process.exit(2);
 }
 
@@ -97,36 +96,11 @@ function preconditionFailed(req, res) {
   return true;
 }
 
-/** Pending injected faults: { operation, status, code, remaining, reset, after }. */
-const faults = [];
-
-function operationOf(req) {
-  const url = new URL(req.url, "http://localhost");
-  const segments = url.pathname.split("/").filter(Boolean);
-  if (req.method === "GET" && segments.length === 1) return "list";
-  if (segments.length >= 2) return req.method.toLowerCase() === "put" ? "put" : "object";
-  return "bucket";
-}
-
 function xmlError(res, status, code, message) {
   res.writeHead(status, { "content-type": "application/xml" });
   res.end(
     `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`,
   );
-}
-
-function readJson(req) {
-  return new Promise((resolve, reject) => {
-    let body = "";
-    req.on("data", (chunk) => (body += chunk));
-    req.on("end", () => {
-      try {
-        resolve(JSON.parse(body || "{}"));
-      } catch (error) {
-        reject(error);
-      }
-    });
-  });
 }
 
 /**
@@ -161,13 +135,6 @@ const server = http.createServer((req, res) => {
 });
 
 async function route(req, res) {
-  if (values.faults && req.url.startsWith("/__faults")) {
-    if (req.method === "DELETE") faults.length = 0;
-    else if (req.method === "POST") faults.push(await readJson(req));
-    res.writeHead(200, { "content-type": "application/json" });
-    res.end(JSON.stringify({ faults }));
-    return;
-  }
   let rawPath;
   try {
     rawPath = decodeURIComponent(new URL(req.url, "http://localhost").pathname);
@@ -179,23 +146,6 @@ async function route(req, res) {
   }
   if (rawPath.split("/").includes("..") || rawPath.includes("\\")) {
     xmlError(res, 400, "InvalidObjectName", "Keys with '..' segments are refused by this emulator");
-    return;
-  }
-  const operation = operationOf(req);
-  const matching = faults.filter((f) =>
-    f.remaining > 0 && (!f.operation || f.operation === operation)
-  );
-  const fault = matching.find((f) => !(f.after > 0));
-  // `after: N` lets N matching requests through before the fault starts (e.g. "fail the second
-  // page of a listing"); only requests that pass untouched count.
-  if (!fault) { for (const f of matching) f.after -= 1; }
-  if (fault) {
-    fault.remaining -= 1;
-    if (fault.reset) {
-      req.socket.destroy();
-      return;
-    }
-    xmlError(res, fault.status ?? 503, fault.code ?? "SlowDown", "Injected fault");
     return;
   }
   if (await refusedCreate(req, res, rawPath)) return;

@@ -83,7 +83,7 @@ export interface StackOptions {
   ports: StackPorts;
   /**
    * Tests: ignore `DATABASE_URL`/`S3_*`/`AWS_*` and `supabase/functions/.env` from the developer's
-   * environment, and enable the emulator's fault injection. Default `false`.
+   * environment. Default `false`.
    */
   isolated?: boolean;
   /** Extra function environment (tests use it to tune budgets). */
@@ -200,7 +200,6 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
           port: ports.s3,
           dataDir: `${stateDir}/s3`,
           bucket,
-          faults: isolated,
           logFile: `${logDir}/s3-emulator.log`,
         }), { logFile: `${logDir}/stack.log` });
       stops.push(() => emulator.stop());

@@ -1,9 +1,11 @@
 /**
  * `GET /<function>/health?deep=true` against the real bucket (emulator) and database: what the
- * deploy script's smoke test reads after every deployment.
+ * deploy script's smoke test reads after every deployment. S3 failures come from the stack's
+ * fault proxy between the functions and the emulator (tests/support/faults.ts); each test
+ * removes its rules, whatever happened.
  */
 import assert from "node:assert/strict";
-import { clearS3Faults, injectS3Fault } from "../support/s3.ts";
+import { addS3Fault, clearS3ProxyFaults, s3Faults } from "../support/faults.ts";
 import { callFunction, stackInfo } from "../support/stack.ts";
 
 const FUNCTIONS = ["upload-to-s3", "s3-image-service"];
@@ -26,7 +28,7 @@ for (const name of FUNCTIONS) {
   });
 
   Deno.test(`${name}: deep health is 503 naming the bucket when S3 refuses our key`, async () => {
-    await injectS3Fault({ operation: "bucket", status: 403, code: "AccessDenied", remaining: 1 });
+    await addS3Fault({ operation: "bucket", status: 403, code: "AccessDenied", remaining: 1 });
     try {
       const { status, body } = await callFunction(`${name}/health?deep=true`, {
         token: stackInfo().ADMIN_TOKEN,
@@ -41,13 +43,13 @@ for (const name of FUNCTIONS) {
         assert.ok(!text.includes(secret), "no credential in the answer");
       }
     } finally {
-      await clearS3Faults();
+      await clearS3ProxyFaults();
     }
   });
 }
 
 Deno.test("deep health is 503 naming the bucket when the S3 endpoint drops the connection", async () => {
-  await injectS3Fault({ operation: "bucket", reset: true, remaining: 1 });
+  await addS3Fault({ operation: "bucket", reset: true, remaining: 1 });
   try {
     const { status, body } = await callFunction("s3-image-service/health?deep=true", {
       token: stackInfo().ADMIN_TOKEN,
@@ -57,19 +59,20 @@ Deno.test("deep health is 503 naming the bucket when the S3 endpoint drops the c
     assert.match(checks.bucket, /^the S3 endpoint is unreachable/);
     assert.equal(checks.database, "ok");
   } finally {
-    await clearS3Faults();
+    await clearS3ProxyFaults();
   }
 });
 
 Deno.test("plain health makes no dependency check", async () => {
-  await injectS3Fault({ operation: "bucket", status: 403, code: "AccessDenied", remaining: 1 });
+  await addS3Fault({ operation: "bucket", status: 403, code: "AccessDenied", remaining: 1 });
   try {
     const { status, body } = await callFunction("upload-to-s3/health", {
       token: stackInfo().ANON_KEY,
     });
     assert.equal(status, 200);
     assert.equal(body.checks, undefined);
+    assert.equal((await s3Faults())[0].hits, 0, "S3 was not asked");
   } finally {
-    await clearS3Faults();
+    await clearS3ProxyFaults();
   }
 });

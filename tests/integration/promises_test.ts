@@ -15,8 +15,7 @@ import { withOwnFunction } from "../support/own_function.ts";
 import { samplePng } from "../../scripts/lib/png.ts";
 import { bucketKeys, createBucket } from "../support/bucket.ts";
 import { closeTestDb, testDb } from "../support/db.ts";
-import { clearS3Faults, injectS3Fault } from "../support/s3.ts";
-import { dbProxyState } from "../support/faults.ts";
+import { addS3Fault, clearS3ProxyFaults, dbProxyState } from "../support/faults.ts";
 import { callFunction, stackInfo } from "../support/stack.ts";
 import { indexSnapshot, service, sleep } from "./service_support.ts";
 
@@ -151,7 +150,13 @@ Deno.test("replace: 1, yes and on (any case) overwrite; 0, no, off and false ans
 
 Deno.test("storage_unavailable over HTTP: an upload whose S3 write keeps failing is 503 and indexes nothing", async () => {
   const name = `${P}s3-down.png`;
-  await injectS3Fault({ operation: "put", status: 500, code: "InternalError", remaining: 50 });
+  await addS3Fault({
+    operation: "put",
+    keyPrefix: name,
+    status: 500,
+    code: "InternalError",
+    remaining: 50,
+  });
   try {
     const { status, body, headers } = await upload(samplePng(7), name);
     assert.equal(status, 503, JSON.stringify(body));
@@ -159,18 +164,24 @@ Deno.test("storage_unavailable over HTTP: an upload whose S3 write keeps failing
     assert.ok(headers.get("access-control-allow-origin"));
     assert.doesNotMatch(JSON.stringify(body), /InternalError|stack|at /, "no internals");
   } finally {
-    await clearS3Faults();
+    await clearS3ProxyFaults();
   }
   assert.equal(await indexed(name), undefined);
   assert.deepEqual(await bucketKeys(name), []);
 
-  await injectS3Fault({ operation: "object", status: 503, code: "SlowDown", remaining: 50 });
+  await addS3Fault({
+    operation: "head",
+    keyPrefix: `${P}head-down.jpg`,
+    status: 503,
+    code: "SlowDown",
+    remaining: 50,
+  });
   try {
     const added = await service("/files", { body: { filename: `${P}head-down.jpg` } });
     assert.equal(added.status, 503, JSON.stringify(added.body));
     assert.equal(errorCode(added.body), "storage_unavailable");
   } finally {
-    await clearS3Faults();
+    await clearS3ProxyFaults();
   }
   assert.equal(await indexed(`${P}head-down.jpg`), undefined);
   await closeTestDb();
@@ -390,13 +401,19 @@ Deno.test("confirm: S3 failing mid-confirm is 503 storage_unavailable, the stage
   const bytes = samplePng(31);
   const ticket = await prepare(name, bytes.length);
   await putStaged(ticket.uploadUrl, ticket.headers, bytes);
-  await injectS3Fault({ operation: "object", status: 500, code: "InternalError", remaining: 50 });
+  // Every request on the staged object fails (the check's HEAD and GET, the clean-up's DELETE).
+  await addS3Fault({
+    keyPrefix: ticket.stagingKey,
+    status: 500,
+    code: "InternalError",
+    remaining: 50,
+  });
   try {
     const failed = await confirm(ticket.stagingKey);
     assert.equal(failed.status, 503, JSON.stringify(failed.body));
     assert.equal(errorCode(failed.body), "storage_unavailable");
   } finally {
-    await clearS3Faults();
+    await clearS3ProxyFaults();
   }
   assert.deepEqual(await bucketKeys(ticket.stagingKey), [ticket.stagingKey], "staging kept");
   assert.deepEqual(await bucketKeys(name), []);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { samplePng } from "../../scripts/lib/png.ts";
 import { SourceChangedError } from "../../supabase/functions/_shared/platform/storage.ts";
-import { clearS3Faults, injectS3Fault, pendingS3Faults, testStorage } from "../support/s3.ts";
+import { testStorage, withFaultyStorage } from "../support/s3.ts";
 import { stackInfo } from "../support/stack.ts";
 
 const storage = testStorage();
@@ -50,29 +50,29 @@ Deno.test("storage: a listing survives two 503 SlowDown answers and a reset conn
   const key = `${PREFIX}retry.png`;
   await storage.put(key, samplePng(3), { contentType: "image/png" });
   try {
-    await injectS3Fault({ operation: "list", status: 503, code: "SlowDown", remaining: 2 });
-    await injectS3Fault({ operation: "list", reset: true, remaining: 1 });
-    const page = await storage.listPage({ prefix: PREFIX });
-    assert.deepEqual(page.objects.map((o) => o.key), [key]);
+    await withFaultyStorage(async (faulty, proxy) => {
+      proxy.addFault({ operation: "list", status: 503, code: "SlowDown", remaining: 2 });
+      proxy.addFault({ operation: "list", reset: true, remaining: 1 });
+      const page = await faulty.listPage({ prefix: PREFIX });
+      assert.deepEqual(page.objects.map((o) => o.key), [key]);
+      assert.deepEqual(proxy.faults().map((rule) => rule.hits), [2, 1], "every fault was met");
+    });
   } finally {
-    await clearS3Faults();
     await storage.delete(key);
   }
 });
 
 Deno.test("storage: a 403 is not retried and surfaces as a configuration problem", async () => {
-  try {
-    await injectS3Fault({ operation: "object", status: 403, code: "AccessDenied", remaining: 2 });
+  await withFaultyStorage(async (faulty, proxy) => {
+    proxy.addFault({ operation: "head", status: 403, code: "AccessDenied", remaining: 2 });
     await assert.rejects(
-      storage.head(`${PREFIX}missing.png`),
+      faulty.head(`${PREFIX}missing.png`),
       (error: Error & { code?: string }) => error.code === "misconfigured",
     );
     // One of the two faults is left: the SDK did not retry the 403.
-    const [fault] = await pendingS3Faults();
-    assert.equal(fault.remaining, 1);
-  } finally {
-    await clearS3Faults();
-  }
+    const [fault] = proxy.faults();
+    assert.deepEqual({ hits: fault.hits, remaining: fault.remaining }, { hits: 1, remaining: 1 });
+  });
 });
 
 Deno.test("storage: a presigned GET URL serves the object to a plain HTTP client", async () => {

@@ -402,7 +402,8 @@ Deno.test("upload: an index failure after the bucket write is 503 stored_not_ind
   assert.equal((await indexRow(key))?.size_bytes, bytes.length);
 });
 
-Deno.test("upload: clean up", async () => {
+// Teardown, not a test: the file's objects and index rows go, whatever its tests did.
+Deno.test.afterAll(async () => {
   let token: string | undefined;
   do {
     const page = await storage.listPage({ prefix: P, token });

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import type { S3FaultRule, S3FaultState } from "../../scripts/stack/fault_proxy.ts";
-import { stackInfo } from "./stack.ts";
+import { callFunction, stackInfo } from "./stack.ts";
 
 export type { S3FaultRule, S3FaultState };
 
@@ -92,6 +92,24 @@ export async function eventually<T>(
     if (value !== undefined && value !== false) return value;
     assert.ok(Date.now() < deadline, `Timed out waiting until ${what}`);
     await sleep(50);
+  }
+}
+
+/**
+ * Undoes whatever a test did to the proxies, then waits until both functions reach the bucket
+ * and the database again (their deep health is 200), so the next test, in this file or another,
+ * starts on a working stack: the database comes back, every S3 rule goes, held requests go on.
+ */
+export async function restoreFaultProxies(): Promise<void> {
+  await databaseComesBack();
+  await clearS3ProxyFaults();
+  for (const name of ["upload-to-s3", "s3-image-service"]) {
+    await eventually(`${name} reaches the bucket and the database again`, async () => {
+      const { status } = await callFunction(`${name}/health?deep=true`, {
+        token: stackInfo().ANON_KEY,
+      });
+      return status === 200;
+    });
   }
 }
 

@@ -1,10 +1,11 @@
 /**
- * Direct bucket access for tests (out-of-band writes, byte-for-byte read-back) and the S3
- * emulator's fault injection.
+ * Direct bucket access for tests (out-of-band writes, byte-for-byte read-back), and the same
+ * through a private fault proxy for tests of the storage module's own retries.
  *
  * @module
  */
 import type { ImageStorage } from "../../supabase/functions/_shared/platform/storage.ts";
+import { type S3FaultProxy, startS3FaultProxy } from "../../scripts/stack/fault_proxy.ts";
 import { stackStorage } from "../../scripts/stack/stack_storage.ts";
 import { stackInfo } from "./stack.ts";
 
@@ -13,37 +14,30 @@ export function testStorage(): ImageStorage {
   return stackStorage(stackInfo());
 }
 
-/** A fault the emulator injects into the next `remaining` matching requests. */
-export interface S3Fault {
-  /** "list", "put", "object" (GET/HEAD/DELETE of a key) or "bucket"; any when absent. */
-  operation?: "list" | "put" | "object" | "bucket";
-  status?: number;
-  code?: string;
-  /** Drop the connection instead of answering. */
-  reset?: boolean;
-  /** Let this many matching requests through untouched before failing. Default 0. */
-  after?: number;
-  remaining: number;
-}
-
-/** Makes the emulator fail the next matching requests. */
-export async function injectS3Fault(fault: S3Fault): Promise<void> {
-  const response = await fetch(`${stackInfo().S3_ENDPOINT}/__faults`, {
-    method: "POST",
-    body: JSON.stringify(fault),
+/**
+ * Runs `work` with a storage whose requests pass a fault proxy of their own (started here in
+ * front of the stack's S3, stopped afterwards), so its rules touch no other client: not the
+ * functions, not the other tests' storage.
+ *
+ * @example
+ * ```ts
+ * await withFaultyStorage(async (storage, proxy) => {
+ *   proxy.addFault({ operation: "list", status: 503, remaining: 2 });
+ *   await storage.listPage({ prefix: "a" }); // retried through both 503s
+ * });
+ * ```
+ */
+export async function withFaultyStorage<T>(
+  work: (storage: ImageStorage, proxy: S3FaultProxy) => Promise<T>,
+): Promise<T> {
+  const info = stackInfo();
+  const upstream = new URL(info.S3_ENDPOINT);
+  const proxy = startS3FaultProxy({
+    upstream: { hostname: upstream.hostname, port: Number(upstream.port) },
   });
-  await response.body?.cancel();
-  if (!response.ok) throw new Error(`Fault injection failed: ${response.status}`);
-}
-
-/** Removes every pending fault. */
-export async function clearS3Faults(): Promise<void> {
-  const response = await fetch(`${stackInfo().S3_ENDPOINT}/__faults`, { method: "DELETE" });
-  await response.body?.cancel();
-}
-
-/** The faults still pending, with how many requests each will still fail. */
-export async function pendingS3Faults(): Promise<S3Fault[]> {
-  const response = await fetch(`${stackInfo().S3_ENDPOINT}/__faults`);
-  return (await response.json()).faults;
+  try {
+    return await work(stackStorage({ ...info, S3_ENDPOINT: proxy.url }), proxy);
+  } finally {
+    await proxy.stop();
+  }
 }

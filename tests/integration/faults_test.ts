@@ -1,21 +1,17 @@
 /**
  * What users see when S3 or Postgres misbehaves under the functions, with the stack's fault
  * proxies between the functions and the real services (tests/support/faults.ts). Our own checks
- * go straight to the emulator (a plain `@aws-sdk/client-s3` client, not the functions' storage
- * module) and to Postgres.
+ * go straight to the emulator (tests/support/bucket.ts: a plain `@aws-sdk/client-s3` client, not
+ * the functions' storage module) and to Postgres.
  *
- * Named `zz_` so it runs last: a broken expectation here can leave the database refusing the
- * functions for a moment, and no other file should pay for that.
+ * Runs in any order with the other files: each test gives the functions their database and a
+ * clean S3 path back and cancels a job it left running, whatever happened (`restore`); the file
+ * removes its objects and their index rows at the end, so the bucket and the index are in step
+ * as it found them.
  */
 import assert from "node:assert/strict";
-import {
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  type ListObjectsV2CommandOutput,
-  S3Client,
-} from "@aws-sdk/client-s3";
 import { samplePng } from "../../scripts/lib/png.ts";
-import { filenameProblem } from "../../supabase/functions/_shared/images/names.ts";
+import { listBucket } from "../support/bucket.ts";
 import { closeTestDb, testDb } from "../support/db.ts";
 import {
   addS3Fault,
@@ -26,10 +22,14 @@ import {
   functionLogMatches,
   heldByS3Proxy,
   releaseS3,
+  restoreFaultProxies,
   s3Faults,
 } from "../support/faults.ts";
 import { callFunction, stackInfo } from "../support/stack.ts";
 import {
+  assertIndexEqualsBucket,
+  bucketListing,
+  deleteObjects,
   indexSnapshot,
   type Job,
   putObjects,
@@ -44,56 +44,10 @@ const P = `ft${RUN}-`;
 const OBJECTS = 2_500;
 const key = (i: number) => `${P}${String(i).padStart(5, "0")}.jpg`;
 
-/** An S3 client of our own, straight to the emulator: the functions' proxy is not on its path. */
-function directS3(): S3Client {
-  const info = stackInfo();
-  return new S3Client({
-    endpoint: info.S3_ENDPOINT,
-    region: info.AWS_REGION,
-    forcePathStyle: true,
-    credentials: { accessKeyId: info.AWS_ACCESS_KEY, secretAccessKey: info.AWS_SECRET_ACCESS_KEY },
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED",
-  });
-}
-
-const unquote = (etag: string | undefined) => (etag ?? "").replaceAll('"', "");
-
-/** Every key in the bucket with its size and ETag, by a plain ListObjectsV2 loop. */
-async function bucketByDirectListing(): Promise<Map<string, { size: number; etag: string }>> {
-  const s3 = directS3();
-  const objects = new Map<string, { size: number; etag: string }>();
-  try {
-    let token: string | undefined;
-    do {
-      const page: ListObjectsV2CommandOutput = await s3.send(
-        new ListObjectsV2Command({ Bucket: stackInfo().S3_BUCKET, ContinuationToken: token }),
-      );
-      for (const object of page.Contents ?? []) {
-        objects.set(object.Key!, { size: object.Size!, etag: unquote(object.ETag) });
-      }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-  } finally {
-    s3.destroy();
-  }
-  return objects;
-}
-
-/** The object's size and ETag, or null when the bucket has no such key. */
+/** The object's size and ETag (without quotes), or null when the bucket has no such key. */
 async function headDirect(name: string): Promise<{ size: number; etag: string } | null> {
-  const s3 = directS3();
-  try {
-    const head = await s3.send(new HeadObjectCommand({ Bucket: stackInfo().S3_BUCKET, Key: name }));
-    return { size: head.ContentLength!, etag: unquote(head.ETag) };
-  } catch (error) {
-    if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) {
-      return null;
-    }
-    throw error;
-  } finally {
-    s3.destroy();
-  }
+  const object = (await listBucket(name)).find((listed) => listed.key === name);
+  return object ? { size: object.size, etag: object.etag.replaceAll('"', "") } : null;
 }
 
 async function indexRow(filename: string) {
@@ -101,26 +55,6 @@ async function indexRow(filename: string) {
     select filename, size_bytes::int as size, etag from public.s3_image_cache
     where filename = ${filename}`;
   return row as { filename: string; size: number; etag: string } | undefined;
-}
-
-/**
- * Asserts the index holds exactly the bucket's image keys with their sizes and ETags, the
- * bucket read by the direct listing; returns that listing.
- */
-async function assertIndexMatchesDirectListing() {
-  const bucket = await bucketByDirectListing();
-  const images = [...bucket].filter(([name]) => !filenameProblem(name));
-  const rows = await testDb()`select filename, size_bytes::float8 as size, etag
-    from public.s3_image_cache`;
-  const index = new Map(rows.map((r) => [r.filename as string, { size: r.size, etag: r.etag }]));
-  const missing = images.filter(([name]) => !index.has(name)).map(([name]) => name);
-  const extra = [...index.keys()].filter((name) => !bucket.has(name));
-  assert.deepEqual(
-    { missing: missing.slice(0, 10), extra: extra.slice(0, 10) },
-    { missing: [], extra: [] },
-  );
-  for (const [name, facts] of images) assert.deepEqual(index.get(name), facts, name);
-  return bucket;
 }
 
 /** The job row as Postgres has it (read directly, so it works while the functions cannot). */
@@ -142,6 +76,9 @@ function upload(bytes: Uint8Array, filename: string) {
   });
 }
 
+/** Jobs this file started, so a test that fails half-way leaves none running. */
+const started: number[] = [];
+
 async function startRebuild(): Promise<Job> {
   const { status, body } = await service("/rebuild", {
     body: {},
@@ -149,14 +86,31 @@ async function startRebuild(): Promise<Job> {
   });
   assert.equal(status, 202, JSON.stringify(body));
   assert.equal(body.started, true, JSON.stringify(body));
-  return body.job as Job;
+  const job = body.job as Job;
+  started.push(job.id);
+  return job;
 }
 
-/** Whatever a test did, the functions get their database and a clean S3 path back. */
+/**
+ * Whatever a test did: the functions get their database and a clean S3 path back, and a job it
+ * left running is cancelled (another file's rebuild would otherwise meet `rebuild_running`).
+ */
 async function restore(): Promise<void> {
-  await databaseComesBack();
-  await clearS3ProxyFaults();
+  await restoreFaultProxies();
+  for (const id of started.splice(0)) {
+    if ((await jobRow(id)).status !== "running") continue;
+    const { status, body } = await service(`/rebuild/${id}/cancel`, { body: {} });
+    assert.ok(status === 200 || status === 409, JSON.stringify(body)); // 409: it just ended
+  }
+  await closeTestDb();
 }
+
+Deno.test.afterAll(async () => {
+  const ours = (await listBucket(P)).map((object) => object.key);
+  await deleteObjects(ours);
+  await testDb()`delete from public.s3_image_cache where starts_with(filename, ${P})`;
+  await closeTestDb();
+});
 
 Deno.test({
   name:
@@ -184,12 +138,12 @@ Deno.test({
       assert.equal(done.inserted, OBJECTS);
       assert.equal(done.removed, 0);
 
-      const bucket = await assertIndexMatchesDirectListing();
-      assert.equal([...bucket.keys()].filter((name) => name.startsWith(P)).length, OBJECTS);
-      assert.equal(done.listed, bucket.size, "every key listed exactly once");
+      await assertIndexEqualsBucket();
+      const bucket = await bucketListing();
+      assert.equal([...bucket.images.keys()].filter((name) => name.startsWith(P)).length, OBJECTS);
+      assert.equal(done.listed, bucket.keys, "every key listed exactly once");
     } finally {
       await restore();
-      await closeTestDb();
     }
   },
 });
@@ -201,7 +155,7 @@ Deno.test({
   async fn() {
     try {
       // Two listing pages at least, also when this test runs alone, and the index in step.
-      const keys = (await bucketByDirectListing()).size;
+      const { keys } = await bucketListing();
       if (keys <= 1000) {
         await putObjects(Array.from({ length: 1001 - keys }, (_, i) => key(OBJECTS + 100 + i)));
       }
@@ -239,11 +193,14 @@ Deno.test({
       const done = await waitForJob(job.id);
       assert.equal(done.status, "succeeded", JSON.stringify(done));
       assert.deepEqual([done.inserted, done.removed], [added.length, 0]);
-      const bucket = await assertIndexMatchesDirectListing();
-      assert.equal(done.listed, bucket.size, "no page lost or listed twice across the pause");
+      await assertIndexEqualsBucket();
+      assert.equal(
+        done.listed,
+        (await bucketListing()).keys,
+        "no page lost or listed twice across the pause",
+      );
     } finally {
       await restore();
-      await closeTestDb();
     }
   },
 });
@@ -271,7 +228,6 @@ Deno.test({
       assert.equal((await indexRow(name))?.etag, (await headDirect(name))?.etag);
     } finally {
       await restore();
-      await closeTestDb();
     }
   },
 });
@@ -314,7 +270,6 @@ Deno.test({
       assert.deepEqual(await indexRow(name), { filename: name, ...stored });
     } finally {
       await restore();
-      await closeTestDb();
     }
   },
 });
@@ -330,10 +285,9 @@ Deno.test({
       const job = await rebuildToEnd();
       assert.equal(job.inserted, 1, JSON.stringify(job));
       assert.deepEqual(await indexRow(name), { filename: name, ...stored });
-      await assertIndexMatchesDirectListing();
+      await assertIndexEqualsBucket();
     } finally {
       await restore();
-      await closeTestDb();
     }
   },
 });
