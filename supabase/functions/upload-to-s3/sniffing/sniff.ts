@@ -126,6 +126,9 @@ const PARSERS: Record<ImageFormat, (bytes: Uint8Array) => ImageStructure> = {
 
 const formatCount = (n: number) => n.toLocaleString("en-US");
 
+/** "a JPEG", "an AVIF": the article as the format's name is said. */
+const withArticle = (label: string) => `${/^[AEIOU]/.test(label) ? "an" : "a"} ${label}`;
+
 /**
  * Markup anywhere: the most in text, more in other metadata, dangerous markup in every byte
  * (`markup.ts`, {@linkcode ScanLevel}). Compressed text is decompressed first, within
@@ -134,7 +137,9 @@ const formatCount = (n: number) => n.toLocaleString("en-US");
 function checkMarkup(bytes: Uint8Array, image: ImageStructure, label: string): void {
   const refuse = (where: string, marker: string) =>
     ERRORS.PolyglotRefused(
-      `The file is a ${label} image but its ${where} contains "${marker}" (web page or script code); save the image again from an image editor and upload that`,
+      `The file is ${
+        withArticle(label)
+      } image but its ${where} contains "${marker}" (web page or script code); save the image again from an image editor and upload that`,
     );
   const inMetadata = findMarkupIn(bytes, image.text ?? [], "text") ??
     findMarkupIn(bytes, image.metadata, "metadata");
@@ -163,13 +168,17 @@ function checkEveryByte(bytes: Uint8Array, label: string): void {
     const archive = archiveAt(bytes, at);
     if (archive) {
       throw ERRORS.PolyglotRefused(
-        `The file is a ${label} image but also holds a ${archive} archive (at byte ${at}); save the image again from an image editor and upload that`,
+        `The file is ${
+          withArticle(label)
+        } image but also holds a ${archive} archive (at byte ${at}); save the image again from an image editor and upload that`,
       );
     }
     const marker = markupAt(bytes, bytes[at + 1] === 0x3a ? at + 1 : at, range);
     if (marker) {
       throw ERRORS.PolyglotRefused(
-        `The file is a ${label} image but its image data contains "${marker}" (web page or script code); save the image again from an image editor and upload that`,
+        `The file is ${
+          withArticle(label)
+        } image but its image data contains "${marker}" (web page or script code); save the image again from an image editor and upload that`,
       );
     }
   }

@@ -41,22 +41,28 @@ function assertRefused(bytes: Uint8Array, code: string, message?: RegExp) {
   );
 }
 
-/** What the archives hold: a page, but plain enough that only the archive is what is refused. */
-const PAYLOAD = text("payload");
+/** What the archives hold: a page, deflated as `zip` does, so only the archive is refused. */
+const PAYLOAD = EVIL;
 
 /**
  * A PNG with a ZIP in an ancillary chunk right after IHDR, whose end record's comment covers the
  * rest of the file (the chunk's CRC, the image's other chunks, IEND), so `unzip -l` lists it.
  */
 const pngZipChunk = () =>
-  pngWith(PNG, pngChunk("ziPk", zip("evil.html", PAYLOAD, 4 + (PNG.length - 33))));
+  pngWith(
+    PNG,
+    pngChunk(
+      "ziPk",
+      zip("evil.html", PAYLOAD, { commentLength: 4 + (PNG.length - 33), deflate: true }),
+    ),
+  );
 
 Deno.test("inspectImage() refuses a ZIP in a PNG chunk whose comment covers the file's tail", () => {
   assertRefused(pngZipChunk(), "polyglot_refused", /PNG image but also holds a ZIP archive/);
 });
 
 Deno.test("inspectImage() refuses a ZIP in a JPEG comment and in an AVIF free box", () => {
-  const archive = zip("evil.html", PAYLOAD);
+  const archive = zip("evil.html", PAYLOAD, { deflate: true });
   assertRefused(
     jpegWith(JPEG, 0xfe, archive),
     "polyglot_refused",

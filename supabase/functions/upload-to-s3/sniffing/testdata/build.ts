@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { deflateRawSync } from "node:zlib";
 import { concat, text } from "../../../../../tests/support/bytes.ts";
 
 /** Big-endian 16/32-bit and little-endian 16/24/32-bit encodings. */
@@ -259,25 +260,31 @@ export function iloc(
 // ── Polyglot parts ───────────────────────────────────────────────────────────────────────────
 
 /**
- * A ZIP archive holding one stored file `name` with `content`, whose end record declares a
- * comment of `commentLength` bytes: a ZIP placed inside an image sets it to the image bytes that
- * follow, so `unzip` reads them as the comment and lists the file (what the red team did).
+ * A ZIP archive holding one file `name` with `content` (stored, or deflated when `deflate`, as
+ * `zip` does: the page inside is then no plain text), whose end record declares a comment of
+ * `commentLength` bytes: a ZIP placed inside an image sets it to the image bytes that follow, so
+ * `unzip` reads them as the comment and lists the file (what the red team did).
  */
-export function zip(name: string, content: Uint8Array, commentLength = 0): Uint8Array {
+export function zip(
+  name: string,
+  content: Uint8Array,
+  { commentLength = 0, deflate = false }: { commentLength?: number; deflate?: boolean } = {},
+): Uint8Array {
+  const data = deflate ? new Uint8Array(deflateRawSync(content)) : content;
   const fileName = text(name);
   const crc = crc32(content);
   const common = concat(
     le16(20), // version needed: 2.0
     le16(0), // flags
-    le16(0), // stored
+    le16(deflate ? 8 : 0),
     le32(0), // time and date
     le32(crc),
-    le32(content.length),
+    le32(data.length),
     le32(content.length),
     le16(fileName.length),
     le16(0), // extra field
   );
-  const local = concat(new Uint8Array([0x50, 0x4b, 0x03, 0x04]), common, fileName, content);
+  const local = concat(new Uint8Array([0x50, 0x4b, 0x03, 0x04]), common, fileName, data);
   const central = concat(
     new Uint8Array([0x50, 0x4b, 0x01, 0x02]),
     le16(0x031e), // made by Unix, 3.0
