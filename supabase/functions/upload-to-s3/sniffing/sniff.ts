@@ -159,12 +159,11 @@ const EVERY_BYTE_PAIRS = MARKUP_PAIRS_ANY.map((markup, pair) => markup | ARCHIVE
 
 /**
  * Archives and dangerous markup anywhere in the file, pixels included, in one pass: the only
- * checks that read every byte, so they share the loop, which looks at two bytes at a time.
+ * checks that read every byte, so they share the loop.
  */
 function checkEveryByte(bytes: Uint8Array, label: string): void {
   const range = { start: 0, end: bytes.length, level: "any" } as const;
-  for (let at = 0; at + 1 < bytes.length; at++) {
-    if (EVERY_BYTE_PAIRS[(bytes[at] << 8) | bytes[at + 1]] === 0) continue;
+  for (let at = nextCandidate(bytes, 0); at !== -1; at = nextCandidate(bytes, at + 1)) {
     const archive = archiveAt(bytes, at);
     if (archive) {
       throw ERRORS.PolyglotRefused(
@@ -182,6 +181,18 @@ function checkEveryByte(bytes: Uint8Array, label: string): void {
       );
     }
   }
+}
+
+/**
+ * The first offset from `from` where two bytes could start an archive or a marker, or -1. A loop
+ * that only loads, looks up and returns, like `indexOf`: a call inside it would make V8 reload the
+ * array's bounds at every byte (measured: twice as slow).
+ */
+function nextCandidate(bytes: Uint8Array, from: number): number {
+  for (let at = from; at + 1 < bytes.length; at++) {
+    if (EVERY_BYTE_PAIRS[(bytes[at] << 8) | bytes[at + 1]] !== 0) return at;
+  }
+  return -1;
 }
 
 /** The pixel ceilings: the canvas, the largest frame, the frame count, frames × area. */
