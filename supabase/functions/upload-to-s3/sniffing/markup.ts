@@ -195,11 +195,13 @@ function anchored(
   return undefined;
 }
 
+/** The marker at the anchor at `at`, as `reader` reads it (nothing if it is no character there). */
 function match(reader: Reader, at: number, level: ScanLevel): string | undefined {
   const anchor = reader.char(at);
   if (anchor === LT) return tagAt(reader, at, level);
   if (anchor === COLON) return scriptUrlBefore(reader, at);
-  return handlerBefore(reader, at);
+  if (anchor === EQUALS) return handlerBefore(reader, at);
+  return undefined;
 }
 
 /** A 256-entry table, 1 for each byte of `chars` (upper and lower case of letters). */

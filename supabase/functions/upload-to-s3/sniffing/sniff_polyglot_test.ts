@@ -217,3 +217,11 @@ Deno.test("inspectImage() is no false alarm on noise: short tags spelled by comp
     assert.equal(inspectImage(jpegWithScanData(JPEG, noise)).width, 64, `seed ${seed}`);
   }
 });
+
+Deno.test("findMarkup() reads UTF-16 only where the anchor itself is a UTF-16 character", () => {
+  // " onload" in UTF-16BE, then "A<" as single bytes: the "<" is no UTF-16BE character, so no
+  // handler ends there; the same "=" written in UTF-16BE is one.
+  const spelled = utf16(" onload", true);
+  assert.equal(findMarkup(concat(spelled, text("A<"), new Uint8Array([0, 0x61]))), undefined);
+  assert.equal(findMarkup(concat(spelled, utf16("=x", true)), { level: "metadata" }), "onload=");
+});
