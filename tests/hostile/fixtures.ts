@@ -5,12 +5,37 @@
  *
  * @module
  */
+import { deflateSync } from "node:zlib";
 import { samplePng } from "../../scripts/lib/png.ts";
 import { concat, fixture, text } from "../support/bytes.ts";
+import {
+  box,
+  cameraXmp,
+  exif,
+  jpegWith,
+  jpegWithScanData,
+  pngChunk,
+  pngWith,
+  utf16,
+  zip,
+} from "../../supabase/functions/upload-to-s3/sniffing/testdata/build.ts";
 
 const JPEG = () => fixture("product.jpg");
 const WEBP = () => fixture("product.webp");
 const PNG = () => samplePng(13, 40, 30);
+const AVIF = () => fixture("product.avif");
+
+/** What the red team's archives held: a page that `unzip` lists (issue 18). */
+const EVIL_ZIP = (commentLength = 0) =>
+  zip("evil.html", text("<script>alert(document.domain)</script>"), {
+    commentLength,
+    deflate: true,
+  });
+/** A PNG text chunk (`tEXt`, or `zTXt` compressed) holding `value` under `keyword`. */
+const pngText = (value: string, compressed = false) =>
+  compressed
+    ? pngChunk("zTXt", concat(text("Comment\0\0"), new Uint8Array(deflateSync(text(value)))))
+    : pngChunk("tEXt", concat(text("Comment\0"), text(value)));
 
 /** A GIF89a of `screen` size with one image per entry of `frames`, each its own declared size. */
 export function gif(
@@ -124,6 +149,45 @@ export const HOSTILE_FILES: Record<string, () => Uint8Array> = {
     gif({ width: 64, height: 64 }, Array(20_000).fill({ width: 64, height: 64 })),
   webp_riff_too_long: () => webpRiffLengthOff(64),
   webp_riff_too_short: () => webpRiffLengthOff(-16),
+  // Issue 18: archives inside an image, markup in every text-bearing structure.
+  png_zip_chunk: () => {
+    // The ZIP's end-record comment covers the rest of the file (CRC, other chunks, IEND).
+    const png = PNG();
+    return pngWith(png, pngChunk("ziPk", EVIL_ZIP(4 + png.length - 33)));
+  },
+  jpeg_zip_comment: () => jpegWith(JPEG(), 0xfe, EVIL_ZIP()),
+  avif_zip_free: () => concat(AVIF(), box("free", EVIL_ZIP())),
+  png_img_onerror_text: () => pngWith(PNG(), pngText("<img src=x onerror=alert(1)>")),
+  png_iframe_text: () => pngWith(PNG(), pngText('<iframe src="https://evil.example/"></iframe>')),
+  png_body_onload_text: () => pngWith(PNG(), pngText("<body onload=alert(1)>")),
+  png_script_ztxt: () => pngWith(PNG(), pngText("<script>alert(1)</script>", true)),
+  png_script_itxt_compressed: () =>
+    pngWith(
+      PNG(),
+      pngChunk(
+        "iTXt",
+        concat(
+          text("Description\0\x01\0en\0\0"),
+          new Uint8Array(deflateSync(text("<script>alert(1)</script>"))),
+        ),
+      ),
+    ),
+  jpeg_utf16_script_app1: () =>
+    jpegWith(JPEG(), 0xe1, exif(0x9c9c, 1, utf16("<script>alert(1)</script>\0"))),
+  jpeg_html_scan_data: () =>
+    jpegWithScanData(JPEG(), text("<html><body><img src=x onerror=alert(1)></body></html>")),
+  png_ztxt_bomb: () =>
+    pngWith(
+      PNG(),
+      pngChunk(
+        "zTXt",
+        concat(text("Comment\0\0"), new Uint8Array(deflateSync(new Uint8Array(8 << 20)))),
+      ),
+    ),
+  jpeg_camera_xmp: () =>
+    jpegWith(JPEG(), 0xe1, concat(text("http://ns.adobe.com/xap/1.0/\0"), cameraXmp())),
+  png_camera_xmp: () =>
+    pngWith(PNG(), pngChunk("iTXt", concat(text("XML:com.adobe.xmp\0\0\0\0\0"), cameraXmp()))),
   jpeg_truncated: () => JPEG().subarray(0, 600),
   png_header_only: () => PNG().subarray(0, 33),
 };

@@ -78,6 +78,7 @@ const MIME: Record<string, string> = {
   png: "image/png",
   gif: "image/gif",
   webp: "image/webp",
+  avif: "image/avif",
   svg: "image/svg+xml",
 };
 

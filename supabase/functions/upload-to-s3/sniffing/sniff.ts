@@ -1,8 +1,8 @@
 /**
  * What an uploaded file really is, judged from its bytes alone: the format from its magic bytes,
  * its structure walked to its end by that format's parser (`parsers/`), its width and height, and
- * whether anything else rides along (a polyglot: bytes after the image's end, or markup in its
- * metadata).
+ * whether anything else rides along (a polyglot: bytes after the image's end, an archive anywhere
+ * in it, or markup: `archives.ts`, `markup.ts`).
  *
  * Accepted: JPEG, PNG, WebP, GIF and AVIF. Everything else, SVG included, is refused.
  *
@@ -10,7 +10,9 @@
  */
 import { ERRORS } from "../../_shared/errors.ts";
 import { FORMAT_INFO, IMAGE_FORMATS, type ImageFormat } from "../../_shared/images/formats.ts";
-import { findMarkup, findMarkupIn } from "./markup.ts";
+import { ARCHIVE_PAIRS, archiveAt, findArchive } from "./archives.ts";
+import { inflateBounded, MAX_INFLATED_BYTES } from "./inflate.ts";
+import { findMarkup, findMarkupIn, MARKUP_PAIRS_ANY, markupAt } from "./markup.ts";
 import { ascii, type ImageStructure, startsWith, u32be } from "./parsers/common.ts";
 import { parseAvif } from "./parsers/avif.ts";
 import { parseGif } from "./parsers/gif.ts";
@@ -18,7 +20,7 @@ import { parseJpeg } from "./parsers/jpeg.ts";
 import { parsePng } from "./parsers/png.ts";
 import { parseWebp } from "./parsers/webp.ts";
 
-export { findMarkup, FORMAT_INFO, IMAGE_FORMATS, type ImageFormat };
+export { findArchive, findMarkup, FORMAT_INFO, IMAGE_FORMATS, type ImageFormat };
 
 /** A file that passed every check. */
 export interface ImageInfo {
@@ -79,9 +81,11 @@ export function detectFormat(head: Uint8Array): ImageFormat | undefined {
  *
  * @throws AppError 400 `empty_file` for zero bytes; 415 `unsupported_media_type` for anything
  * that is not an accepted image (SVG, HTML, HEIC, …); 422 `corrupt_image` for a truncated,
- * malformed or absurdly structured image (too deep, too many parts); 415 `polyglot_refused` for
- * any byte after the image's structural end, or markup (`<script`, `<html`, `<svg`, `<?php`,
- * `<!doctype html`) in its metadata; 422 `image_too_large` above `maxPixels` (canvas or any
+ * malformed or absurdly structured image (too deep, too many parts, compressed text that does not
+ * decompress within its bound); 415 `polyglot_refused` for any byte after the image's structural
+ * end, a ZIP, RAR or 7z archive anywhere in it, or markup (`markup.ts`: dangerous tags anywhere,
+ * event handlers in metadata, any HTML tag in text, decompressed text included); 422
+ * `image_too_large` above `maxPixels` (canvas or any
  * frame), `maxTotalPixels` or `maxFrames`. Never anything else, whatever the bytes.
  *
  * @example
@@ -107,12 +111,7 @@ export function inspectImage(bytes: Uint8Array, options: InspectOptions = {}): I
   if (!(width > 0 && height > 0)) {
     throw ERRORS.CorruptImage(`The ${label} image has no valid width and height`);
   }
-  const marker = findMarkupIn(bytes, image.metadata);
-  if (marker) {
-    throw ERRORS.PolyglotRefused(
-      `The file is a ${label} image but its metadata contains "${marker}" (web page or script code); save the image again from an image editor and upload that`,
-    );
-  }
+  checkMarkup(bytes, image, label);
   checkCeilings(image, options);
   return { format, contentType: FORMAT_INFO[format].contentType, width, height };
 }
@@ -126,6 +125,75 @@ const PARSERS: Record<ImageFormat, (bytes: Uint8Array) => ImageStructure> = {
 };
 
 const formatCount = (n: number) => n.toLocaleString("en-US");
+
+/** "a JPEG", "an AVIF": the article as the format's name is said. */
+const withArticle = (label: string) => `${/^[AEIOU]/.test(label) ? "an" : "a"} ${label}`;
+
+/**
+ * Markup anywhere: the most in text, more in other metadata, dangerous markup in every byte
+ * (`markup.ts`, {@linkcode ScanLevel}). Compressed text is decompressed first, within
+ * {@linkcode MAX_INFLATED_BYTES} for the whole file.
+ */
+function checkMarkup(bytes: Uint8Array, image: ImageStructure, label: string): void {
+  const refuse = (where: string, marker: string) =>
+    ERRORS.PolyglotRefused(
+      `The file is ${
+        withArticle(label)
+      } image but its ${where} contains "${marker}" (web page or script code); save the image again from an image editor and upload that`,
+    );
+  const inMetadata = findMarkupIn(bytes, image.text ?? [], "text") ??
+    findMarkupIn(bytes, image.metadata, "metadata");
+  if (inMetadata) throw refuse("metadata", inMetadata);
+  const budget = { left: MAX_INFLATED_BYTES };
+  for (const { start, end, text } of image.compressed ?? []) {
+    const what = text ? "a compressed text chunk" : "a compressed ICC profile";
+    const inflated = inflateBounded(bytes.subarray(start, end), budget, { label, what });
+    const marker = findMarkup(inflated, { level: text ? "text" : "metadata" });
+    if (marker) throw refuse(text ? "compressed text" : "compressed ICC profile", marker);
+  }
+  checkEveryByte(bytes, label);
+}
+
+/** Where either scan that reads every byte could find something (`(a << 8) | b` of two bytes). */
+const EVERY_BYTE_PAIRS = MARKUP_PAIRS_ANY.map((markup, pair) => markup | ARCHIVE_PAIRS[pair]);
+
+/**
+ * Archives and dangerous markup anywhere in the file, pixels included, in one pass: the only
+ * checks that read every byte, so they share the loop.
+ */
+function checkEveryByte(bytes: Uint8Array, label: string): void {
+  const range = { start: 0, end: bytes.length, level: "any" } as const;
+  for (let at = nextCandidate(bytes, 0); at !== -1; at = nextCandidate(bytes, at + 1)) {
+    const archive = archiveAt(bytes, at);
+    if (archive) {
+      throw ERRORS.PolyglotRefused(
+        `The file is ${
+          withArticle(label)
+        } image but also holds a ${archive} archive (at byte ${at}); save the image again from an image editor and upload that`,
+      );
+    }
+    const marker = markupAt(bytes, bytes[at + 1] === 0x3a ? at + 1 : at, range);
+    if (marker) {
+      throw ERRORS.PolyglotRefused(
+        `The file is ${
+          withArticle(label)
+        } image but its image data contains "${marker}" (web page or script code); save the image again from an image editor and upload that`,
+      );
+    }
+  }
+}
+
+/**
+ * The first offset from `from` where two bytes could start an archive or a marker, or -1. A loop
+ * that only loads, looks up and returns, like `indexOf`: a call inside it would make V8 reload the
+ * array's bounds at every byte (measured: twice as slow).
+ */
+function nextCandidate(bytes: Uint8Array, from: number): number {
+  for (let at = from; at + 1 < bytes.length; at++) {
+    if (EVERY_BYTE_PAIRS[(bytes[at] << 8) | bytes[at + 1]] !== 0) return at;
+  }
+  return -1;
+}
 
 /** The pixel ceilings: the canvas, the largest frame, the frame count, frames × area. */
 function checkCeilings(image: ImageStructure, options: InspectOptions): void {

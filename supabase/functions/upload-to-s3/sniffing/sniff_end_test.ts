@@ -1,6 +1,6 @@
 /**
  * Nothing rides along: no byte after an image's structural end, in any format, and no markup in
- * its metadata (while compressed pixels that happen to spell markup are no false alarm).
+ * it (while compressed pixels that happen to spell a short tag are no false alarm).
  */
 import assert from "node:assert/strict";
 import { samplePng } from "../../../../scripts/lib/png.ts";
@@ -117,11 +117,15 @@ Deno.test("inspectImage() refuses markup in metadata of every format", () => {
   assertRefused(exif, "polyglot_refused", /<script/);
 });
 
-Deno.test("inspectImage() does not read compressed pixels as markup (no false alarms)", () => {
+Deno.test("inspectImage() reads compressed pixels only for written-out dangerous markup", () => {
+  // Scan data is noise that spells short tags by chance (no false alarm), but an HTML page hidden
+  // there is refused (issue 18).
   const sos = JPEG.findLastIndex((b, i) => b === 0xff && JPEG[i + 1] === 0xda);
   const scanStart = sos + 2 + ((JPEG[sos + 2] << 8) | JPEG[sos + 3]);
-  const jpeg = concat(JPEG.subarray(0, scanStart), text("<script <svg>"), JPEG.subarray(scanStart));
-  assert.equal(inspectImage(jpeg).width, 64);
+  const inScan = (s: string) =>
+    concat(JPEG.subarray(0, scanStart), text(s), JPEG.subarray(scanStart));
+  assert.equal(inspectImage(inScan("<b> <td> <svg\x01")).width, 64);
+  assertRefused(inScan("<script <svg>"), "polyglot_refused", /image data contains "<script"/);
   const frames = gif({ width: 2, height: 2 }, [{ width: 2, height: 2 }]);
   assert.equal(inspectImage(frames).width, 2);
 });

@@ -169,13 +169,14 @@ Deno.test("inspectImage() accepts zero padding after a JPEG's EOI", () => {
   assert.equal(info.width, 64);
 });
 
-Deno.test("findMarkup() needs a delimiter after <svg and <html, and none after <script", () => {
+Deno.test("findMarkup() needs a tag name ended as HTML ends it (space, / or >)", () => {
   assert.equal(findMarkup(text("..<svg>")), "<svg");
   assert.equal(findMarkup(text("..<SVG width")), "<svg");
   assert.equal(findMarkup(text("..<svgx")), undefined);
   assert.equal(findMarkup(text("<htmlx <html\n")), "<html");
-  assert.equal(findMarkup(text("a<scriptx")), "<script");
-  assert.equal(findMarkup(text("<!DocType HTML>")), "<!doctype html");
+  assert.equal(findMarkup(text("a<scriptx")), undefined);
+  assert.equal(findMarkup(text("a<script/src=x")), "<script");
+  assert.equal(findMarkup(text("<!DocType HTML>")), "<!doctype");
   assert.equal(findMarkup(text("<svg")), undefined);
 });
 

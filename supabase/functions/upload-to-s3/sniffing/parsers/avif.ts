@@ -59,6 +59,7 @@ interface ItemLocation {
 export function parseAvif(bytes: Uint8Array): ImageStructure {
   const count = partCounter(LABEL, "boxes");
   const metadata: Array<[number, number]> = [];
+  const text: Array<[number, number]> = [];
   const sizes: Size[] = [];
   const tracks: Track[] = [];
   const items = new Map<number, string>();
@@ -276,6 +277,7 @@ export function parseAvif(bytes: Uint8Array): ImageStructure {
     if (!ranges) continue;
     if (type === "grid") sizes.push(gridSize(bytes, ranges));
     else if (METADATA_ITEMS.has(type)) metadata.push(...ranges);
+    if (type === "mime") text.push(...ranges); // XMP (application/rdf+xml) and other text
   }
 
   let largest: Size = { width: 0, height: 0 };
@@ -288,7 +290,7 @@ export function parseAvif(bytes: Uint8Array): ImageStructure {
   if (sizes.length === 0 && tracks.length === 0) {
     throw malformed(LABEL, "it has no image size (ispe) property");
   }
-  return { ...largest, largest, frames: Math.max(1, samples), metadata };
+  return { ...largest, largest, frames: Math.max(1, samples), metadata, text };
 }
 
 /** Whether `[start, stop)` lies inside one of `boxes` (sorted, disjoint): a binary search. */

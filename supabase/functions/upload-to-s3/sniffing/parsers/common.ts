@@ -26,6 +26,16 @@ export interface ImageStructure {
    * chunks, box structure): the markup scan reads these, never the pixels.
    */
   metadata: Array<[number, number]>;
+  /**
+   * Ranges of text that people and tools read (comments, text chunks, XMP packets), inside
+   * `metadata`: the markup scan looks for every HTML tag there, not only dangerous ones.
+   */
+  text?: Array<[number, number]>;
+  /**
+   * zlib streams in metadata (PNG `zTXt`, compressed `iTXt`, `iCCP`): decompressed within a bound
+   * and scanned as text (`text: true`) or as other metadata.
+   */
+  compressed?: Array<{ start: number; end: number; text: boolean }>;
 }
 
 /**

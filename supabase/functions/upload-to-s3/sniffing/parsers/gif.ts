@@ -6,6 +6,7 @@
  * @module
  */
 import {
+  ascii,
   type ImageStructure,
   larger,
   malformed,
@@ -29,6 +30,7 @@ export function parseGif(bytes: Uint8Array): ImageStructure {
   if (bytes.length < 13) throw truncated(LABEL);
   const count = partCounter(LABEL, "blocks");
   const metadata: Array<[number, number]> = [];
+  const text: Array<[number, number]> = [];
   let width = u16le(bytes, 6);
   let height = u16le(bytes, 8);
   let largest: Size = { width: 0, height: 0 };
@@ -36,12 +38,16 @@ export function parseGif(bytes: Uint8Array): ImageStructure {
   let at = 13;
   const flags = bytes[10];
   if (flags & 0x80) at += 3 * (1 << ((flags & 0x07) + 1));
-  /** Data sub-blocks: each step moves at least one byte, so the walk is linear. */
-  const skipSubBlocks = () => {
+  /**
+   * Data sub-blocks: each step moves at least one byte, so the walk is linear. `into` collects
+   * each sub-block's data without its length byte (which could read as a `<`).
+   */
+  const skipSubBlocks = (into?: Array<[number, number]>) => {
     for (;;) {
       if (at >= bytes.length) throw truncated(LABEL);
       const size = bytes[at++];
       if (size === 0) return;
+      into?.push([at, Math.min(at + size, bytes.length)]);
       at += size;
     }
   };
@@ -52,11 +58,20 @@ export function parseGif(bytes: Uint8Array): ImageStructure {
     if (block === 0x3b) {
       if (at < bytes.length) throw trailing(LABEL, bytes.length - at);
       if (frames === 0) throw malformed(LABEL, "it has no image");
-      return { width, height, largest: larger(largest, { width, height }), frames, metadata };
+      return {
+        width,
+        height,
+        largest: larger(largest, { width, height }),
+        frames,
+        metadata,
+        text,
+      };
     } else if (block === 0x21) {
       const start = at;
-      at++; // extension label
-      skipSubBlocks();
+      const label = bytes[at++];
+      const isText = label === 0xfe || label === 0x01 || // comment, plain text
+        (label === 0xff && ascii(bytes, at + 1, 11) === "XMP DataXMP");
+      skipSubBlocks(isText ? text : undefined);
       metadata.push([start, at]);
     } else if (block === 0x2c) {
       if (at + 9 > bytes.length) throw truncated(LABEL);

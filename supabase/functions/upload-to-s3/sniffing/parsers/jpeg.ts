@@ -64,7 +64,7 @@ const SOF_MARKERS = new Set([
 export function parseJpeg(bytes: Uint8Array): ImageStructure {
   const count = partCounter(LABEL, "segments");
   const primary = walkJpeg(bytes, count);
-  const { metadata } = primary;
+  const { metadata, text } = primary;
   let { largest, frames, end } = primary;
   if (!isPadding(bytes, end) && primary.pictures.length > 0) {
     // Every byte after EOI must belong to a declared picture, in order, back to back.
@@ -81,17 +81,20 @@ export function parseJpeg(bytes: Uint8Array): ImageStructure {
       largest = larger(largest, inner.largest);
       frames += inner.frames;
       for (const [from, to] of inner.metadata) metadata.push([start + from, start + to]);
+      for (const [from, to] of inner.text) text.push([start + from, start + to]);
       end = start + size;
     }
   }
   if (!isPadding(bytes, end)) throw trailing(LABEL, bytes.length - end);
-  return { ...primary.largest, largest, frames, metadata };
+  return { ...primary.largest, largest, frames, metadata, text };
 }
 
 interface JpegWalk {
   largest: Size;
   frames: number;
   metadata: Array<[number, number]>;
+  /** Comments (COM) and XMP packets (APP1): text, inside `metadata`. */
+  text: Array<[number, number]>;
   /** The offset just after EOI. */
   end: number;
   /** `[start, size]` of the further pictures an MPF index (APP2) declares, file offsets. */
@@ -101,6 +104,7 @@ interface JpegWalk {
 /** SOI to EOI of one JPEG in `bytes`; `count` is shared so all pictures share one part limit. */
 function walkJpeg(bytes: Uint8Array, count: () => void): JpegWalk {
   const metadata: Array<[number, number]> = [];
+  const text: Array<[number, number]> = [];
   const pictures: Array<[number, number]> = [];
   let largest: Size | undefined;
   let frames = 0;
@@ -117,7 +121,7 @@ function walkJpeg(bytes: Uint8Array, count: () => void): JpegWalk {
     at += 2;
     if (marker === 0xd9) {
       if (!largest) throw malformed(LABEL, "it has no frame header");
-      return { largest, frames, metadata, end: at, pictures };
+      return { largest, frames, metadata, text, end: at, pictures };
     }
     if (marker === 0xd8) throw malformed(LABEL, `a second start of image at byte ${at - 2}`);
     if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) continue; // no length
@@ -133,6 +137,9 @@ function walkJpeg(bytes: Uint8Array, count: () => void): JpegWalk {
     } else {
       if (marker === 0xe2) pictures.push(...mpfPictures(bytes, at + 2, at + length));
       metadata.push([at + 2, at + length]);
+      if (marker === 0xfe || (marker === 0xe1 && isXmp(bytes, at + 2))) {
+        text.push([at + 2, at + length]);
+      }
     }
     at += length;
     if (marker === 0xda) at = skipEntropyCodedData(bytes, at);
@@ -169,6 +176,14 @@ function mpfPictures(bytes: Uint8Array, data: number, end: number): Array<[numbe
     }
   }
   return pictures;
+}
+
+/** The identifiers that open an APP1 XMP packet: the main one, and extended XMP's parts. */
+const XMP_IDS = ["http://ns.adobe.com/xap/1.0/\0", "http://ns.adobe.com/xmp/extension/\0"];
+
+/** Whether the APP1 segment whose data starts at `data` holds XMP (rather than Exif). */
+function isXmp(bytes: Uint8Array, data: number): boolean {
+  return XMP_IDS.some((id) => ascii(bytes, data, id.length) === id);
 }
 
 /** Whether `bytes` from `end` on are nothing or a short run of one fill byte. */

@@ -21,6 +21,9 @@ const LABEL = "PNG";
 /** Chunks that hold compressed pixels: everything else is small and scanned for markup. */
 const PIXEL_CHUNKS = new Set(["IDAT", "fdAT"]);
 
+/** Chunks that hold text (Latin-1 or UTF-8, maybe compressed) or a compressed ICC profile. */
+const TEXT_CHUNKS = new Set(["tEXt", "zTXt", "iTXt", "iCCP"]);
+
 /**
  * Walks a PNG (signature already checked) and returns its canvas, frames and metadata ranges.
  *
@@ -30,6 +33,8 @@ const PIXEL_CHUNKS = new Set(["IDAT", "fdAT"]);
 export function parsePng(bytes: Uint8Array): ImageStructure {
   const count = partCounter(LABEL, "chunks");
   const metadata: Array<[number, number]> = [];
+  const text: Array<[number, number]> = [];
+  const compressed: NonNullable<ImageStructure["compressed"]> = [];
   let canvas: Size | undefined;
   let largest: Size = { width: 0, height: 0 };
   let animationFrames = 0;
@@ -69,9 +74,54 @@ export function parsePng(bytes: Uint8Array): ImageStructure {
       if (end < bytes.length) throw trailing(LABEL, bytes.length - end);
       if (!sawImageData) throw malformed(LABEL, "it has no image data (IDAT)");
       const frames = animationFrames === 0 ? 1 : animationFrames + (defaultImageIsFrame ? 0 : 1);
-      return { ...canvas, largest, frames, metadata };
+      return { ...canvas, largest, frames, metadata, text, compressed };
     }
     if (!PIXEL_CHUNKS.has(type)) metadata.push([data, data + length]);
+    if (TEXT_CHUNKS.has(type)) textChunk(bytes, type, data, data + length, text, compressed);
     at = end;
   }
+}
+
+/**
+ * Splits a text chunk (PNG 1.2 §11.3.4) into its plain text and its zlib stream, if any:
+ * `tEXt` keyword NUL text; `zTXt` keyword NUL method stream; `iTXt` keyword NUL flag method
+ * language NUL translated-keyword NUL text (a stream when flag is 1); `iCCP` name NUL method
+ * stream (an ICC profile, not text). A chunk whose fields do not parse is all plain text, which
+ * is how readers that skip it would leave it: nothing in it is hidden from the scan.
+ */
+function textChunk(
+  bytes: Uint8Array,
+  type: string,
+  data: number,
+  end: number,
+  text: Array<[number, number]>,
+  compressed: NonNullable<ImageStructure["compressed"]>,
+): void {
+  const nul = (from: number) => {
+    const at = bytes.subarray(from, end).indexOf(0);
+    return at === -1 ? -1 : from + at;
+  };
+  const keywordEnd = nul(data);
+  let stream = -1;
+  let method = 0;
+  if (type === "zTXt" || type === "iCCP") {
+    if (keywordEnd !== -1 && keywordEnd + 1 < end) {
+      method = bytes[keywordEnd + 1];
+      stream = keywordEnd + 2;
+    }
+  } else if (type === "iTXt" && keywordEnd !== -1 && keywordEnd + 3 <= end) {
+    const languageEnd = nul(keywordEnd + 3);
+    const translatedEnd = languageEnd === -1 ? -1 : nul(languageEnd + 1);
+    if (bytes[keywordEnd + 1] === 1 && translatedEnd !== -1) {
+      method = bytes[keywordEnd + 2];
+      stream = translatedEnd + 1;
+    }
+  }
+  if (stream === -1) {
+    if (type !== "iCCP") text.push([data, end]);
+    return;
+  }
+  if (method !== 0) throw malformed(LABEL, `a ${type} chunk uses an unknown compression method`);
+  if (type !== "iCCP") text.push([data, stream]);
+  compressed.push({ start: stream, end, text: type !== "iCCP" });
 }

@@ -42,6 +42,7 @@ export function parseWebp(bytes: Uint8Array): ImageStructure {
 
   const count = partCounter(LABEL, "chunks");
   const metadata: Array<[number, number]> = [];
+  const text: Array<[number, number]> = [];
   let canvas: Size | undefined;
   let largest: Size = { width: 0, height: 0 };
   let bitstreams = 0;
@@ -86,6 +87,7 @@ export function parseWebp(bytes: Uint8Array): ImageStructure {
         walk(data + 16, data + size, true); // one level only: ANMF inside ANMF is not walked
       } else if (!PIXEL_CHUNKS.has(type)) {
         metadata.push([data, data + size]);
+        if (type === "XMP ") text.push([data, data + size]);
       }
       at = Math.min(data + size + (size & 1), end); // the last chunk's pad may be the RIFF pad
     }
@@ -97,6 +99,7 @@ export function parseWebp(bytes: Uint8Array): ImageStructure {
     largest: larger(largest, canvas),
     frames: Math.max(1, animationFrames),
     metadata,
+    text,
   };
 }
 

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { deflateRawSync } from "node:zlib";
 import { concat, text } from "../../../../../tests/support/bytes.ts";
 
 /** Big-endian 16/32-bit and little-endian 16/24/32-bit encodings. */
@@ -89,7 +90,8 @@ const CRC_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
   return c >>> 0;
 });
 
-function crc32(bytes: Uint8Array): number {
+/** CRC-32 (the ISO-HDLC one PNG and ZIP both use) of `bytes`. */
+export function crc32(bytes: Uint8Array): number {
   let crc = 0xffffffff;
   for (const byte of bytes) crc = CRC_TABLE[(crc ^ byte) & 0xff] ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
@@ -254,3 +256,110 @@ export function iloc(
     ),
   );
 }
+
+// ── Polyglot parts ───────────────────────────────────────────────────────────────────────────
+
+/**
+ * A ZIP archive holding one file `name` with `content` (stored, or deflated when `deflate`, as
+ * `zip` does: the page inside is then no plain text), whose end record declares a comment of
+ * `commentLength` bytes: a ZIP placed inside an image sets it to the image bytes that follow, so
+ * `unzip` reads them as the comment and lists the file (what the red team did).
+ */
+export function zip(
+  name: string,
+  content: Uint8Array,
+  { commentLength = 0, deflate = false }: { commentLength?: number; deflate?: boolean } = {},
+): Uint8Array {
+  const data = deflate ? new Uint8Array(deflateRawSync(content)) : content;
+  const fileName = text(name);
+  const crc = crc32(content);
+  const common = concat(
+    le16(20), // version needed: 2.0
+    le16(0), // flags
+    le16(deflate ? 8 : 0),
+    le32(0), // time and date
+    le32(crc),
+    le32(data.length),
+    le32(content.length),
+    le16(fileName.length),
+    le16(0), // extra field
+  );
+  const local = concat(new Uint8Array([0x50, 0x4b, 0x03, 0x04]), common, fileName, data);
+  const central = concat(
+    new Uint8Array([0x50, 0x4b, 0x01, 0x02]),
+    le16(0x031e), // made by Unix, 3.0
+    common,
+    le16(0), // comment
+    le16(0), // disk
+    le16(0), // internal attributes
+    le32(0), // external attributes
+    le32(0), // offset of the local header
+    fileName,
+  );
+  const end = concat(
+    new Uint8Array([0x50, 0x4b, 0x05, 0x06]),
+    le16(0),
+    le16(0),
+    le16(1),
+    le16(1),
+    le32(central.length),
+    le32(local.length),
+    le16(commentLength),
+  );
+  return concat(local, central, end);
+}
+
+/** `png` with `chunks` inserted after IHDR (the first 33 bytes). */
+export const pngWith = (png: Uint8Array, ...chunks: Uint8Array[]) =>
+  concat(png.subarray(0, 33), ...chunks, png.subarray(33));
+
+/** `jpeg` with a segment `marker` (0xFE a comment, 0xE1 APP1, …) holding `data` after SOI. */
+export function jpegWith(jpeg: Uint8Array, marker: number, data: Uint8Array): Uint8Array {
+  return concat(
+    jpeg.subarray(0, 2),
+    new Uint8Array([0xff, marker]),
+    be16(data.length + 2),
+    data,
+    jpeg.subarray(2),
+  );
+}
+
+/** `jpeg` with `data` put at the start of its (last) scan's entropy-coded data. */
+export function jpegWithScanData(jpeg: Uint8Array, data: Uint8Array): Uint8Array {
+  const sos = jpeg.findLastIndex((b, i) => b === 0xff && jpeg[i + 1] === 0xda);
+  const scanStart = sos + 2 + ((jpeg[sos + 2] << 8) | jpeg[sos + 3]);
+  return concat(jpeg.subarray(0, scanStart), data, jpeg.subarray(scanStart));
+}
+
+/** `value` as UTF-16 (little-endian unless `bigEndian`), as Exif's XP tags and ICC text hold it. */
+export function utf16(value: string, bigEndian = false): Uint8Array {
+  const out = new Uint8Array(value.length * 2);
+  for (let i = 0; i < value.length; i++) {
+    const unit = value.charCodeAt(i);
+    out[2 * i + (bigEndian ? 1 : 0)] = unit & 255;
+    out[2 * i + (bigEndian ? 0 : 1)] = unit >>> 8;
+  }
+  return out;
+}
+
+/**
+ * A minimal Exif APP1 payload ("Exif\0\0", a little-endian TIFF header, one IFD) with one tag:
+ * `tag` of `type` (2 ASCII, 1 BYTE for the UTF-16 XP tags) holding `value`.
+ */
+export function exif(tag: number, type: number, value: Uint8Array): Uint8Array {
+  return concat(
+    text("Exif\0\0II"),
+    le16(42),
+    le32(8), // IFD0 right after the header
+    le16(1),
+    le16(tag),
+    le16(type),
+    le32(value.length),
+    le32(8 + 2 + 12 + 4), // the value follows the IFD
+    le32(0), // no next IFD
+    value,
+  );
+}
+
+/** The realistic camera and editor XMP packet in `testdata/camera_xmp.xml`. */
+export const cameraXmp = () => Deno.readFileSync(new URL("./camera_xmp.xml", import.meta.url));
