@@ -19,7 +19,7 @@ export const CHROMIUM_ARGS = [
 ];
 
 /** Where screenshots go. */
-export const ARTIFACTS_DIR = new URL("./artifacts", import.meta.url).pathname;
+export const ARTIFACTS_DIR = new URL("./artifacts/", import.meta.url).pathname;
 
 /** A browser with one page, and what went wrong in it (dialogs opened, page errors). */
 export interface BrowserSession {
