@@ -117,7 +117,8 @@ percent_decode() {
       return
     }
   done
-  printf '%b' "${text//%/\\x}"
+  rest="${text//\\/\\\\}"
+  printf '%b' "${rest//%/\\x}"
 }
 
 # Remembers a secret value and the forms a program might print it in (percent-encoded or decoded,
@@ -229,7 +230,10 @@ while (($#)); do
     *)
       known=false
       for fn in "${ALL_FUNCTIONS[@]}"; do [ "$1" = "$fn" ] && known=true; done
-      $known || die "unknown function (argument $(( ${#functions[@]} + 1 )) after the options): this kit deploys ${ALL_FUNCTIONS[*]}"
+      # Shown only when it looks like a name: a stray connection string must not be echoed.
+      shown_arg="argument $((${#functions[@]} + 1)) after the options"
+      [[ $1 =~ ^[A-Za-z0-9_-]{1,64}$ ]] && shown_arg="\"$1\""
+      $known || die "unknown function $shown_arg: this kit deploys ${ALL_FUNCTIONS[*]}"
       functions+=("$1")
       shift
       ;;
@@ -482,10 +486,10 @@ on_failure_hint() {
 
 The project's migration history lists versions this repository does not have (applied by hand
 or by another tool). See both sides with:
-  $(show_command supabase migration list "$db_target_shown")
+  $(show_command "$supabase_cli" migration list "$db_target_shown")
 If those versions are not this kit's, mark them reverted in the history table (this edits only
 supabase_migrations.schema_migrations, never your schema), then run the deploy again:
-  $(show_command supabase migration repair --status reverted) <version...> $(show_command "$db_target_shown")
+  $(show_command "$supabase_cli" migration repair --status reverted) <version...> $(show_command "$db_target_shown")
 EOF
     [ -n "$db_password" ] && printf '(With --db-url, export PGPASSWORD with the password first.)\n'
   elif [ "$step" = migrations ] && grep -q "inserted before the last migration on remote database" "$log"; then
@@ -522,7 +526,7 @@ service_key=""
 keys_command=("$supabase_cli" projects api-keys "$remote")
 $skip_vault || keys_command+=(--reveal)
 keys_command+=(-o json)
-keys_shown="$(show_command supabase "${keys_command[@]:1}")"
+keys_shown="$(show_command "${keys_command[@]}")"
 if $dry_run; then
   say "    would run: $keys_shown   (read-only; output not shown)"
 else
@@ -578,7 +582,7 @@ fi
 if [ -n "$env_file" ]; then
   begin_step "secrets (${#secrets[@]} names from $env_file; values not shown)"
   secrets_command=("$supabase_cli" secrets set --env-file "$env_file" "$remote" --yes)
-  run_step_command secrets "$(show_command supabase "${secrets_command[@]:1}")" "${secrets_command[@]}"
+  run_step_command secrets "$(show_command "${secrets_command[@]}")" "${secrets_command[@]}"
 fi
 
 # 3. Migrations.
@@ -586,7 +590,7 @@ if ! $skip_migrations; then
   begin_step "migrations"
   push=("$supabase_cli" db push "$db_target" --yes)
   $include_all && push+=(--include-all)
-  shown=(supabase db push "$db_target_shown" --yes)
+  shown=("$supabase_cli" db push "$db_target_shown" --yes)
   $include_all && shown+=(--include-all)
   run_step_command migrations "$(show_command "${shown[@]}")" "${push[@]}"
 fi
@@ -599,7 +603,7 @@ if ! $skip_vault; then
   begin_step "vault: s3_image_cache_project_url and s3_image_cache_secret_key (values not shown)"
   vault_sql="$work/resumer_vault.sql"
   vault_command=("$supabase_cli" db query "$db_target" -f "$vault_sql" --agent=no --yes)
-  vault_shown="$(show_command supabase db query "$db_target_shown" -f) <file with the two entries> --agent=no --yes"
+  vault_shown="$(show_command "$supabase_cli" db query "$db_target_shown" -f) <file with the two entries> --agent=no --yes"
   if ! $dry_run; then
     # The values go into a SQL literal: only their expected forms are accepted.
     [[ $service_key =~ ^(sb_secret_[A-Za-z0-9_-]+|eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$ ]] ||
@@ -616,7 +620,7 @@ fi
 begin_step "functions: ${functions[*]}"
 for fn in "${functions[@]}"; do
   deploy_command=("$supabase_cli" functions deploy "$fn" --use-api "$remote" --yes)
-  run_step_command "functions ($fn)" "$(show_command supabase "${deploy_command[@]:1}")" "${deploy_command[@]}"
+  run_step_command "functions ($fn)" "$(show_command "${deploy_command[@]}")" "${deploy_command[@]}"
 done
 
 # 6. Bucket rules.
@@ -632,7 +636,7 @@ fi
 begin_step "resumer: Vault entries and the pg_cron job"
 check_command=("$supabase_cli" db query "$db_target" --read-only -o json --agent=no
   -f "$ROOT/scripts/deploy/resumer_check.sql")
-check_shown="$(show_command supabase db query "$db_target_shown" --read-only -o json --agent=no -f scripts/deploy/resumer_check.sql)"
+check_shown="$(show_command "$supabase_cli" db query "$db_target_shown" --read-only -o json --agent=no -f scripts/deploy/resumer_check.sql)"
 if $dry_run; then
   say "    would run: $check_shown   (read-only)"
 else

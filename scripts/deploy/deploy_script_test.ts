@@ -885,7 +885,9 @@ for (const { name, inUrl, password } of LEAKY_PASSWORDS) {
     assert.ok(run.calls.every((call, i) => call[0] === "db" || run.pgPasswords[i] === ""));
     assert.match(
       run.output,
-      new RegExp(`\\$ supabase db push --remote=postgresql://${DB_USER}:\\*\\*\\*@aws-0-eu-west-1`),
+      new RegExp(
+        `\\$ \\S*supabase db push --remote=postgresql://${DB_USER}:\\*\\*\\*@aws-0-eu-west-1`,
+      ),
     );
     assertPasswordNeverShown(run);
   });
@@ -895,7 +897,9 @@ for (const { name, inUrl, password } of LEAKY_PASSWORDS) {
     assert.equal(dry.code, 0, dry.output);
     assert.match(
       dry.output,
-      new RegExp(`would run: supabase db push --remote=postgresql://${DB_USER}:\\*\\*\\*@aws-0`),
+      new RegExp(
+        `would run: \\S*supabase db push --remote=postgresql://${DB_USER}:\\*\\*\\*@aws-0`,
+      ),
     );
     assertPasswordNeverShown(dry);
 
@@ -924,6 +928,12 @@ Deno.test("deploy: a mistyped option or a stray argument holding a connection st
     assert.deepEqual(run.calls, []);
     assertPasswordNeverShown(run);
   }
+  const named = await deploy(["--project-ref", REF, "upload-to-s4"]);
+  assert.equal(named.code, 1);
+  assert.match(
+    named.output,
+    /unknown function "upload-to-s4": this kit deploys upload-to-s3 s3-image-service/,
+  );
 });
 
 Deno.test("deploy: a password given as a ?password= parameter is never shown", async () => {
