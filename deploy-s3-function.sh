@@ -770,7 +770,8 @@ if ! $skip_smoke; then
     fi
   fi
   if ((${#failed_checks[@]})); then
-    die "step \"smoke test\" failed for: ${failed_checks[*]}. Everything before it was deployed; see the answers above (503 names the failing check: bucket or database)."
+    failed_list="$(printf '%s, ' "${failed_checks[@]}")"
+    die "step \"smoke test\" failed for: ${failed_list%, }. Everything before it was deployed; see the answers above (503 names the failing check: bucket or database)."
   fi
 fi
 
