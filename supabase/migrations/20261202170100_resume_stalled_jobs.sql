@@ -10,8 +10,9 @@
 -- Where pg_cron or pg_net is missing (a bare Postgres, the local stack: its own scheduler makes
 -- the same call) the schedule is skipped cleanly and everything else works as before.
 --
--- The function's URL and key come from Supabase Vault, never from this file. The operator runs
--- once, in the SQL editor (docs/deploy.md):
+-- The function's URL and key come from Supabase Vault, never from this file: the deploy script
+-- writes both entries (scripts/deploy/resumer_vault.sql) and then checks them and the cron job
+-- (resumer_check.sql); by hand it is, once, in the SQL editor (docs/deploy.md):
 --   select vault.create_secret('https://<ref>.supabase.co', 's3_image_cache_project_url'),
 --          vault.create_secret('<sb_secret_… key>', 's3_image_cache_secret_key');
 --
