@@ -7,8 +7,8 @@
  * @module
  */
 import { REPO_ROOT } from "./stack/migrations.ts";
-import { MissingPrerequisite } from "./stack/process.ts";
-import { formatStatusEnv, type StackInfo, startStack } from "./stack/stack.ts";
+import { commandExists, MissingPrerequisite } from "./stack/process.ts";
+import { formatStatusEnv, type LocalDatabase, type StackInfo, startStack } from "./stack/stack.ts";
 import { seedSampleImages } from "./seed.ts";
 
 const STATE_DIR = `${REPO_ROOT}.local`;
@@ -19,7 +19,19 @@ function port(name: string, fallback: number): number {
   return value ? Number(value) : fallback;
 }
 
-function banner(info: StackInfo): string {
+/** How a DBA reaches the database: the system's `psql` when there is one, else `npm run sql`. */
+function psqlHint(dbUrl: string, hasPsql: boolean): string[] {
+  if (hasPsql) return [`            psql: psql '${dbUrl}'`];
+  return [
+    `             SQL: npm run sql -- "select add_file_to_s3_cache('14000.jpg')"`,
+    "                  (no psql here, and npm's Postgres ships none: apt-get install",
+    "                  postgresql-client, or brew install libpq, for an interactive one)",
+  ];
+}
+
+function banner(info: StackInfo, database: LocalDatabase | undefined, hasPsql: boolean): string {
+  const relative = (path: string) =>
+    path.startsWith(REPO_ROOT) ? path.slice(REPO_ROOT.length) : path;
   return [
     "",
     "s3-image-cache local stack is running.",
@@ -28,6 +40,14 @@ function banner(info: StackInfo): string {
     `   Functions URL: ${info.FUNCTIONS_URL}`,
     `    Admin UI URL: ${info.UI_URL}`,
     `          DB URL: ${info.DB_URL}`,
+    ...(database
+      ? [
+        `        Postgres: ${database.version} (${database.source}), data in ${
+          relative(database.dataDir)
+        }`,
+      ]
+      : []),
+    ...psqlHint(info.DB_URL, hasPsql),
     `     S3 endpoint: ${info.S3_ENDPOINT || "(AWS S3)"}`,
     `       S3 bucket: ${info.S3_BUCKET}`,
     `  AWS access key: ${info.AWS_ACCESS_KEY}`,
@@ -83,7 +103,9 @@ async function main(): Promise<void> {
     const count = await seedSampleImages(stack.info);
     console.log(`Seeded ${count} sample product images.`);
   }
-  console.log(banner(stack.info));
+  console.log(banner(stack.info, stack.database, await commandExists("psql")));
+  // performance.now() counts from this process's start, so Deno's own start-up is included.
+  console.log(`Started in ${(performance.now() / 1000).toFixed(1)} s.`);
 }
 
 try {

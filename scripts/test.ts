@@ -5,8 +5,11 @@
  *   unit         Deno tests next to their source (fakes allowed), then their line coverage of
  *                supabase/functions (files no unit test loads count as 0%); the tier fails
  *                below UNIT_COVERAGE_MIN (default 85)
- *   db           pgTAP on a fresh private cluster (migrations pushed by the Supabase CLI, then
- *                pasted again with psql to prove they are re-runnable; `supabase db lint`)
+ *   db           on Postgres 17 (npm's, as `npm start`) and on Postgres 15 (Debian's), since
+ *                hosted projects run either: a fresh private cluster, migrations pushed by the
+ *                Supabase CLI, then pasted again with psql to prove they are re-runnable;
+ *                `supabase db lint` where plpgsql_check exists (15); pgTAP. The summary has a
+ *                line per major.
  *   integration  Deno tests over HTTP against an isolated stack started here
  *   e2e          the admin UI in Chromium (playwright-core) against an isolated stack
  *
@@ -17,6 +20,12 @@
  */
 import { REPO_ROOT } from "./stack/migrations.ts";
 import { applyMigrations } from "./stack/migrations.ts";
+import {
+  embeddedBinaries,
+  ensurePgTap,
+  type PgBinaries,
+  systemBinaries,
+} from "./stack/pg_binaries.ts";
 import { startCluster } from "./stack/postgres.ts";
 import {
   commandExists,
@@ -39,6 +48,29 @@ interface TierResult {
   passed: number;
   failed: number;
   skipped: number;
+  /** A tier that runs in several setups (the db tier, once per Postgres major): each's counts. */
+  parts?: TierPart[];
+}
+
+/** One setup of a tier: a short name (`pg 17`), what it ran on, its counts and time. */
+interface TierPart {
+  name: string;
+  label: string;
+  result: TierResult;
+  seconds: number;
+}
+
+/** The summary's line for a tier, or (indented, with its label at the end) one of its parts. */
+export function summaryRow(
+  name: string,
+  result: TierResult,
+  seconds: number,
+  part?: { label: string },
+): string {
+  const indent = part ? "    " : "  ";
+  return `${indent}${name.padEnd(14 - indent.length)} ${String(result.passed).padStart(4)} ` +
+    `passed ${String(result.failed).padStart(3)} failed ${String(result.skipped).padStart(3)} ` +
+    `skipped  ${seconds.toFixed(1)}s${part ? `  ${part.label}` : ""}`;
 }
 
 const TIERS: Record<string, () => Promise<TierResult>> = {
@@ -274,6 +306,15 @@ async function rebuildKeepsSeededRows(url: string, dir: string): Promise<string 
   }
 }
 
+/** Debian's Postgres 15 server binaries, the db tier's second major (`PG15_BIN` to move them). */
+const PG15_BIN = Deno.env.get("PG15_BIN") ?? "/usr/lib/postgresql/15/bin";
+
+/**
+ * The db tier on each major hosted projects run: Postgres 17 from npm (what `npm start`, the
+ * integration and the browser tiers use) and Debian's Postgres 15. Both always run; the tier
+ * fails when either does. `supabase db lint` needs plpgsql_check, which only Debian's 15 has
+ * (npm's build ships no third-party extension), so it runs there; it must run on one of them.
+ */
 async function databaseTests(): Promise<TierResult> {
   if (!(await commandExists("pg_prove"))) {
     throw new MissingPrerequisite(
@@ -281,8 +322,74 @@ async function databaseTests(): Promise<TierResult> {
       "apt-get install -y postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl",
     );
   }
+  if (!(await commandExists("psql"))) {
+    throw new MissingPrerequisite(
+      "psql not found (pg_prove and the re-run check use it)",
+      "apt-get install -y postgresql-client-15",
+    );
+  }
+  const targets: Array<{ name: string; binaries: () => Promise<PgBinaries>; origin: string }> = [
+    { name: "pg 17", binaries: () => embeddedBinaries(), origin: "npm" },
+    {
+      name: "pg 15",
+      binaries: async () => {
+        try {
+          return await systemBinaries(PG15_BIN);
+        } catch {
+          throw new MissingPrerequisite(
+            `Postgres 15 server binaries not found in ${PG15_BIN} (the db tier runs on 15 too)`,
+            "apt-get install -y postgresql-15   (or set PG15_BIN to the folder holding them)",
+          );
+        }
+      },
+      origin: "Debian",
+    },
+  ];
+  const total: TierResult = { passed: 0, failed: 0, skipped: 0, parts: [] };
+  let lintRan = false;
+  for (const target of targets) {
+    console.log(`\n── db on ${target.name} ──`);
+    const started = performance.now();
+    let label = `${target.name} (${target.origin})`;
+    let result: TierResult;
+    try {
+      const binaries = await target.binaries();
+      label = `Postgres ${binaries.version} from ${target.origin} (${
+        binaries.extensionDir ? binaries.source : binaries.binDir
+      })`;
+      const outcome = await databaseTestsOn(binaries);
+      lintRan ||= outcome.lintRan;
+      result = outcome.result;
+    } catch (error) {
+      console.error(error instanceof MissingPrerequisite ? `\n${error.message}` : error);
+      result = { passed: 0, failed: 1, skipped: 0 };
+    }
+    const seconds = (performance.now() - started) / 1000;
+    total.parts!.push({ name: target.name, label, result, seconds });
+    total.passed += result.passed;
+    total.failed += result.failed;
+    total.skipped += result.skipped;
+  }
+  if (!lintRan && total.failed === 0) {
+    console.log(
+      "FAILED: supabase db lint ran on no major (it needs plpgsql_check: " +
+        "apt-get install -y postgresql-15-plpgsql-check)",
+    );
+    total.failed++;
+  }
+  return total;
+}
+
+/** The db tier's checks on one fresh cluster of `binaries`. */
+async function databaseTestsOn(
+  binaries: PgBinaries,
+): Promise<{ result: TierResult; lintRan: boolean }> {
+  // npm's build has no pgTAP: its SQL files come from the system's (see ensurePgTap).
+  const pgTapFrom = await ensurePgTap(binaries);
+  if (pgTapFrom) console.log(`pgTAP for Postgres ${binaries.major}: the SQL files of ${pgTapFrom}`);
   const dir = await makeStackTempDir("s3-image-cache-db-");
   const cluster = await startCluster({
+    binaries,
     dataDir: `${dir}/data`,
     socketDir: `${dir}/sock`,
     port: freePort(),
@@ -293,6 +400,11 @@ async function databaseTests(): Promise<TierResult> {
       console.log(ok ? `ok: ${label}` : `FAILED: ${label}${detail ? `\n${detail}` : ""}`);
       ok ? result.passed++ : result.failed++;
     };
+    const version = await psql(cluster.url, "-c", "select current_setting('server_version_num')");
+    check(
+      Math.floor(Number(version) / 10000) === binaries.major,
+      `the cluster is Postgres ${binaries.major} (server_version_num ${version})`,
+    );
     await applyMigrations(cluster.url);
     // The seed's setup step was pasting the migration into the SQL editor; doing that again on
     // an up-to-date database, one file at a time, must change no definition, raise nothing, and
@@ -322,23 +434,36 @@ async function databaseTests(): Promise<TierResult> {
       "delete from public.s3_cache_rebuilds where started_by = 'db tier'",
     );
 
-    const lint = await run(
-      [
-        SUPABASE,
-        "db",
-        "lint",
-        "--db-url",
-        cluster.url,
-        "--level",
-        "warning",
-        "--fail-on",
-        "warning",
-      ],
-      { allowFailure: true, cwd: REPO_ROOT, env: { DO_NOT_TRACK: "1" } },
-    );
-    const lintOutput = `${lint.stdout}${lint.stderr}`;
-    const lintClean = lint.code === 0 && !/"level":\s*"(warning|error)"/.test(lintOutput);
-    check(lintClean, "supabase db lint is clean", lintOutput);
+    const hasPlpgsqlCheck = await psql(
+      cluster.url,
+      "-c",
+      "select count(*) from pg_available_extensions where name = 'plpgsql_check'",
+    ) !== "0";
+    if (hasPlpgsqlCheck) {
+      const lint = await run(
+        [
+          SUPABASE,
+          "db",
+          "lint",
+          "--db-url",
+          cluster.url,
+          "--level",
+          "warning",
+          "--fail-on",
+          "warning",
+        ],
+        { allowFailure: true, cwd: REPO_ROOT, env: { DO_NOT_TRACK: "1" } },
+      );
+      const lintOutput = `${lint.stdout}${lint.stderr}`;
+      const lintClean = lint.code === 0 && !/"level":\s*"(warning|error)"/.test(lintOutput);
+      check(lintClean, "supabase db lint is clean", lintOutput);
+    } else {
+      console.log(
+        `skipped: supabase db lint on Postgres ${binaries.major} (it needs plpgsql_check, ` +
+          "which this build lacks; it runs on the other major)",
+      );
+      result.skipped++;
+    }
 
     // The corpus reaches pgTAP as a generated file (see filenames_pgtap.ts for why).
     const corpusPgTap = renderCorpusPgTap(await readFilenameCorpus());
@@ -356,9 +481,12 @@ async function databaseTests(): Promise<TierResult> {
     const prove = await stream(["pg_prove", "-d", cluster.url, ...tests.sort()]);
     const proved = parsePgProveSummary(prove.text, prove.code);
     return {
-      passed: result.passed + proved.passed,
-      failed: result.failed + proved.failed,
-      skipped: proved.skipped,
+      result: {
+        passed: result.passed + proved.passed,
+        failed: result.failed + proved.failed,
+        skipped: result.skipped + proved.skipped,
+      },
+      lintRan: hasPlpgsqlCheck,
     };
   } finally {
     await cluster.stop();
@@ -465,16 +593,14 @@ async function main(): Promise<number> {
       console.error(error instanceof MissingPrerequisite ? `\n${error.message}` : error);
       result = { passed: 0, failed: 1, skipped: 0 };
     }
-    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    const seconds = (performance.now() - started) / 1000;
     totals.passed += result.passed;
     totals.failed += result.failed;
     totals.skipped += result.skipped;
-    rows.push(
-      `  ${name.padEnd(12)} ${String(result.passed).padStart(4)} passed ` +
-        `${String(result.failed).padStart(3)} failed ${
-          String(result.skipped).padStart(3)
-        } skipped  ${seconds}s`,
-    );
+    rows.push(summaryRow(name, result, seconds));
+    for (const part of result.parts ?? []) {
+      rows.push(summaryRow(part.name, part.result, part.seconds, part));
+    }
     if (result.failed > 0 || result.passed === 0) {
       failedTier = name;
       if (result.passed === 0 && result.failed === 0) {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseDenoTestSummary, parsePgProveSummary } from "./test.ts";
+import { parseDenoTestSummary, parsePgProveSummary, summaryRow } from "./test.ts";
 
 Deno.test("parseDenoTestSummary() reads passed, failed and ignored counts", () => {
   assert.deepEqual(
@@ -27,4 +27,16 @@ Deno.test("parsePgProveSummary() counts failures and treats a dead file as a fai
     skipped: 0,
   });
   assert.equal(parsePgProveSummary("Dubious, test returned 255\nFiles=1, Tests=0", 1).failed, 1);
+});
+
+Deno.test("summaryRow() lines up a tier and, indented with what it ran on, each of its parts", () => {
+  const counts = { passed: 582, failed: 0, skipped: 1 };
+  assert.equal(
+    summaryRow("db", { passed: 1165, failed: 0, skipped: 1 }, 8.54),
+    "  db           1165 passed   0 failed   1 skipped  8.5s",
+  );
+  assert.equal(
+    summaryRow("pg 17", counts, 3.6, { label: "Postgres 17.10 from npm" }),
+    "    pg 17       582 passed   0 failed   1 skipped  3.6s  Postgres 17.10 from npm",
+  );
 });

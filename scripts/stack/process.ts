@@ -241,8 +241,13 @@ export async function superviseService(
     }
     await report(`${service.name} exited (${why}); restarting it`);
     await new Promise((resolve) => setTimeout(resolve, 200));
+    // Ctrl-C reaches every child of the terminal's process group before the stack stops them,
+    // so a piece may die just before stop(): never leave a replacement running after it.
+    if (stopping) return;
     try {
-      current = await start();
+      const next = await start();
+      if (stopping) return void await next.stop();
+      current = next;
       await report(`${service.name} restarted`);
       watch(current);
     } catch (error) {

