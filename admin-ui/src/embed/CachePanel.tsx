@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import type { Api } from "../api.ts";
 import { QuickAdd } from "../components/QuickAdd.tsx";
 import { RebuildView } from "../components/Rebuild.tsx";
@@ -22,6 +22,12 @@ export function CachePanel(props: { api: Api; messages: Messages }) {
   const [version, setVersion] = useState(0);
   const refresh = () => setVersion((v) => v + 1);
   const staff = session.status === "signedIn" && may(session.role, "staff");
+  // An image stored by an <s3-product-image> on the same page changes the statistics too.
+  useEffect(() => {
+    const stored = (event: Event) => event instanceof CustomEvent && event.detail?.key && refresh();
+    document.addEventListener("change", stored);
+    return () => document.removeEventListener("change", stored);
+  }, []);
   return (
     <section class="panel" part="panel" aria-label={m.panelTitle}>
       <h2 part="title">{m.panelTitle}</h2>

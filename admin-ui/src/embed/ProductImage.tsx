@@ -14,7 +14,7 @@ import { endpoints } from "../endpoints.ts";
 import { may, useSession } from "../session.ts";
 import type { ListedFile } from "../types.ts";
 import { type UploadItem, UploadQueue } from "../upload_queue.ts";
-import { versionedUrl } from "./image_url.ts";
+import { needsNewSignature, versionedUrl } from "./image_url.ts";
 import { fill, type Messages } from "./messages.ts";
 import { currentImage, type KeyRule, productKey, productKeyPrefix } from "./product_key.ts";
 
@@ -56,11 +56,22 @@ export function ProductImage(props: ProductImageProps) {
   const signedIn = session.status === "signedIn";
   const canUpload = signedIn && may(session.role, "staff");
 
+  // The URL on screen, to tell a freshly signed URL from the same one signed in the same second.
+  const shownUrl = useRef<string | null>(null);
+
   async function load(): Promise<ListedFile | null> {
-    const { data } = await api.call(
-      endpoints.files({ prefix: productKeyPrefix(productId, rule), limit: 50 }),
-    );
-    const file = currentImage(data.files, productId, rule);
+    const list = async () => {
+      const { data } = await api.call(
+        endpoints.files({ prefix: productKeyPrefix(productId, rule), limit: 50 }),
+      );
+      return currentImage(data.files, productId, rule);
+    };
+    let file = await list();
+    if (file && needsNewSignature(shownUrl.current, file.url)) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      file = await list();
+    }
+    shownUrl.current = file?.url ?? null;
     setShown(file ? { status: "image", file } : { status: "none" });
     setListError(null);
     return file;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { currentImage, DEFAULT_RULE, productKey } from "./product_key.ts";
-import { versionedUrl } from "./image_url.ts";
+import { needsNewSignature, versionedUrl } from "./image_url.ts";
 
 const entry = (filename: string, updated_at: string) => ({
   filename,
@@ -45,4 +45,13 @@ Deno.test("versionedUrl() adds the etag to a public URL and leaves a signed one 
   );
   const signed = "https://s3.example/b/14000.jpg?X-Amz-Date=1&X-Amz-Signature=f";
   assert.equal(versionedUrl(signed, '"abc"'), signed);
+});
+
+Deno.test("needsNewSignature() spots a signed URL identical to the one on screen", () => {
+  const signed = "https://s3.example/b/14000.jpg?X-Amz-Date=20261206T214542Z&X-Amz-Signature=f";
+  assert.equal(needsNewSignature(signed, signed), true);
+  assert.equal(needsNewSignature(signed, signed.replace("42Z", "43Z")), false);
+  assert.equal(needsNewSignature(null, signed), false);
+  // A public URL carries the etag as its version instead.
+  assert.equal(needsNewSignature("https://cdn/x.jpg", "https://cdn/x.jpg"), false);
 });

@@ -43,7 +43,8 @@ form.addEventListener("submit", async (event) => {
     email: String(data.get("email")),
     password: String(data.get("password")),
   });
-  who.textContent = error ? `Sign-in failed: ${error.message}` : "";
+  // Success shows through onAuthStateChange below.
+  if (error) who.textContent = `Sign-in failed: ${error.message}`;
 });
 
 signOut.addEventListener("click", () => supabase.auth.signOut());
