@@ -10,7 +10,7 @@ import type { Locator, Page } from "playwright-core";
 import { stackInfo } from "../support/stack.ts";
 import { testDb } from "../support/db.ts";
 import { testStorage } from "../support/s3.ts";
-import { type BrowserSession, openAdminUi } from "./browser.ts";
+import { ARTIFACTS_DIR, type BrowserSession, openAdminUi } from "./browser.ts";
 
 /** Chromium on the demo page. */
 export function openEmbedDemo(): Promise<BrowserSession> {
@@ -68,4 +68,10 @@ export async function indexRows(
 export async function forgetProduct(productId: string): Promise<void> {
   for (const row of await indexRows(`${productId}.`)) await testStorage().delete(row.filename);
   await testDb()`delete from public.s3_image_cache where filename like ${productId + ".%"}`;
+}
+
+/** Saves one part of the page as `artifacts/<name>.png` (docs/img/embed-demo.png is one). */
+export async function screenshotOf(locator: Locator, name: string): Promise<void> {
+  await Deno.mkdir(ARTIFACTS_DIR, { recursive: true });
+  await locator.screenshot({ path: `${ARTIFACTS_DIR}/${name}.png` });
 }

@@ -18,6 +18,7 @@ import {
   openEmbedDemo,
   pickFile,
   productImage,
+  screenshotOf,
   signInOnDemo,
 } from "./embed_page.ts";
 
@@ -147,6 +148,7 @@ Deno.test(
       assert.deepEqual(await indexRows("14000."), []);
       await row.getByText("No image yet").waitFor();
       await screenshot(page, "embed-04-svg-refused");
+      await screenshotOf(page.locator("body > table"), "embed-04-product-table");
       assert.deepEqual(pageErrors, []);
     } finally {
       await close();

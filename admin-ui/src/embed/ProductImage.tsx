@@ -78,8 +78,9 @@ export function ProductImage(props: ProductImageProps) {
   }
 
   useEffect(() => {
-    if (!canUpload) return;
+    // Signed out (or no role): the listing is staff-only, and what a previous session saw goes.
     setShown({ status: "loading" });
+    if (!canUpload) return;
     load().catch(setListError);
   }, [api, productId, rule.prefix, rule.extension, canUpload]);
 
@@ -166,7 +167,7 @@ export function ProductImage(props: ProductImageProps) {
           )
           : (
             <span class="placeholder" part="placeholder" role="img" aria-label={fill(m.alt, ids)}>
-              {shown.status === "loading" && canUpload ? m.loading : m.none}
+              {shown.status === "none" ? m.none : canUpload ? m.loading : ""}
             </span>
           )}
       </div>
