@@ -6,6 +6,8 @@
  * apart; a product id made of markup stays text.
  */
 import assert from "node:assert/strict";
+import type { Page } from "playwright-core";
+import { Buffer } from "node:buffer";
 import { samplePng } from "../../scripts/lib/png.ts";
 import { fixture, text } from "../support/bytes.ts";
 import { closeTestDb, testDb } from "../support/db.ts";
@@ -23,6 +25,23 @@ import {
 } from "./embed_page.ts";
 
 const browserTest = { sanitizeOps: false, sanitizeResources: false };
+const AXE = new URL("../../node_modules/axe-core/axe.min.js", import.meta.url).pathname;
+
+/** axe's WCAG 2 A/AA violations inside the components (their shadow roots included). */
+async function componentViolations(page: Page): Promise<string[]> {
+  if (!(await page.evaluate(() => "axe" in globalThis))) await page.addScriptTag({ path: AXE });
+  return await page.evaluate(async () => {
+    // deno-lint-ignore no-explicit-any
+    const axe = (globalThis as any).axe;
+    const result = await axe.run(
+      { include: [["s3-product-image"], ["s3-image-cache-panel"]] },
+      { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } },
+    );
+    return result.violations.map((v: { id: string; help: string; nodes: unknown[] }) =>
+      `${v.id}: ${v.help} (${v.nodes.length})`
+    );
+  });
+}
 
 /** The natural size of the image a component shows, once it has loaded. */
 async function shownSize(component: ReturnType<typeof productImage>, key: string) {
@@ -265,6 +284,61 @@ Deno.test(
       assert.deepEqual(dialogs, []);
       assert.deepEqual(pageErrors, []);
       await forgetProduct(productId);
+    } finally {
+      await close();
+      await closeTestDb();
+    }
+  },
+);
+
+Deno.test(
+  "the components pass axe's WCAG 2 A/AA checks and work from the keyboard",
+  browserTest,
+  async () => {
+    const info = stackInfo();
+    const { page, close } = await openEmbedDemo();
+    try {
+      await forgetProduct("14000");
+      await signInOnDemo(page, info.MANAGER_EMAIL, info.MANAGER_PASSWORD);
+      const row = productImage(page, "14000");
+      await row.getByText("No image yet").waitFor();
+      await page.locator("s3-image-cache-panel").getByRole("heading", { name: "Quick add" })
+        .waitFor();
+
+      // Enter on the focused button opens the file chooser; the upload needs no mouse.
+      const button = row.getByRole("button", { name: "Upload image" });
+      await button.focus();
+      const [chooser] = await Promise.all([
+        page.waitForEvent("filechooser"),
+        page.keyboard.press("Enter"),
+      ]);
+      await chooser.setFiles({
+        name: "a.png",
+        mimeType: "image/png",
+        buffer: Buffer.from(samplePng(4, 60, 60)),
+      });
+      await shownSize(row, "14000.png");
+      // Replacing: the question is a modal dialog; Escape leaves everything as it was.
+      const replace = row.getByRole("button", { name: "Replace image" });
+      await replace.focus();
+      const [again] = await Promise.all([
+        page.waitForEvent("filechooser"),
+        page.keyboard.press("Enter"),
+      ]);
+      await again.setFiles({
+        name: "b.png",
+        mimeType: "image/png",
+        buffer: Buffer.from(samplePng(5, 60, 60)),
+      });
+      await row.getByRole("dialog").waitFor();
+      const withDialog = await componentViolations(page);
+      await page.keyboard.press("Escape");
+      await row.getByRole("dialog").waitFor({ state: "hidden" });
+      assert.deepEqual(withDialog, [], "with the replace question open");
+      assert.equal((await changes(page)).length, 1, "nothing replaced after Escape");
+      // Checked last: once axe has run, Chromium opens no more file choosers for the page.
+      assert.deepEqual(await componentViolations(page), [], "with an image");
+      await forgetProduct("14000");
     } finally {
       await close();
       await closeTestDb();
