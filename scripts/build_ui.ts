@@ -1,6 +1,8 @@
 /**
  * Builds the admin UI (`admin-ui/`) into a static folder with esbuild: `index.html`,
- * `app.css`, `app.js` (Preact + supabase-js, minified) and, for a static host, `config.js`.
+ * `app.css`, `app.js` (Preact + supabase-js, minified) and, for a static host, `config.js`;
+ * beside it the embeddable components, `embed.js` (one ES module, its shadow roots styled with
+ * `app.css`), and their demo host page (`embed-demo.html` + `embed-demo.js`, docs/embed.md).
  *
  * `npm run build:ui` — production build into `admin-ui/dist/`, configured by env:
  * `SUPABASE_URL` and `SUPABASE_PUBLISHABLE_KEY` (or the legacy `SUPABASE_ANON_KEY`); optional
@@ -51,14 +53,35 @@ async function gzipSize(bytes: Uint8Array): Promise<number> {
   return (await new Response(stream).arrayBuffer()).byteLength;
 }
 
+/**
+ * `app.css` for a shadow root: `:root` becomes `:host`, and each colour or radius it defines is
+ * read from a `--s3ic-*` custom property first, so a host page themes the components
+ * (`s3-product-image { --s3ic-accent: #7a1fa2 }`) without any of its own rules reaching inside.
+ */
+export function shadowCss(appCss: string): string {
+  return appCss.replace(/:root\s*\{([^}]*)\}/, (_whole, body: string) => {
+    const themed = body.replace(
+      /--([\w-]+):\s*([^;]+);/g,
+      (_line, name: string, value: string) => `--${name}: var(--s3ic-${name}, ${value.trim()});`,
+    );
+    return `:host {${themed}}`;
+  });
+}
+
 /** Builds the app into `outDir`; returns the files written with their sizes. */
 export async function buildUi(options: BuildUiOptions = {}): Promise<BuiltFile[]> {
   const outDir = options.outDir ?? UI_DIST_DIR;
   await Deno.mkdir(outDir, { recursive: true });
   try {
+    const appCss = await Deno.readTextFile(`${UI_SOURCE_DIR}/app.css`);
     await esbuild.build({
-      entryPoints: [`${UI_SOURCE_DIR}/src/main.tsx`],
-      outfile: `${outDir}/app.js`,
+      // Three self-contained bundles (no shared chunks): embed.js must stay one file a host loads.
+      entryPoints: {
+        app: `${UI_SOURCE_DIR}/src/main.tsx`,
+        embed: `${UI_SOURCE_DIR}/src/embed/embed.ts`,
+        "embed-demo": `${UI_SOURCE_DIR}/src/embed/demo/host_page.ts`,
+      },
+      outdir: outDir,
       bundle: true,
       format: "esm",
       platform: "browser",
@@ -67,7 +90,10 @@ export async function buildUi(options: BuildUiOptions = {}): Promise<BuiltFile[]
       sourcemap: "linked",
       jsx: "automatic",
       jsxImportSource: "preact",
-      define: { "process.env.NODE_ENV": '"production"' },
+      define: {
+        "process.env.NODE_ENV": '"production"',
+        __S3IC_ADMIN_CSS__: JSON.stringify(shadowCss(appCss)),
+      },
       legalComments: "none",
       logLevel: "error",
       absWorkingDir: REPO_ROOT,
@@ -77,10 +103,19 @@ export async function buildUi(options: BuildUiOptions = {}): Promise<BuiltFile[]
   }
   await Deno.copyFile(`${UI_SOURCE_DIR}/index.html`, `${outDir}/index.html`);
   await Deno.copyFile(`${UI_SOURCE_DIR}/app.css`, `${outDir}/app.css`);
+  await Deno.copyFile(`${UI_SOURCE_DIR}/embed-demo.html`, `${outDir}/embed-demo.html`);
   if (options.config) await Deno.writeTextFile(`${outDir}/config.js`, configScript(options.config));
   const files: BuiltFile[] = [];
   for (
-    const name of ["index.html", "app.css", "app.js", ...(options.config ? ["config.js"] : [])]
+    const name of [
+      "index.html",
+      "app.css",
+      "app.js",
+      "embed.js",
+      "embed-demo.html",
+      "embed-demo.js",
+      ...(options.config ? ["config.js"] : []),
+    ]
   ) {
     const bytes = await Deno.readFile(`${outDir}/${name}`);
     files.push({ name, bytes: bytes.byteLength, gzipBytes: await gzipSize(bytes) });
@@ -149,7 +184,7 @@ if (import.meta.main) {
     console.log(`Admin UI built into ${outDir}:`);
     for (const file of files) {
       console.log(
-        `  ${file.name.padEnd(11)} ${String(file.bytes).padStart(8)} B  ${
+        `  ${file.name.padEnd(15)} ${String(file.bytes).padStart(8)} B  ${
           String(file.gzipBytes).padStart(7)
         } B gzipped`,
       );

@@ -86,6 +86,15 @@ export function createApi(config: UiConfig): Api {
   const supabase = createClient(config.supabaseUrl, config.anonKey, {
     auth: { persistSession: true, autoRefreshToken: true, detectSessionInUrl: false },
   });
+  return apiOverClient(supabase, config);
+}
+
+/**
+ * The call helpers over an existing client: the admin UI's own, or a host app's (the embedded
+ * components), so the signed-in session is the host's and nobody signs in twice. `config` names
+ * the same project the client talks to (uploads use XMLHttpRequest to its function URL).
+ */
+export function apiOverClient(supabase: SupabaseClient, config: UiConfig): Api {
   return {
     supabase,
     config,

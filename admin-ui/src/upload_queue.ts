@@ -48,6 +48,16 @@ export interface UploadItem {
   /** A name the function suggested (content_mismatch). */
   suggestedName?: string;
   replace: boolean;
+  /** The function's answer once stored (key, etag, …). */
+  result?: UploadAnswer;
+}
+
+/** Options of {@linkcode UploadQueue.add}. */
+export interface AddOptions {
+  /** The key to store under instead of the file's own name (the embed derives it). */
+  name?: string;
+  /** Replace an existing image without asking again (the caller already asked). */
+  replace?: boolean;
 }
 
 /** What {@linkcode describeResult} reads of an answer of either upload path. */
@@ -119,14 +129,15 @@ export class UploadQueue {
     return this.#items.find((item) => item.id === id);
   }
 
-  /** Adds files, named by their own file name. */
-  add(files: Iterable<File>) {
+  /** Adds files, named by their own file name unless `options.name` says otherwise. */
+  add(files: Iterable<File>, options: AddOptions = {}): UploadItem[] {
+    const added: UploadItem[] = [];
     const threshold = this.#api.config.directUploadBytes ?? Infinity;
     for (const file of files) {
       this.#items.push({
         id: this.#nextId++,
         file,
-        name: file.name,
+        name: options.name ?? file.name,
         state: "ready",
         path: file.size > threshold ? "direct" : "function",
         sent: 0,
@@ -134,10 +145,12 @@ export class UploadQueue {
         startedAt: 0,
         speed: 0,
         message: "",
-        replace: false,
+        replace: options.replace ?? false,
       });
+      added.push(this.#items[this.#items.length - 1]);
     }
     this.#changed();
+    return added;
   }
 
   /** Renames a file that is not uploading or stored. */
@@ -231,6 +244,7 @@ export class UploadQueue {
         sent: item.total,
         name: result.key,
         message: describeResult(result),
+        result,
       });
       this.onStored();
     } catch (caught) {

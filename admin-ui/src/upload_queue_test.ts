@@ -65,3 +65,40 @@ Deno.test("UploadQueue: cancel while a direct upload is being signed stops it be
   assert.equal(queue.items[0].state, "cancelled", queue.items[0].message);
   assert.deepEqual(calls, ["upload-to-s3/direct"], "no confirm either");
 });
+
+Deno.test("UploadQueue.add() with a name and replace: stored under that key, and no replace question", async () => {
+  const bodies: unknown[] = [];
+  const api = {
+    config: { supabaseUrl: "http://127.0.0.1:1", anonKey: "pk", directUploadBytes: 1 },
+    functionUrl: (path: string) => `http://127.0.0.1:1/functions/v1/${path}`,
+    accessToken: () => Promise.resolve("token"),
+    call: (endpoint: Endpoint<unknown>) => {
+      bodies.push(endpoint.body);
+      // An image already has the key: without `replace` the queue would stop and ask.
+      return Promise.resolve({
+        status: 200,
+        data: {
+          uploadUrl: "http://127.0.0.1:1/bucket/x",
+          method: "PUT",
+          headers: {},
+          stagingKey: "_incoming/u/x/10/14000.png",
+          exists: true,
+        },
+      });
+    },
+  } as unknown as Api;
+  const queue = new UploadQueue(api);
+  queue.add([new File([new Uint8Array(10)], "IMG_0042.PNG", { type: "image/png" })], {
+    name: "14000.png",
+    replace: true,
+  });
+  queue.start();
+  const deadline = Date.now() + 2_000;
+  while (queue.items[0].state === "uploading" && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  assert.equal((bodies[0] as { filename: string }).filename, "14000.png");
+  // It went on to the PUT (which fails here: no XMLHttpRequest) instead of asking again.
+  assert.notEqual(queue.items[0].state, "exists");
+  assert.equal(queue.items[0].name, "14000.png");
+});

@@ -33,6 +33,8 @@ export interface StackInfo {
   API_URL: string;
   FUNCTIONS_URL: string;
   UI_URL: string;
+  /** The embeddable components' demo host page (a product table signing in on its own). */
+  EMBED_DEMO_URL: string;
   DB_URL: string;
   /** `sb_publishable_…`: what browsers and supabase-js use. */
   PUBLISHABLE_KEY: string;
@@ -240,6 +242,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       API_URL: apiUrl,
       FUNCTIONS_URL: `${apiUrl}/functions/v1`,
       UI_URL: `http://127.0.0.1:${ports.ui}`,
+      EMBED_DEMO_URL: `http://127.0.0.1:${ports.ui}/embed-demo.html`,
       DB_URL: dbUrl,
       PUBLISHABLE_KEY: keys.publishableKey,
       SECRET_KEY: keys.secretKey,

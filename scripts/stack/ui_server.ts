@@ -1,7 +1,8 @@
 /**
  * Serves the admin UI, built from `admin-ui/` by esbuild into `admin-ui/dist/` (on start, and
  * again when a source file is newer than the build, checked on each page load), plus a
- * generated `/config.js` that tells the page where the project is and which public key to use —
+ * generated `/config.js` that tells the page (the admin UI, and the embed demo at
+ * `/embed-demo.html`) where the project is and which public key to use —
  * the file a static host serves in production (`npm run build:ui`).
  *
  * @module
@@ -50,7 +51,8 @@ export function startUiServer(port: number, config: UiRuntimeConfig): Deno.HttpS
     if (path.split("/").includes("..")) return new Response("Not found", { status: 404 });
     const file = path.endsWith("/") ? `${path}index.html` : path;
     try {
-      if (file === "/index.html") await ensureBuilt();
+      // A page load checks the build is current; the files it pulls in then wait for that.
+      if (file === "/index.html" || file === "/embed-demo.html") await ensureBuilt();
       else await firstBuild;
     } catch (error) {
       return new Response(`The admin UI failed to build: ${error}`, { status: 500 });

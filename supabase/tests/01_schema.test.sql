@@ -113,7 +113,7 @@ select functions_are('public', array[
   's3_cache_rebuild_stage_page', 's3_cache_rebuild_record_invocation', 's3_cache_rebuild_annotate',
   's3_cache_rebuild_preview', 's3_cache_rebuild_finish',
   's3_cache_rebuild_fail', 's3_cache_rebuild_cancel', 's3_cache_rebuild_force',
-  's3_cache_rebuild_status'
+  's3_cache_rebuild_status', 'storefront_images'
 ], 'public holds exactly the SQL API functions');
 select functions_are('s3_image_cache_private', array[
   's3_image_cache_touch_updated_at', 's3_cache_check_filenames', 's3_cache_file_error',

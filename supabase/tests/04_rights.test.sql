@@ -34,14 +34,14 @@ select is(
   (select array_agg(p.proname::text order by p.proname) from pg_proc as p
    where p.pronamespace in ('public'::regnamespace, 's3_image_cache_private'::regnamespace)
      and has_function_privilege('anon', p.oid, 'execute')),
-  array['has_app_role', 'lookup_s3_cache'],
-  'anon may execute lookup_s3_cache (and has_app_role, for policies) and no other function of ours');
+  array['has_app_role', 'lookup_s3_cache', 'storefront_images'],
+  'anon may execute lookup_s3_cache and storefront_images (and has_app_role, for policies) and no other function of ours');
 select is(
   (select array_agg(p.proname::text order by p.proname) from pg_proc as p
    where p.pronamespace in ('public'::regnamespace, 's3_image_cache_private'::regnamespace)
      and has_function_privilege('authenticated', p.oid, 'execute')),
-  array['has_app_role', 'lookup_s3_cache', 's3_cache_rebuild_status'],
-  'authenticated may execute lookup_s3_cache and s3_cache_rebuild_status (and has_app_role, for policies), no other function of ours');
+  array['has_app_role', 'lookup_s3_cache', 's3_cache_rebuild_status', 'storefront_images'],
+  'authenticated may execute lookup_s3_cache, storefront_images and s3_cache_rebuild_status (and has_app_role, for policies), no other function of ours');
 select ok(
   not has_schema_privilege('anon', 's3_image_cache_private', 'usage')
     and not has_schema_privilege('authenticated', 's3_image_cache_private', 'usage')

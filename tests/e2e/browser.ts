@@ -32,9 +32,9 @@ export interface BrowserSession {
   close(): Promise<void>;
 }
 
-/** Launches Chromium with a fresh profile and opens the admin UI. */
+/** Launches Chromium with a fresh profile and opens the admin UI (or `options.url`). */
 export async function openAdminUi(
-  options: { width?: number; height?: number } = {},
+  options: { width?: number; height?: number; url?: string } = {},
 ): Promise<BrowserSession> {
   const profile = await Deno.makeTempDir({ prefix: "s3-image-cache-chromium-" });
   const context = await chromium.launchPersistentContext(profile, {
@@ -52,7 +52,7 @@ export async function openAdminUi(
     dialog.dismiss().catch(() => {});
   });
   page.on("pageerror", (error) => pageErrors.push(String(error)));
-  await page.goto(stackInfo().UI_URL);
+  await page.goto(options.url ?? stackInfo().UI_URL);
   return {
     context,
     page,
@@ -82,5 +82,5 @@ export async function openSection(page: Page, name: string): Promise<void> {
 /** Saves a full-page screenshot as `artifacts/<name>.png`. */
 export async function screenshot(page: Page, name: string): Promise<void> {
   await Deno.mkdir(ARTIFACTS_DIR, { recursive: true });
-  await page.screenshot({ path: `${ARTIFACTS_DIR}${name}.png`, fullPage: true });
+  await page.screenshot({ path: `${ARTIFACTS_DIR}/${name}.png`, fullPage: true });
 }

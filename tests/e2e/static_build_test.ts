@@ -32,6 +32,9 @@ Deno.test(
       "app.css",
       "app.js",
       "config.js",
+      "embed-demo.html",
+      "embed-demo.js",
+      "embed.js",
       "index.html",
     ]);
     // A dumb file server: no config generation, no fallback, files under /public/admin-ui/.
@@ -70,6 +73,12 @@ Deno.test(
         /\d/.test(document.querySelector("[data-testid=stat-count]")?.textContent ?? "")
       );
       assert.match(await count.innerText(), /^\d[\d,]*$/);
+
+      // The embed works from the same static folder: the demo page, its own sign-in, the
+      // components handed its client (the admin UI's session above is in the same origin).
+      await page.goto(`http://127.0.0.1:${server.addr.port}/public/admin-ui/embed-demo.html`);
+      await page.locator('tr[data-product="14001"] s3-product-image')
+        .getByRole("button", { name: /^(Upload|Replace) image$/ }).waitFor();
     } finally {
       await context.close();
       await server.shutdown();
