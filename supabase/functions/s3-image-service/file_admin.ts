@@ -6,12 +6,7 @@
  * @module
  */
 import { ERRORS } from "../_shared/errors.ts";
-import {
-  filenameProblem,
-  normalizeFilename,
-  quoteName,
-  UNPAIRED_SURROGATE_PROBLEM,
-} from "../_shared/images/names.ts";
+import { filenameProblem, normalizeFilename, quoteName } from "../_shared/images/names.ts";
 import type { ImageIndex, IndexEntry } from "../_shared/images/image_index.ts";
 import type { ImageStorage } from "../_shared/platform/storage.ts";
 
@@ -120,9 +115,10 @@ export function createFileAdmin(options: FileAdminOptions): FileAdmin {
     },
 
     async remove(filename, { deleteObject = false } = {}) {
-      // Only what SQL cannot judge is checked here (Postgres text cannot hold a lone surrogate);
-      // the rest is the SQL API's call, which also removes a legacy row the rules now refuse.
-      if (filenameProblem(filename) === UNPAIRED_SURROGATE_PROBLEM) checkName("remove", filename);
+      // Only what SQL cannot judge is checked here (Postgres text cannot hold a lone surrogate or
+      // U+0000); the rest is the SQL API's call, which also removes a legacy row the rules now
+      // refuse.
+      if (!filename.isWellFormed() || filename.includes("\u0000")) checkName("remove", filename);
       const removedKey = await index.remove(filename);
       const removed = removedKey !== null;
       let objectDeleted = false;

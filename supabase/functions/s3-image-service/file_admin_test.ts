@@ -181,3 +181,16 @@ Deno.test("FileAdmin refuses a lone surrogate as a bad name, before any SQL", as
   }
   assert.deepEqual(log, []);
 });
+
+Deno.test("FileAdmin.remove() refuses U+0000 itself (Postgres text cannot hold it) and leaves other rules to SQL", async () => {
+  const { index, storage, log } = fakes();
+  const files = createFileAdmin({ index, storage, signedUrlSeconds: 300 });
+  await assert.rejects(
+    files.remove("a\u0000.jpg"),
+    (error: AppError) =>
+      error.code === "invalid_filename" && /control characters/.test(error.message),
+  );
+  assert.deepEqual(log, []);
+  await files.remove("../x.jpg").catch(() => {});
+  assert.deepEqual(log, ["index.remove ../x.jpg"], "the SQL API judges every other name");
+});

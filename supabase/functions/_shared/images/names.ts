@@ -53,7 +53,8 @@ const SCRIPT_PATTERNS = SCRIPT_CODES.map((code) =>
   [code, new RegExp(`\\p{Script=${code}}`, "u")] as const
 );
 /** A character of some script (not Common, Inherited or unassigned). */
-const IN_A_SCRIPT = /[^\p{Script=Common}\p{Script=Inherited}\p{Script=Unknown}]/u;
+// (Script=Unknown is unassigned, private-use and surrogate code points: Cn, Co, Cs.)
+const IN_A_SCRIPT = /[^\p{Script=Common}\p{Script=Inherited}\p{Cn}\p{Co}\p{Cs}]/u;
 
 /**
  * Script sets a name may use together, after UTS #39's "highly restrictive" level: one script
