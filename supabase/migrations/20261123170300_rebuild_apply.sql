@@ -124,8 +124,9 @@ grant execute on function public.s3_cache_rebuild_preview(bigint, integer) to se
 --     listing or a truncated one looks exactly like what it holds back:
 --       rule 'this_run': the finish would remove more than half of the index (all of it
 --       included): removed * 2 > index_count;
---       rule 'window': the finish would leave the index smaller than half of the largest size it
---       had in the last 24 hours (index_after * 2 < window_largest), so removals cannot be
+--       rule 'window': the finish removes something and would leave the index smaller than half
+--       of the largest size it had in the last 24 hours (index_after * 2 < window_largest), so
+--       removals cannot be
 --       stepped around the first rule a half at a time (158 → 79 → 40). The sizes are those
 --       recorded by the finishes of that window (summary.index_before/index_after; before counts
 --       but for a forced job) and the index now; a forced finish resets the window (nothing
@@ -273,7 +274,9 @@ begin
     held_by := case
       when job.force then null
       when removed_count * 2 > index_count then 'this_run'
-      when index_after * 2 < window_largest then 'window'
+      -- Only a finish that removes something is held: one that removes nothing cannot be what
+      -- brings the index down (rows deleted by hand already did).
+      when removed_count > 0 and index_after * 2 < window_largest then 'window'
     end;
     if held_by is not null then
       raise exception using errcode = 'S3G01', message = 'held by the mass-removal guard';

@@ -6,7 +6,7 @@
 begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = public, extensions;
-select plan(20);
+select plan(23);
 
 update s3_cache_rebuilds set status = 'cancelled', finished_at = now() where status = 'running';
 
@@ -94,6 +94,15 @@ select results_eq(
 update s3_cache_rebuilds set finished_at = finished_at - interval '25 hours' where status <> 'running';
 select is(pg_temp.t12_finish(1) ->> 'status', 'succeeded',
   'once the larger sizes are more than 24 hours old, 79 → 78 applies');
+
+-- Rows deleted by hand are not a finish's doing -----------------------------------------------------
+select pg_temp.t12_reset(10);
+select is(pg_temp.t12_finish(5) ->> 'status', 'succeeded', '10 → 5: applied');
+delete from s3_image_cache where filename > 'g002.jpg';
+select is(pg_temp.t12_finish(0) ->> 'status', 'succeeded',
+  'with 2 of 10 left by hand, a finish that removes nothing applies');
+select is(pg_temp.t12_finish(1) ->> 'status', 'needs_confirmation',
+  '… and one that removes 1 more is held (the window''s largest is 10)');
 
 select * from finish();
 rollback;
