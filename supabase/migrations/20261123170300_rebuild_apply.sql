@@ -126,8 +126,8 @@ grant execute on function public.s3_cache_rebuild_preview(bigint, integer) to se
 --       included): removed * 2 > index_count;
 --       rule 'window': the finish removes something and would leave the index smaller than half
 --       of the largest size it had in the last 24 hours (index_after * 2 < window_largest), so
---       removals cannot be
---       stepped around the first rule a half at a time (158 → 79 → 40). The sizes are those
+--       removals cannot be stepped around the first rule a half at a time (158 → 79 → 40).
+--       The sizes are those
 --       recorded by the finishes of that window (summary.index_before/index_after; before counts
 --       but for a forced job) and the index now; a forced finish resets the window (nothing
 --       before it counts, only the size it left).
