@@ -33,7 +33,10 @@ drop function if exists public.add_file_to_s3_cache(varchar);
 drop function if exists public.add_file_to_s3_cache(text);
 
 -- Adds one file to the index under its stored form (s3_cache_normalize_filename), or refreshes
--- it (updated_at moves; given metadata overwrites, NULL metadata keeps what is stored). Returns
+-- it (updated_at moves; given metadata overwrites, NULL metadata keeps what is stored). A row
+-- whose name is exactly the one given (a legacy or rebuilt key not in stored form, `a.PNG`) is
+-- the one refreshed: every function addresses a name the same way, exactly as stored first, else
+-- by its stored form (remove_file_from_s3_cache, lookup_s3_cache). Returns
 -- 'SUCCESS' or a readable message; never raises for bad input, so a DBA in psql and the
 -- functions read the outcome the same way.
 --   select add_file_to_s3_cache('14000.jpg');
@@ -72,7 +75,12 @@ begin
   insert into public.s3_image_cache as c
     (filename, size_bytes, etag, content_type, last_modified, width, height)
   values (
-    checked.normalized,
+    case
+      when exists (
+        select 1 from public.s3_image_cache as e where e.filename = add_file_to_s3_cache.filename
+      ) then add_file_to_s3_cache.filename
+      else checked.normalized
+    end,
     add_file_to_s3_cache.size_bytes,
     add_file_to_s3_cache.etag,
     coalesce(add_file_to_s3_cache.content_type, checked.content_type),
@@ -93,7 +101,8 @@ $$;
 revoke all on function public.add_file_to_s3_cache(text, bigint, text, text, timestamptz, integer, integer) from public, anon, authenticated;
 grant execute on function public.add_file_to_s3_cache(text, bigint, text, text, timestamptz, integer, integer) to service_role;
 
--- Adds many names at once (each under its stored form) and returns how many were new. All or
+-- Adds many names at once (each under its stored form, or exactly as given when a row has that
+-- name, as add_file_to_s3_cache) and returns how many were new. All or
 -- nothing: the first invalid name (in array order) raises `Cannot add file "<name>": <problem>`
 -- (22023) and nothing is added. Names that store alike count once; names already present are
 -- refreshed, not counted.
@@ -125,9 +134,13 @@ begin
   -- Sorted so that concurrent bulk adds lock rows in the same order.
   with upserted as (
     insert into public.s3_image_cache as c (filename, content_type)
-    select distinct on (n.normalized) n.normalized, n.content_type
-    from s3_image_cache_private.s3_cache_check_filenames(add_files_to_s3_cache.filenames) as n
-    order by n.normalized
+    select distinct on (a.filename) a.filename, a.content_type
+    from (
+      select coalesce(e.filename::text, n.normalized) as filename, n.content_type
+      from s3_image_cache_private.s3_cache_check_filenames(add_files_to_s3_cache.filenames) as n
+      left join public.s3_image_cache as e on e.filename = n.filename
+    ) as a
+    order by a.filename
     on conflict (filename) do update set content_type = coalesce(c.content_type, excluded.content_type)
     returning (c.xmax = 0) as is_new
   )
@@ -138,14 +151,17 @@ $$;
 revoke all on function public.add_files_to_s3_cache(text[]) from public, anon, authenticated;
 grant execute on function public.add_files_to_s3_cache(text[]) to service_role;
 
--- Removes one file from the index: the name as given, else its stored form (so `14000.JPG`
--- finds a row written as `14000.jpg`, and a legacy row named `14000.JPG` is still removable).
--- Returns 'SUCCESS', or `Cannot remove file "<name>": ...` for an invalid name or one that is not
--- in the cache; never raises for bad input. The removal is remembered, so a rebuild that is
--- running does not add the file back from a listing made before it was deleted.
---   select remove_file_from_s3_cache('14000.jpg');
-create or replace function public.remove_file_from_s3_cache(filename text)
-returns text
+-- Removes one file from the index and says which row went: removed is the exact filename of the
+-- removed row (NULL when none was), problem why nothing was removed (NULL when a row was): a
+-- name rule's message, or 'it is not in the cache'. The row addressed is the one named exactly as
+-- given, else the one under the name's stored form: `14000.JPG` finds a row written as
+-- `14000.jpg`, and a legacy or rebuilt row named `14000.JPG` (or one the rules now refuse) is
+-- removed as it is. A caller deleting the object too deletes exactly `removed`, never a key
+-- computed from the name it was given. The removal is remembered, so a rebuild that is running
+-- does not add the file back from a listing made before it was deleted.
+--   select removed, problem from s3_cache_remove_file('14000.jpg');
+create or replace function public.s3_cache_remove_file(filename text)
+returns table (removed text, problem text)
 language plpgsql
 volatile
 security invoker
@@ -154,37 +170,59 @@ as $$
 #variable_conflict use_column
 declare
   checked record;
-  removed text;
 begin
-  select c.problem, c.normalized into checked
-  from s3_image_cache_private.s3_cache_check_filenames(array[remove_file_from_s3_cache.filename]) as c;
-  if checked.problem is not null then
-    return s3_image_cache_private.s3_cache_file_error(
-      'remove', remove_file_from_s3_cache.filename, checked.problem
-    );
-  end if;
-  delete from public.s3_image_cache as c where c.filename = remove_file_from_s3_cache.filename
+  delete from public.s3_image_cache as c where c.filename = s3_cache_remove_file.filename
   returning c.filename into removed;
   if removed is null then
+    select c.problem, c.normalized into checked
+    from s3_image_cache_private.s3_cache_check_filenames(array[s3_cache_remove_file.filename]) as c;
+    if checked.problem is not null then
+      problem := checked.problem;
+      return next;
+      return;
+    end if;
     delete from public.s3_image_cache as c where c.filename = checked.normalized
     returning c.filename into removed;
   end if;
   if removed is null then
-    return s3_image_cache_private.s3_cache_file_error(
-      'remove', remove_file_from_s3_cache.filename, 'it is not in the cache'
-    );
+    problem := 'it is not in the cache';
+    return next;
+    return;
   end if;
   insert into s3_image_cache_private.s3_cache_removals as r (filename, removed_at)
   values (removed, pg_catalog.clock_timestamp())
   on conflict (filename) do update set removed_at = excluded.removed_at;
-  return 'SUCCESS';
+  return next;
 end;
+$$;
+revoke all on function public.s3_cache_remove_file(text) from public, anon, authenticated;
+grant execute on function public.s3_cache_remove_file(text) to service_role;
+
+-- Removes one file from the index, addressed as s3_cache_remove_file does (exactly as given,
+-- else its stored form). Returns 'SUCCESS', or `Cannot remove file "<name>": ...` for an invalid
+-- name or one that is not in the cache; never raises for bad input.
+--   select remove_file_from_s3_cache('14000.jpg');
+create or replace function public.remove_file_from_s3_cache(filename text)
+returns text
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$
+  select case
+    when r.removed is not null then 'SUCCESS'
+    else s3_image_cache_private.s3_cache_file_error('remove', $1, r.problem)
+  end
+  from public.s3_cache_remove_file($1) as r
 $$;
 revoke all on function public.remove_file_from_s3_cache(text) from public, anon, authenticated;
 grant execute on function public.remove_file_from_s3_cache(text) to service_role;
 
--- Which of these names have an image? One unique-index probe per name; names not in the cache
--- are simply absent from the result (ordered by filename). At most 1,000 names per call.
+-- Which of these names have an image? Each name finds the row named exactly so, else the row
+-- under its stored form (NFC, extension lower-cased: `14000.JPG` finds `14000.jpg`), as the
+-- other file functions address names; the row comes back under its own filename. One or two
+-- unique-index probes per name; names not in the cache are simply absent from the result
+-- (ordered by filename). At most 1,000 names per call.
 -- Readable by anon and authenticated (it runs with the caller's rights, under RLS).
 --   select filename, size_bytes from lookup_s3_cache(array['14000.jpg', '99999.jpg']);
 create or replace function public.lookup_s3_cache(filenames text[])
@@ -218,7 +256,21 @@ begin
       c.height, c.updated_at
     from public.s3_image_cache as c
     where c.filename::text = any (lookup_s3_cache.filenames)
-    order by c.filename;
+    union
+    select c.filename::text, c.size_bytes, c.etag, c.content_type, c.last_modified, c.width,
+      c.height, c.updated_at
+    from pg_catalog.unnest(lookup_s3_cache.filenames) as a (name)
+    -- s3_image_cache_private.s3_cache_stored_form, spelled out: anon and authenticated call this
+    -- function and may not use the private schema.
+    cross join lateral (select pg_catalog.normalize(a.name, 'NFC') as nfc) as f
+    join public.s3_image_cache as c on c.filename::text = case
+      when pg_catalog.strpos(f.nfc, '.') = 0 then f.nfc
+      else pg_catalog.left(f.nfc, -pg_catalog.length(pg_catalog.split_part(f.nfc, '.', -1)))
+        || pg_catalog.translate(pg_catalog.split_part(f.nfc, '.', -1),
+          'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')
+    end
+    where not exists (select 1 from public.s3_image_cache as e where e.filename::text = a.name)
+    order by 1;
 end;
 $$;
 revoke all on function public.lookup_s3_cache(text[]) from public, anon, authenticated;

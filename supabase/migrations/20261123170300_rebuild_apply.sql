@@ -6,8 +6,8 @@
 -- empty or half-built and a timeout left it broken. Here finish applies only the difference, in
 -- one statement of one transaction (readers see the old index until commit, the new one after),
 -- never touches rows written after the job started, and holds back a finish that would remove
--- more than half of the index (a wrong bucket or a truncated listing looks exactly like that)
--- until an admin confirms it with force.
+-- more than half of the index, at once or over the runs of a day (a wrong bucket or a truncated
+-- listing looks exactly like that), until an admin confirms it with force.
 --
 -- Safe to run again: every function is created here and nowhere else, with create or replace.
 
@@ -120,11 +120,23 @@ grant execute on function public.s3_cache_rebuild_preview(bigint, integer) to se
 --   * the staged pages must hold exactly the keys the job counted as listed (stage_page counts
 --     them as it stores them; a mismatch means pages went missing or were written around it):
 --     otherwise the job ends `failed`, naming both numbers;
---   * the guard: a finish that would remove more than half of the index (all of it included)
---     is held unless the job was started with force — a wrong bucket, an empty listing or a
---     truncated one looks exactly like that. The job ends `needs_confirmation` with
---     summary.guard = {index_count, would_insert, would_update, would_remove, removed_samples}
---     (the first names, in byte order); an admin reads them and starts a job with force.
+--   * the guard, unless the job was started (or confirmed) with force — a wrong bucket, an empty
+--     listing or a truncated one looks exactly like what it holds back:
+--       rule 'this_run': the finish would remove more than half of the index (all of it
+--       included): removed * 2 > index_count;
+--       rule 'window': the finish removes something and would leave the index smaller than half
+--       of the largest size it had in the last 24 hours (index_after * 2 < window_largest), so
+--       removals cannot be stepped around the first rule a half at a time (158 → 79 → 40).
+--       The sizes are those
+--       recorded by the finishes of that window (summary.index_before/index_after; before counts
+--       but for a forced job) and the index now; a forced finish resets the window (nothing
+--       before it counts, only the size it left).
+--     The job ends `needs_confirmation` with summary.guard = {rule, index_count, index_after,
+--     would_insert, would_update, would_remove, removed_samples (the first names, in byte
+--     order), window_hours, window_largest, window_largest_at} and an error sentence naming
+--     the rule's numbers; an admin reads them and starts a job with force.
+-- Every finish that reaches the guard records summary.index_before (and, when applied,
+-- summary.index_after): the sizes the window rule reads.
 -- Either way it returns the job row, so callers read `status` (succeeded, failed or
 -- needs_confirmation). The job row lock makes a second concurrent finish wait and then refuse.
 -- Same for 'reconcile'.
@@ -153,6 +165,11 @@ declare
   removed_count bigint;
   skipped_count bigint;
   removed_samples jsonb;
+  index_after bigint;
+  window_hours constant integer := 24;
+  window_largest bigint;
+  window_largest_at timestamptz;
+  held_by text;
 begin
   if not job.listing_complete then
     raise exception using
@@ -177,6 +194,34 @@ begin
   end if;
 
   select count(*) into index_count from public.s3_image_cache;
+
+  -- The largest size the index had in the window: sizes recorded by finishes since the later of
+  -- window_hours ago and the last forced finish (whose size before does not count: it was
+  -- confirmed away), and the size now.
+  select o.size, o.at into window_largest, window_largest_at
+  from (
+    select pg_catalog.max(r.finished_at) as at
+    from public.s3_cache_rebuilds as r
+    where r.force and r.status = 'succeeded'
+  ) as reset
+  cross join lateral (
+    select (r.summary ->> 'index_before')::bigint as size, r.finished_at as at
+    from public.s3_cache_rebuilds as r
+    where not r.force
+      and r.finished_at >= pg_catalog.clock_timestamp() - pg_catalog.make_interval(hours => window_hours)
+      and r.finished_at >= coalesce(reset.at, '-infinity')
+      and r.summary ? 'index_before'
+    union all
+    select (r.summary ->> 'index_after')::bigint, r.finished_at
+    from public.s3_cache_rebuilds as r
+    where r.finished_at >= pg_catalog.clock_timestamp() - pg_catalog.make_interval(hours => window_hours)
+      and r.finished_at >= coalesce(reset.at, '-infinity')
+      and r.summary ? 'index_after'
+    union all
+    select index_count, pg_catalog.clock_timestamp()
+  ) as o
+  order by o.size desc, o.at
+  limit 1;
 
   -- Applied in a block of its own so the guard can undo it: computing the counts first would
   -- read the whole listing twice on every finish, to catch the rare one that must not apply.
@@ -225,7 +270,15 @@ begin
        from (select r.filename from removed as r order by r.filename collate "C" limit 20) as x)
     into inserted_count, updated_count, removed_count, skipped_count, removed_samples;
 
-    if removed_count * 2 > index_count and not job.force then
+    index_after := index_count + inserted_count - removed_count;
+    held_by := case
+      when job.force then null
+      when removed_count * 2 > index_count then 'this_run'
+      -- Only a finish that removes something is held: one that removes nothing cannot be what
+      -- brings the index down (rows deleted by hand already did).
+      when removed_count > 0 and index_after * 2 < window_largest then 'window'
+    end;
+    if held_by is not null then
       raise exception using errcode = 'S3G01', message = 'held by the mass-removal guard';
     end if;
   exception when sqlstate 'S3G01' then
@@ -235,17 +288,30 @@ begin
       status = 'needs_confirmation',
       finished_at = pg_catalog.clock_timestamp(),
       skipped = skipped_count,
-      error = pg_catalog.format(
-        'Not applied: it would remove %s of the %s images in the index; start it again with force '
-        'to apply', removed_count, index_count
-      ),
-      summary = coalesce(r.summary, '{}'::jsonb) || pg_catalog.jsonb_build_object('guard',
-        pg_catalog.jsonb_build_object(
+      error = case held_by
+        when 'this_run' then pg_catalog.format(
+          'Not applied: it would remove %s of the %s images in the index; start it again with force '
+          'to apply', removed_count, index_count)
+        else pg_catalog.format(
+          'Not applied: it would leave %s images, fewer than half of the %s the index held at %s '
+          '(its largest in the last %s hours); start it again with force to apply',
+          index_after, window_largest,
+          pg_catalog.to_char(window_largest_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'),
+          window_hours)
+      end,
+      summary = coalesce(r.summary, '{}'::jsonb) || pg_catalog.jsonb_build_object(
+        'index_before', index_count,
+        'guard', pg_catalog.jsonb_build_object(
+          'rule', held_by,
           'index_count', index_count,
+          'index_after', index_after,
           'would_insert', inserted_count,
           'would_update', updated_count,
           'would_remove', removed_count,
-          'removed_samples', removed_samples
+          'removed_samples', removed_samples,
+          'window_hours', window_hours,
+          'window_largest', window_largest,
+          'window_largest_at', window_largest_at
         )),
       lease_owner = null,
       lease_expires_at = null
@@ -263,6 +329,8 @@ begin
     updated = updated_count,
     removed = removed_count,
     skipped = skipped_count,
+    summary = coalesce(r.summary, '{}'::jsonb) || pg_catalog.jsonb_build_object(
+      'index_before', index_count, 'index_after', index_after),
     lease_owner = null,
     lease_expires_at = null
   where r.id = job.id

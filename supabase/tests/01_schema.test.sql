@@ -108,7 +108,8 @@ select has_trigger('public', 's3_image_cache', 's3_image_cache_touch_updated_at'
 select functions_are('public', array[
   's3_cache_filename_problem', 's3_cache_normalize_filename',
   's3_cache_content_type_for', 'add_file_to_s3_cache',
-  'add_files_to_s3_cache', 'remove_file_from_s3_cache', 'lookup_s3_cache', 'search_s3_cache',
+  'add_files_to_s3_cache', 'remove_file_from_s3_cache', 's3_cache_remove_file', 'lookup_s3_cache',
+  'search_s3_cache',
   's3_cache_stats', 's3_cache_rebuild_start', 's3_cache_rebuild_claim',
   's3_cache_rebuild_stage_page', 's3_cache_rebuild_record_invocation', 's3_cache_rebuild_annotate',
   's3_cache_rebuild_preview', 's3_cache_rebuild_finish',
@@ -117,6 +118,8 @@ select functions_are('public', array[
 ], 'public holds exactly the SQL API functions');
 select functions_are('s3_image_cache_private', array[
   's3_image_cache_touch_updated_at', 's3_cache_check_filenames', 's3_cache_file_error',
+  's3_cache_stored_form', 's3_cache_mixes_scripts', 's3_cache_invisible_characters',
+  's3_cache_scripts_may_mix',
   'has_app_role', 's3_cache_rebuild_lock_running', 's3_cache_rebuild_staging_cascade',
   's3_cache_resume_stalled_jobs'
 ], 'the internal helpers live in the private schema');

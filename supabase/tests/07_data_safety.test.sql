@@ -66,10 +66,11 @@ insert into t07_result select 'mass', s3_cache_rebuild_finish(id) from t07_job w
 select is((select job ->> 'status' from t07_result where name = 'mass'), 'needs_confirmation',
   'a finish that would remove 3 of 4 images ends as needs_confirmation');
 select is(
-  (select job -> 'summary' -> 'guard' from t07_result where name = 'mass'),
-  '{"index_count": 4, "would_insert": 1, "would_update": 0, "would_remove": 3,
-    "removed_samples": ["b.jpg", "c.jpg", "d.jpg"]}'::jsonb,
-  'the held job carries the preview numbers and the names it would remove');
+  (select (job -> 'summary' -> 'guard') - 'window_largest_at' from t07_result where name = 'mass'),
+  '{"rule": "this_run", "index_count": 4, "index_after": 2, "would_insert": 1, "would_update": 0,
+    "would_remove": 3, "removed_samples": ["b.jpg", "c.jpg", "d.jpg"], "window_hours": 24,
+    "window_largest": 4}'::jsonb,
+  'the held job carries the preview numbers, the rule that held it and the names it would remove');
 select is(
   (select summary -> 'guard' from s3_cache_rebuilds where id = (select id from t07_job where name = 'mass')),
   (select job -> 'summary' -> 'guard' from t07_result where name = 'mass'),

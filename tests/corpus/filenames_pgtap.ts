@@ -56,7 +56,8 @@ const LISTED_AT = new Date(Date.UTC(2026, 0, 1));
 export function renderCorpusPgTap(corpus: FilenameCorpus): string {
   // Each name's line of a listing page, written by the worker's own encoder: the SQL side reads
   // back exactly what a rebuild would send it.
-  const rows = corpus.cases.map((c) =>
+  // Postgres text cannot hold an unpaired surrogate: those names are judged by TypeScript alone.
+  const rows = corpus.cases.filter((c) => c.input.isWellFormed()).map((c) =>
     `  (${c.line}, ${sqlLiteral(c.input)}, '${c.verdict}', ${
       c.normalized === undefined ? "null" : sqlLiteral(c.normalized)
     }, ${sqlLiteral(describe(c.rawInput))}, ${
@@ -74,7 +75,8 @@ export function renderCorpusPgTap(corpus: FilenameCorpus): string {
 -- The filename corpus through the SQL API: for every name, s3_cache_filename_problem gives the
 -- corpus's verdict (as its message) and s3_cache_normalize_filename the stored form; the add
 -- functions store exactly those forms; a rebuild's listing inserts exactly the names the rules
--- accept. The TypeScript rules run the same corpus.
+-- accept. The TypeScript rules run the same corpus (names with an unpaired surrogate, which
+-- Postgres text cannot hold, only there).
 begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = public, extensions;

@@ -44,7 +44,9 @@ export interface FileAdmin {
   /**
    * Removes the entry, then (with `deleteObject`) the object: in that order, so a failure half
    * way leaves an object the index does not list (a rebuild adds it back) and never an index
-   * entry without its object.
+   * entry without its object. The name addresses the entry named exactly so, else the one under
+   * its stored form (the SQL API's rule); the object deleted is the removed entry's own key, and
+   * only when no entry was removed the object named exactly so, else its stored form.
    *
    * @throws 404 `not_found` when there was neither an entry nor (when asked) an object.
    */
@@ -85,8 +87,9 @@ export function createFileAdmin(options: FileAdminOptions): FileAdmin {
     async add(name, { force = false } = {}) {
       checkName("add", name);
       // The stored form (NFC, lower-case extension) is the key uploads write and the SQL API
-      // indexes; keys outside it (from before) are indexed as they are by a rebuild.
-      const filename = normalizeFilename(name)!;
+      // indexes; a key outside it that is indexed already (from before, or listed by a rebuild)
+      // is addressed exactly as stored, as add_file_to_s3_cache does.
+      const filename = (await index.get(name))?.filename ?? normalizeFilename(name)!;
       const object = await storage.head(filename);
       if (!object && !force) {
         throw ERRORS.NotInBucket(
@@ -112,13 +115,23 @@ export function createFileAdmin(options: FileAdminOptions): FileAdmin {
     },
 
     async remove(filename, { deleteObject = false } = {}) {
-      checkName("remove", filename);
-      const removed = await index.remove(filename);
+      // Only what SQL cannot judge is checked here (Postgres text cannot hold a lone surrogate or
+      // U+0000); the rest is the SQL API's call, which also removes a legacy row the rules now
+      // refuse.
+      if (!filename.isWellFormed() || filename.includes("\u0000")) checkName("remove", filename);
+      const removedKey = await index.remove(filename);
+      const removed = removedKey !== null;
       let objectDeleted = false;
       if (deleteObject) {
-        // The stored form is where uploads put it; a key from before may be the name as given.
-        const stored = normalizeFilename(filename)!;
-        for (const key of stored === filename ? [stored] : [stored, filename]) {
+        // The removed row's own key, never a form computed from the name given (a bucket may
+        // hold both `a.png` and `a.PNG`); without a row, the name as given, else its stored form.
+        const stored = normalizeFilename(filename) ?? filename;
+        const keys = removedKey !== null
+          ? [removedKey]
+          : stored === filename
+          ? [filename]
+          : [filename, stored];
+        for (const key of keys) {
           if ((await storage.head(key)) === null) continue;
           await storage.delete(key);
           objectDeleted = true;

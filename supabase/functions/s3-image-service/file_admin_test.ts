@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { AppError } from "../_shared/errors.ts";
 import { createFileAdmin } from "./file_admin.ts";
+import { normalizeFilename } from "../_shared/images/names.ts";
 import type { EntryMetadata, ImageIndex, IndexEntry } from "../_shared/images/image_index.ts";
 import type { StoredObject } from "../_shared/platform/storage.ts";
 
@@ -22,11 +23,14 @@ function fakes(objects: Record<string, Partial<StoredObject>> = {}) {
       });
       return Promise.resolve();
     },
+    // As the SQL API: the row named exactly so, else the one under the stored form.
     remove(filename: string) {
       log.push(`index.remove ${filename}`);
-      return Promise.resolve(rows.delete(filename));
+      const key = rows.has(filename) ? filename : normalizeFilename(filename);
+      return Promise.resolve(key !== undefined && rows.delete(key) ? key : null);
     },
-    get: (filename: string) => Promise.resolve(rows.get(filename) ?? null),
+    get: (filename: string) =>
+      Promise.resolve(rows.get(filename) ?? rows.get(normalizeFilename(filename) ?? "") ?? null),
     lookup: () => Promise.resolve([]),
     search({ prefix = "", after, pageSize = 100 }) {
       const names = [...rows.keys()].filter((n) => n.startsWith(prefix) && (!after || n > after))
@@ -132,4 +136,61 @@ Deno.test("FileAdmin.list() pages by cursor in byte order with signed or public 
   });
   const page = await cdn.list({ prefix: "b-3", limit: 5 });
   assert.equal(page.files[0].url, "https://cdn.example.com/img/b-3%20x.jpg");
+});
+
+Deno.test("FileAdmin.remove() deletes the object of the row it removed, never a variant's", async () => {
+  // The bucket holds a.png (uploaded) and a.PNG (put there by other means); a rebuild indexed both.
+  const objects = { "a.png": {}, "a.PNG": {} };
+  const { index, storage, rows } = fakes(objects);
+  const files = createFileAdmin({ index, storage, signedUrlSeconds: 300 });
+  await index.add("a.png");
+  await index.add("a.PNG");
+  assert.deepEqual(await files.remove("a.PNG", { deleteObject: true }), {
+    filename: "a.PNG",
+    removed: true,
+    objectDeleted: true,
+  });
+  assert.deepEqual([...rows.keys()], ["a.png"]);
+  assert.deepEqual(Object.keys(objects), ["a.png"]);
+  // A name with no row of its own addresses the stored form's row and object.
+  await index.add("b.png");
+  Object.assign(objects, { "b.png": {} });
+  assert.equal((await files.remove("b.PNG", { deleteObject: true })).removed, true);
+  assert.deepEqual(Object.keys(objects), ["a.png"]);
+});
+
+Deno.test("FileAdmin.add() refreshes a row indexed under a variant exactly as stored", async () => {
+  const { index, storage, log } = fakes({ "a.PNG": { size: 7 } });
+  const files = createFileAdmin({ index, storage, signedUrlSeconds: 300 });
+  await index.add("a.PNG");
+  const { file } = await files.add("a.PNG");
+  assert.equal(file.filename, "a.PNG");
+  assert.equal(file.size_bytes, 7);
+  assert.ok(log.includes("s3.head a.PNG"));
+});
+
+Deno.test("FileAdmin refuses a lone surrogate as a bad name, before any SQL", async () => {
+  const { index, storage, log } = fakes();
+  const files = createFileAdmin({ index, storage, signedUrlSeconds: 300 });
+  for (const call of [() => files.add("\ud800.jpg"), () => files.remove("\ud800.jpg")]) {
+    await assert.rejects(
+      call(),
+      (error: AppError) =>
+        error.code === "invalid_filename" && /unpaired surrogate/.test(error.message),
+    );
+  }
+  assert.deepEqual(log, []);
+});
+
+Deno.test("FileAdmin.remove() refuses U+0000 itself (Postgres text cannot hold it) and leaves other rules to SQL", async () => {
+  const { index, storage, log } = fakes();
+  const files = createFileAdmin({ index, storage, signedUrlSeconds: 300 });
+  await assert.rejects(
+    files.remove("a\u0000.jpg"),
+    (error: AppError) =>
+      error.code === "invalid_filename" && /control characters/.test(error.message),
+  );
+  assert.deepEqual(log, []);
+  await files.remove("../x.jpg").catch(() => {});
+  assert.deepEqual(log, ["index.remove ../x.jpg"], "the SQL API judges every other name");
 });

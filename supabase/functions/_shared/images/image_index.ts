@@ -36,9 +36,16 @@ export interface EntryMetadata {
 export interface ImageIndex {
   /** Adds or refreshes an entry; throws a 400 AppError with the SQL API's message on bad input. */
   add(filename: string, metadata?: EntryMetadata): Promise<void>;
-  /** Removes an entry; `false` when it was not there. */
-  remove(filename: string): Promise<boolean>;
-  /** The entry for `filename`, or null. */
+  /**
+   * Removes the entry named exactly `filename`, else the one under its stored form (as every
+   * SQL file function addresses names), and returns the removed row's exact filename: the key
+   * whose object goes with it. `null` when there was no such entry.
+   *
+   * @throws 400 `invalid_filename` with the SQL API's message when the name breaks the rules
+   * (and no row has exactly that name).
+   */
+  remove(filename: string): Promise<string | null>;
+  /** The entry named exactly `filename`, else the one under its stored form, or null. */
   get(filename: string): Promise<IndexEntry | null>;
   lookup(filenames: string[]): Promise<IndexEntry[]>;
   /** A page of entries by prefix, after the `after` cursor, in S3's byte order. */
@@ -70,13 +77,15 @@ export function createImageIndex(sql: Sql): ImageIndex {
     async remove(filename) {
       // The name's problem (NULL for a valid name) comes back beside the outcome, so a valid
       // name that did not remove anything is simply absent: no message text is interpreted.
-      const [{ problem, result }] = await retryDb(() =>
-        sql`select public.s3_cache_filename_problem(${filename}) as problem,
-                   public.remove_file_from_s3_cache(${filename}) as result`
+      const [{ removed, problem, message }] = await retryDb(() =>
+        sql`select r.removed, public.s3_cache_filename_problem(${filename}) as problem,
+                   s3_image_cache_private.s3_cache_file_error('remove', ${filename}, r.problem)
+                     as message
+            from public.s3_cache_remove_file(${filename}) as r`
       );
-      if (result === "SUCCESS") return true;
-      if (problem === null) return false;
-      throw ERRORS.NameInvalid(result);
+      if (removed !== null) return removed;
+      if (problem === null) return null;
+      throw ERRORS.NameInvalid(message);
     },
 
     async get(filename) {

@@ -57,20 +57,24 @@ Deno.test("ImageIndex does not repeat a statement the database refused for anoth
   assert.equal(calls.length, 1);
 });
 
-Deno.test("ImageIndex.remove() is true when removed, false when absent, 400 for a bad name", async () => {
+Deno.test("ImageIndex.remove() returns the removed row's name, null when absent, 400 for a bad name", async () => {
   const { sql } = scriptedSql(
-    [{ problem: null, result: "SUCCESS" }],
+    [{ removed: "a.PNG", problem: null, message: null }],
     // Worded in any way: only whether the name had a problem decides.
-    [{ problem: null, result: 'Cannot remove file "9.jpg": nothing by that name' }],
+    [{ removed: null, problem: null, message: 'Cannot remove file "9.jpg": nothing by that name' }],
     [{
+      removed: null,
       problem: "path segments are not allowed",
-      result: 'Cannot remove file "../9.jpg": path segments are not allowed',
+      message: 'Cannot remove file "../9.jpg": path segments are not allowed',
     }],
   );
   const index = createImageIndex(sql);
-  assert.equal(await index.remove("1.jpg"), true);
-  assert.equal(await index.remove("9.jpg"), false);
-  await assert.rejects(index.remove("../9.jpg"), (error: AppError) => error.status === 400);
+  assert.equal(await index.remove("a.PNG"), "a.PNG");
+  assert.equal(await index.remove("9.jpg"), null);
+  await assert.rejects(
+    index.remove("../9.jpg"),
+    (error: AppError) => error.status === 400 && /path segments/.test(error.message),
+  );
 });
 
 Deno.test("ImageIndex.get(), lookup() and search() return the SQL API's rows", async () => {

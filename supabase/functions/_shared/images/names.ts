@@ -23,13 +23,80 @@ export const MAX_FILENAME_BYTES = 255;
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 const BIDI = /[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]/;
 const ZERO_WIDTH = /[\u200b-\u200d\u2060\ufeff]/;
+/**
+ * Characters that display as nothing: Unicode's Default_Ignorable_Code_Point (soft hyphen U+00AD,
+ * U+034F, Hangul fillers U+115F/U+1160/U+3164, variation selectors, tag characters U+E0000-E0FFF,
+ * …) plus the line and paragraph separators U+2028/U+2029. SQL holds the same set as an explicit
+ * list generated from this pattern (tests/corpus/unicode_sql.ts).
+ */
+export const INVISIBLE: RegExp = /[\p{Default_Ignorable_Code_Point}\u2028\u2029]/u;
+
+/**
+ * The scripts (ISO 15924 codes, as Unicode's Script property names them) a name's letters may
+ * come from; Common (digits, punctuation, spaces, symbols), Inherited (combining marks) and
+ * unassigned code points belong to none. The runtime's Unicode data decides (V8's, Unicode 16);
+ * SQL holds the same table, generated from these patterns (tests/corpus/unicode_sql.ts).
+ */
+export const SCRIPT_CODES: readonly string[] = (
+  "Adlm Aghb Ahom Arab Armi Armn Avst Bali Bamu Bass Batk Beng Bhks Bopo Brah Brai Bugi Buhd " +
+  "Cakm Cans Cari Cham Cher Chrs Copt Cpmn Cprt Cyrl Deva Diak Dogr Dsrt Dupl Egyp Elba Elym " +
+  "Ethi Gara Geor Glag Gong Gonm Goth Gran Grek Gujr Gukh Guru Hang Hani Hano Hatr Hebr Hira " +
+  "Hluw Hmng Hmnp Hung Ital Java Kali Kana Kawi Khar Khmr Khoj Kits Knda Krai Kthi Lana Laoo " +
+  "Latn Lepc Limb Lina Linb Lisu Lyci Lydi Mahj Maka Mand Mani Marc Medf Mend Merc Mero Mlym " +
+  "Modi Mong Mroo Mtei Mult Mymr Nagm Nand Narb Nbat Newa Nkoo Nshu Ogam Olck Onao Orkh Orya " +
+  "Osge Osma Ougr Palm Pauc Perm Phag Phli Phlp Phnx Plrd Prti Rjng Rohg Runr Samr Sarb Saur " +
+  "Sgnw Shaw Shrd Sidd Sind Sinh Sogd Sogo Sora Soyo Sund Sunu Sylo Syrc Tagb Takr Tale Talu " +
+  "Taml Tang Tavt Telu Tfng Tglg Thaa Thai Tibt Tirh Tnsa Todr Toto Tutg Ugar Vaii Vith Wara " +
+  "Wcho Xpeo Xsux Yezi Yiii Zanb"
+).split(" ");
+const SCRIPT_PATTERNS = SCRIPT_CODES.map((code) =>
+  [code, new RegExp(`\\p{Script=${code}}`, "u")] as const
+);
+/** A character of some script (not Common, Inherited or unassigned). */
+// (Script=Unknown is unassigned, private-use and surrogate code points: Cn, Co, Cs.)
+const IN_A_SCRIPT = /[^\p{Script=Common}\p{Script=Inherited}\p{Cn}\p{Co}\p{Cs}]/u;
+
+/**
+ * Script sets a name may use together, after UTS #39's "highly restrictive" level: one script
+ * alone, or Latin with the scripts of Japanese (Han, Hiragana, Katakana), Chinese (Han, Bopomofo)
+ * or Korean (Han, Hangul), so `iPhone 保护壳.jpg` passes and Latin with a Cyrillic `а` does not.
+ */
+export const ALLOWED_SCRIPT_MIXES: readonly (readonly string[])[] = [
+  ["Latn", "Hani", "Hira", "Kana"],
+  ["Latn", "Hani", "Bopo"],
+  ["Latn", "Hani", "Hang"],
+];
+
+/** The script of one character (ISO 15924 code), or undefined for Common, Inherited, unassigned. */
+export function scriptOf(character: string): string | undefined {
+  if (!IN_A_SCRIPT.test(character)) return undefined;
+  return SCRIPT_PATTERNS.find(([, pattern]) => pattern.test(character))?.[0];
+}
+
+/** Whether `name` mixes scripts beyond {@linkcode ALLOWED_SCRIPT_MIXES} (UTS #39 mixed-script). */
+export function isMixedScript(name: string): boolean {
+  if (!IN_A_SCRIPT.test(name)) return false;
+  const scripts = new Set<string>();
+  for (const character of name) {
+    const script = scriptOf(character);
+    if (script) scripts.add(script);
+  }
+  if (scripts.size <= 1) return false;
+  return !ALLOWED_SCRIPT_MIXES.some((mix) => [...scripts].every((s) => mix.includes(s)));
+}
+
+/** The problem of a name holding an unpaired surrogate (JSON can carry one; Postgres cannot). */
+export const UNPAIRED_SURROGATE_PROBLEM = "the name is not valid Unicode (an unpaired surrogate)";
+
 const encoder = new TextEncoder();
 
 /**
  * Why `filename` cannot name a product image, or `undefined` when it can. The rules apply to the
- * name's NFC form, in this order (the first that applies is the answer): empty, over 255 UTF-8
- * bytes, path parts, a leading dot, control, bidirectional and zero-width characters, leading or
- * trailing white space, an extension that is not an image's (compared in ASCII only). The same
+ * name's NFC form, in this order (the first that applies is the answer): empty, an unpaired
+ * surrogate (TypeScript only: SQL text cannot hold one), over 255 UTF-8 bytes, path parts, a
+ * leading dot, control, bidirectional, zero-width and other invisible characters, leading or
+ * trailing white space, letters of scripts that must not mix, an extension that is not an
+ * image's (compared in ASCII only). The same
  * words as SQL's `s3_cache_filename_problem()`; tests/corpus/filenames.tsv holds both to it.
  *
  * @example
@@ -40,6 +107,7 @@ const encoder = new TextEncoder();
  */
 export function filenameProblem(filename: string | null | undefined): string | undefined {
   if (filename === null || filename === undefined || filename === "") return "the name is empty";
+  if (!filename.isWellFormed()) return UNPAIRED_SURROGATE_PROBLEM;
   const name = filename.normalize("NFC");
   if (encoder.encode(name).length > MAX_FILENAME_BYTES) {
     return `the name is longer than ${MAX_FILENAME_BYTES} bytes`;
@@ -51,7 +119,10 @@ export function filenameProblem(filename: string | null | undefined): string | u
   if (CONTROL.test(name)) return "control characters are not allowed";
   if (BIDI.test(name)) return "bidirectional control characters are not allowed";
   if (ZERO_WIDTH.test(name)) return "zero-width characters are not allowed";
+  if (INVISIBLE.test(name)) return "invisible characters are not allowed";
   if (name.trim() !== name) return "leading or trailing spaces are not allowed";
+  // The extension is ASCII Latin by the last rule: a Greek or Cyrillic name keeps its `.jpg`.
+  if (isMixedScript(stemOf(name))) return "letters from different scripts must not be mixed";
   if (!(extensionOf(name) in IMAGE_EXTENSIONS)) return ALLOWED_EXTENSIONS_PROBLEM;
   return undefined;
 }
@@ -63,6 +134,12 @@ export function filenameProblem(filename: string | null | undefined): string | u
 export function extensionOf(filename: string): string {
   const dot = filename.lastIndexOf(".");
   return dot === -1 ? "" : filename.slice(dot + 1).replace(/[A-Z]/g, (c) => c.toLowerCase());
+}
+
+/** The name before its last dot (the whole name when it has none). */
+function stemOf(filename: string): string {
+  const dot = filename.lastIndexOf(".");
+  return dot === -1 ? filename : filename.slice(0, dot);
 }
 
 /** The content type a name implies (`14000.JPG` → `image/jpeg`), or undefined. */

@@ -1,12 +1,16 @@
 import assert from "node:assert/strict";
 import type { AppError } from "../errors.ts";
 import { readFilenameCorpus } from "../../../../tests/corpus/filenames.ts";
+import { renderUnicodeSql, UNICODE_SQL_URL } from "../../../../tests/corpus/unicode_sql.ts";
 import {
   contentTypeForName,
   filenameProblem,
   imageKey,
+  isMixedScript,
   normalizeFilename,
   quoteName,
+  scriptOf,
+  UNPAIRED_SURROGATE_PROBLEM,
   withExtension,
 } from "./names.ts";
 
@@ -80,4 +84,58 @@ Deno.test("filenameProblem() and normalizeFilename() give every corpus name the 
     assert.equal(filenameProblem(input), verdict === "ok" ? undefined : messages[verdict], where);
     assert.equal(normalizeFilename(input), normalized, where);
   }
+});
+
+Deno.test("filenameProblem() refuses invisible characters and mixed scripts, and passes real product names", () => {
+  for (
+    const name of [
+      "a\u00adb.jpg",
+      "a\u2028b.jpg",
+      "a\u{e0041}.jpg",
+      "a\u034f.jpg",
+      "a\ufe0f.jpg",
+      "\u3164.jpg",
+    ]
+  ) {
+    assert.equal(
+      filenameProblem(name),
+      "invisible characters are not allowed",
+      JSON.stringify(name),
+    );
+  }
+  assert.equal(
+    filenameProblem("p\u0430ck.png"),
+    "letters from different scripts must not be mixed",
+  );
+  for (
+    const name of [
+      "Crème brûlée.jpg",
+      "προϊόν.jpg",
+      "товар.jpg",
+      "日本のカメラー.jpg",
+      "iPhone 保护壳.png",
+      "Galaxy 한국.webp",
+    ]
+  ) {
+    assert.equal(filenameProblem(name), undefined, name);
+  }
+  assert.equal(filenameProblem("\ud800.jpg"), UNPAIRED_SURROGATE_PROBLEM);
+  assert.throws(
+    () => imageKey("\ud800.jpg"),
+    (error: AppError) => error.code === "invalid_filename",
+  );
+});
+
+Deno.test("scriptOf() names a character's script, and none for Common and Inherited", () => {
+  assert.equal(scriptOf("a"), "Latn");
+  assert.equal(scriptOf("\u0430"), "Cyrl");
+  assert.equal(scriptOf("1"), undefined);
+  assert.equal(scriptOf("\u0301"), undefined);
+  assert.equal(isMixedScript("漢字かなカナ abc"), false);
+  assert.equal(isMixedScript("한글かな"), true);
+});
+
+Deno.test("the SQL migration's Unicode tables are generated from these rules' patterns (not stale)", async () => {
+  const current = await Deno.readTextFile(UNICODE_SQL_URL);
+  assert.ok(current === renderUnicodeSql(), "regenerate: deno run -A tests/corpus/unicode_sql.ts");
 });

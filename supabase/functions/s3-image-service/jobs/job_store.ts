@@ -18,11 +18,19 @@ export type JobStatus = "running" | "succeeded" | "failed" | "cancelled" | "need
 
 /** What a finish held back (`summary.guard` of a `needs_confirmation` job). */
 export interface RemovalGuard {
+  /** Which rule held it: one finish removing over half, or the index under half its window peak. */
+  rule?: "this_run" | "window";
   index_count: number;
+  /** The index's size had the finish applied. */
+  index_after?: number;
   would_insert: number;
   would_update: number;
   would_remove: number;
   removed_samples: string[];
+  /** The window the second rule looks back over, its largest size and when a finish saw it. */
+  window_hours?: number;
+  window_largest?: number;
+  window_largest_at?: string;
 }
 
 /** One worker invocation's cost, as recorded on the job. */

@@ -5,7 +5,7 @@
  * @module
  */
 import type { EntryMetadata, ImageIndex, IndexEntry } from "../image_index.ts";
-import { filenameProblem } from "../names.ts";
+import { filenameProblem, normalizeFilename } from "../names.ts";
 
 /** The image index in memory, following the SQL API's answers (names checked the same way). */
 export class FakeIndex implements ImageIndex {
@@ -34,14 +34,29 @@ export class FakeIndex implements ImageIndex {
     return Promise.resolve();
   }
 
+  /** The row's key as the SQL API addresses a name: exactly as stored, else its stored form. */
+  #address(filename: string): string | undefined {
+    if (this.rows.has(filename)) return filename;
+    const stored = normalizeFilename(filename);
+    return stored !== undefined && this.rows.has(stored) ? stored : undefined;
+  }
+
   remove(filename: string) {
     this.#check();
-    return Promise.resolve(this.rows.delete(filename));
+    const key = this.#address(filename);
+    if (key === undefined) {
+      const problem = filenameProblem(filename);
+      if (problem) return Promise.reject(new Error(`Cannot remove "${filename}": ${problem}`));
+      return Promise.resolve(null);
+    }
+    this.rows.delete(key);
+    return Promise.resolve(key);
   }
 
   get(filename: string) {
     this.#check();
-    return Promise.resolve(this.rows.get(filename) ?? null);
+    const key = this.#address(filename);
+    return Promise.resolve(key === undefined ? null : this.rows.get(key)!);
   }
 
   lookup(filenames: string[]) {
