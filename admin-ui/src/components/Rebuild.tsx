@@ -47,12 +47,26 @@ export function GuardDetails(props: { guard: RemovalGuard }) {
   const { guard } = props;
   return (
     <div class="held" data-testid="held">
-      <p>
-        Finishing would remove <strong>{formatCount(guard.would_remove)}</strong> of the{" "}
-        {formatCount(guard.index_count)}{" "}
-        images in the index — more than half — so nothing was changed. If the bucket really lost
-        those images (or you are pointing at a new bucket), force the finish.
-      </p>
+      {guard.rule === "window" && guard.window_largest !== undefined
+        ? (
+          <p>
+            Finishing would remove <strong>{formatCount(guard.would_remove)}</strong>{" "}
+            images and leave{" "}
+            {formatCount(guard.index_after ?? guard.index_count - guard.would_remove)}{" "}
+            — under half of the {formatCount(guard.window_largest)} the index held in the last{" "}
+            {guard.window_hours ?? 24}{" "}
+            hours — so nothing was changed. If the bucket really lost those images over these runs,
+            force the finish.
+          </p>
+        )
+        : (
+          <p>
+            Finishing would remove <strong>{formatCount(guard.would_remove)}</strong> of the{" "}
+            {formatCount(guard.index_count)}{" "}
+            images in the index — more than half — so nothing was changed. If the bucket really lost
+            those images (or you are pointing at a new bucket), force the finish.
+          </p>
+        )}
       <dl class="figures small">
         <Figure label="In the index" value={formatCount(guard.index_count)} />
         <Figure label="Would insert" value={formatCount(guard.would_insert)} />

@@ -63,12 +63,23 @@ export type JobStatus = "running" | "succeeded" | "failed" | "cancelled" | "need
 
 /** What the mass-removal guard held back (`summary.guard` of a `needs_confirmation` job). */
 export interface RemovalGuard {
+  /**
+   * Which rule held the finish: `this_run` (it alone would remove more than half of the index) or
+   * `window` (it would leave the index under half of its largest size in the last `window_hours`).
+   */
+  rule?: "this_run" | "window";
   index_count: number;
+  /** The index's size had the finish been applied. */
+  index_after?: number;
   would_insert: number;
   would_update: number;
   would_remove: number;
   /** The first names (up to 20) finishing would remove. */
   removed_samples: string[];
+  window_hours?: number;
+  /** The largest size a finish saw within the window, and when. */
+  window_largest?: number;
+  window_largest_at?: string;
 }
 
 /** One worker invocation's cost, as recorded on the job. */
