@@ -18,6 +18,7 @@ import {
   KeyExistsError,
   type StoredObject,
 } from "../_shared/platform/storage.ts";
+import type { UploadAnswer } from "../_shared/contract.ts";
 
 /** The limits and headers uploads obey, from the function's configuration. */
 export interface UploadSettings {
@@ -68,24 +69,8 @@ export function uploadSettings(config: Config): UploadSettings {
   };
 }
 
-/** The 200/201 answer of an upload. */
-export interface UploadResult {
-  /** The key the image is stored and indexed under (normalised name). */
-  key: string;
-  size: number;
-  contentType: string;
-  width: number;
-  height: number;
-  etag: string;
-  /** Hex SHA-256 of the bytes, also stored as the object's `sha256` metadata. */
-  sha256: string;
-  /** Whether an existing, different image under this key was overwritten. */
-  replaced: boolean;
-  /** Always true: an answer without the index row is an error (`stored_not_indexed`). */
-  indexed: true;
-  /** True when the same bytes were already stored under this key and nothing was written. */
-  unchanged: boolean;
-}
+/** The 200/201 answer of an upload: the HTTP contract's `UploadAnswer`. */
+export type UploadResult = UploadAnswer;
 
 /** HTTP status and body of a finished upload: 201 when written, 200 when already there. */
 export interface UploadOutcome {

@@ -10,40 +10,10 @@
 import type { Sql } from "../../_shared/platform/db.ts";
 import { encodeListingPage, type ListedKey } from "./listing_page.ts";
 
-/** What a job does once its listing is complete. */
-export type JobMode = "rebuild" | "reconcile";
-
-/** A job's life: `running` until it succeeds, fails or is cancelled. */
-export type JobStatus = "running" | "succeeded" | "failed" | "cancelled" | "needs_confirmation";
-
-/** What a finish held back (`summary.guard` of a `needs_confirmation` job). */
-export interface RemovalGuard {
-  /** Which rule held it: one finish removing over half, or the index under half its window peak. */
-  rule?: "this_run" | "window";
-  index_count: number;
-  /** The index's size had the finish applied. */
-  index_after?: number;
-  would_insert: number;
-  would_update: number;
-  would_remove: number;
-  removed_samples: string[];
-  /** The window the second rule looks back over, its largest size and when a finish saw it. */
-  window_hours?: number;
-  window_largest?: number;
-  window_largest_at?: string;
-}
-
-/** One worker invocation's cost, as recorded on the job. */
-export interface Invocation {
-  /** Null where the runtime reports no CPU time (hosted Supabase); see `clocks`. */
-  cpu_ms: number | null;
-  wall_ms: number;
-  pages: number;
-  keys: number;
-  at: string;
-  /** The clocks the invocation's budget read: `["wall","work"]` or `["cpu","wall","work"]`. */
-  clocks?: string[];
-}
+// The job's own shapes are the HTTP contract's (one definition for server and clients).
+export type { JobMode, JobStatus, RemovalGuard } from "../../_shared/contract.ts";
+export type { JobInvocation as Invocation } from "../../_shared/contract.ts";
+import type { Job, JobMode, JobNotes } from "../../_shared/contract.ts";
 
 /** A listing key our naming rules refuse, with the reason. */
 export interface SkippedKey {
@@ -52,48 +22,13 @@ export interface SkippedKey {
 }
 
 /** What the service keeps in the job's `summary` column (see {@linkcode RebuildJobs.annotate}). */
-export interface JobSummary {
-  /** Per-invocation budget chosen at start (service_role may ask for a smaller one). */
-  budget?: { cpu_ms: number; wall_ms: number };
-  /** Reconcile: apply as soon as the listing is complete instead of waiting for review. */
-  apply?: boolean;
-  /** The first skipped keys and why (at most {@linkcode MAX_SKIPPED_SAMPLES}). */
-  skipped_samples?: SkippedKey[];
-  /** Set when finish held a mass removal back (status `needs_confirmation`). */
-  guard?: RemovalGuard;
-  /** The last error a worker met without ending the job (e.g. the database was unreachable). */
-  last_interruption?: { at: string; error: string };
-}
+export type JobSummary = JobNotes;
 
 /** How many skipped keys a job remembers by name. */
 export const MAX_SKIPPED_SAMPLES = 20;
 
-/** A row of `s3_cache_rebuilds`, as the SQL API returns it (`to_jsonb`). */
-export interface RebuildJob {
-  id: number;
-  mode: JobMode;
-  status: JobStatus;
-  started_by: string | null;
-  started_at: string;
-  finished_at: string | null;
-  continuation_token: string | null;
-  listing_complete: boolean;
-  pages: number;
-  listed: number;
-  /** Listed keys the naming rules refuse; counted when the job finishes. */
-  skipped: number;
-  inserted: number;
-  updated: number;
-  removed: number;
-  error: string | null;
-  /** Started with force: its finish applies even a removal of more than half of the index. */
-  force: boolean;
-  lease_owner: string | null;
-  lease_expires_at: string | null;
-  lease_seconds: number;
-  invocations: Invocation[];
-  summary: JobSummary | null;
-}
+/** A row of `s3_cache_rebuilds`, as the SQL API returns it (`to_jsonb`): the contract's job without `duration_ms`, which `jobView` adds. */
+export type RebuildJob = Omit<Job, "duration_ms">;
 
 /** `s3_cache_rebuild_start`'s answer. */
 export interface StartResult {
