@@ -18,8 +18,8 @@
 //   signed are enforced (s3rver checks no signature at all);
 // - a key whose file names would pass the filesystem's 255-byte limit (s3rver stores an object
 //   as `<last segment>._S3rver_object` beside `….metadata.json`) is refused with 400
-//   `KeyTooLongError` before anything is written: s3rver would write half an object, and every
-//   listing after it answered 500 until the file was removed by hand;
+//   `KeyTooLongError` before anything is written (and read as absent): s3rver would write half
+//   an object, and every listing after it answered 500 until the file was removed by hand;
 // - `If-Match` on DELETE (S3 honours it): a 412 when the object has another ETag.
 //
 // Usage: node --openssl-legacy-provider s3_emulator.mjs --port N --dir DIR --bucket NAME
@@ -287,8 +287,17 @@ async function route(req, res) {
     return;
   }
   const key = rawPath.split("/").filter(Boolean).slice(1).join("/");
-  if ((req.method === "PUT" || req.method === "POST") && key && !keyFitsStore(key)) {
+  if (key && !keyFitsStore(key)) {
     req.resume();
+    // Such a key can never have been stored: reading it finds nothing, deleting it is done.
+    if (req.method === "GET" || req.method === "HEAD") {
+      xmlError(res, 404, "NoSuchKey", "The specified key does not exist.");
+      return;
+    }
+    if (req.method === "DELETE") {
+      res.writeHead(204).end();
+      return;
+    }
     xmlError(
       res,
       400,
