@@ -7,7 +7,7 @@
  * - {@linkcode startS3FaultProxy}: HTTP-aware. Each request is matched against fault rules by
  *   operation (`list`, `put`, `copy`, `get`, `head`, `delete`, `bucket`) and key prefix, and is
  *   answered with an S3 error (`503 SlowDown`, `500 InternalError`, …), has its connection
- *   dropped, is delayed, or is held until released.
+ *   dropped, is delayed, is held until released, or is forwarded without some of its headers.
  * - {@linkcode startTcpFaultProxy}: plain TCP (Postgres). It can refuse new connections and cut
  *   the open ones ("the database goes away"), and come back.
  * - {@linkcode startFaultControl}: the control endpoint for both (see its JSDoc for the routes).
@@ -50,6 +50,11 @@ export interface S3FaultRule {
   delayMs?: number;
   /** Hold the request until `release` is called, then go on (forward unless told otherwise). */
   hold?: boolean;
+  /**
+   * Forward the request without these headers (names, any case), e.g.
+   * `x-amz-copy-source-if-match` to play a store that ignores a copy's condition.
+   */
+  dropHeaders?: string[];
   /** Let this many matching requests through untouched before the rule starts. Default 0. */
   after?: number;
   /** How many requests the rule affects. */
@@ -186,6 +191,7 @@ export function s3FaultProblem(value: unknown): string | undefined {
     "reset",
     "delayMs",
     "hold",
+    "dropHeaders",
     "after",
     "remaining",
   ];
@@ -214,8 +220,14 @@ export function s3FaultProblem(value: unknown): string | undefined {
     }
   }
   if (
-    rule.status === undefined && !rule.reset && !rule.hold && rule.delayMs === undefined
-  ) return "A fault needs status, reset, hold or delayMs";
+    rule.dropHeaders !== undefined &&
+    !(Array.isArray(rule.dropHeaders) &&
+      rule.dropHeaders.every((name) => typeof name === "string" && /^[\w-]+$/.test(name)))
+  ) return "dropHeaders must be a list of header names";
+  if (
+    rule.status === undefined && !rule.reset && !rule.hold && rule.delayMs === undefined &&
+    !(rule.dropHeaders as unknown[] | undefined)?.length
+  ) return "A fault needs status, reset, hold, delayMs or dropHeaders";
 }
 
 function indexOfBytes(haystack: Uint8Array, needle: Uint8Array, from = 0): number {
@@ -327,9 +339,17 @@ export function s3ErrorResponse(status: number, code: string, method = "GET"): U
   return method === "HEAD" ? encoder.encode(head) : joinBytes(encoder.encode(head), bytes);
 }
 
-/** The head to forward: as received, but asking the server to close after answering. */
-function forwardedHead(head: RequestHead): Uint8Array {
-  const hopByHop = ["connection", "keep-alive", "proxy-connection"];
+/**
+ * The head to forward: as received, without `dropHeaders`, and asking the server to close after
+ * answering.
+ */
+function forwardedHead(head: RequestHead, dropHeaders: string[] = []): Uint8Array {
+  const hopByHop = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    ...dropHeaders.map((name) => name.toLowerCase()),
+  ];
   const lines = [`${head.method} ${head.target} ${head.version}`];
   for (const [name, value] of head.headers) {
     if (!hopByHop.includes(name.toLowerCase())) lines.push(`${name}: ${value}`);
@@ -431,7 +451,7 @@ export function startS3FaultProxy(options: S3FaultProxyOptions): S3FaultProxy {
         return; // S3 unreachable: the client sees the connection drop, as it would
       }
       open.add(upstream);
-      await writeAll(upstream, joinBytes(forwardedHead(head), rest));
+      await writeAll(upstream, joinBytes(forwardedHead(head, rule?.dropHeaders), rest));
       // The answer ends when the server closes (we asked it to); the client's side may stay
       // open, so only the server's end finishes the exchange.
       relay(client, upstream);

@@ -56,8 +56,13 @@ test("s3FaultProblem() refuses rules that would do nothing or are mistyped", () 
   assert.equal(s3FaultProblem({ operation: "list", status: 503, remaining: 1 }), undefined);
   assert.match(s3FaultProblem({ status: 503 })!, /remaining/);
   assert.match(s3FaultProblem({ operation: "lists", status: 503, remaining: 1 })!, /operation/);
-  assert.match(s3FaultProblem({ remaining: 1 })!, /needs status, reset, hold or delayMs/);
+  assert.match(
+    s3FaultProblem({ remaining: 1 })!,
+    /needs status, reset, hold, delayMs or dropHeaders/,
+  );
   assert.match(s3FaultProblem({ status: 200, remaining: 1 })!, /status/);
+  assert.match(s3FaultProblem({ dropHeaders: [], remaining: 1 })!, /needs status/);
+  assert.match(s3FaultProblem({ dropHeaders: ["a b"], remaining: 1 })!, /dropHeaders/);
   assert.match(s3FaultProblem({ reset: true, remaining: 1, when: 3 })!, /Unknown field.*when/);
 });
 
@@ -156,6 +161,34 @@ test("S3 proxy: a held request reaches S3 only once released", async () => {
   } finally {
     await proxy.stop();
     await upstream.stop();
+  }
+});
+
+test("S3 proxy: dropHeaders forwards the request without those headers, once", async () => {
+  const seenHeaders: Array<string | null> = [];
+  const upstream = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    seenHeaders.push(req.headers.get("x-amz-copy-source-if-match"));
+    return new Response("ok");
+  });
+  const proxy = startS3FaultProxy({
+    upstream: { hostname: "127.0.0.1", port: upstream.addr.port },
+  });
+  try {
+    proxy.addFault({
+      operation: "copy",
+      dropHeaders: ["X-Amz-Copy-Source-If-Match"],
+      remaining: 1,
+    });
+    const copy = {
+      method: "PUT",
+      headers: { "x-amz-copy-source": "/b/src.png", "x-amz-copy-source-if-match": '"e1"' },
+    };
+    assert.equal((await call(`${proxy.url}/b/live.png`, copy)).status, 200);
+    assert.equal((await call(`${proxy.url}/b/live.png`, copy)).status, 200);
+    assert.deepEqual(seenHeaders, [null, '"e1"'], "dropped once, then forwarded as sent");
+  } finally {
+    await proxy.stop();
+    await upstream.shutdown();
   }
 });
 

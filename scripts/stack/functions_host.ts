@@ -14,8 +14,16 @@
  *   sends it; the function answers it and puts CORS headers on its responses itself. The host
  *   adds none to them (that would hide a response the browser cannot read), only to its own
  *   errors.
- * - A wall-clock limit per request (Supabase: 150 s on Free); a worker that overruns is killed
- *   and restarted, as the edge runtime recycles an isolate.
+ * - A wall-clock limit per request (Supabase: 150 s on Free), counted from the request's first
+ *   byte, body included: a worker that overruns is killed and restarted, as the edge runtime
+ *   recycles an isolate; a body that is still arriving when the time is up is answered 504 and
+ *   the worker, which did nothing wrong, is kept.
+ * - Request bodies: a limit (`maxBodyBytes`) enforced while the body streams through, never by
+ *   holding it first. Only a caller whose credential the host can verify (a valid JWT, a known
+ *   API key) has a body of known length up to 16 MiB read whole and sent on in one piece (the
+ *   upload benchmark's fast path); everything else streams, so a caller without credentials
+ *   makes the host hold a chunk, not a body. A `verify_jwt` function's 401 is answered before a
+ *   byte of the body is read; ours have it off and answer without credentials themselves.
  *
  * Thin by intent: routing, JWT, env and limits. Everything else lives in the functions, and
  * nothing here comes from them: a stand-in that shared the product's code would agree with it.
@@ -49,6 +57,17 @@ export interface FunctionsHostOptions {
   wallClockMs?: number;
   /** Folder for the workers' logs; they inherit our output when absent. */
   logDir?: string;
+  /**
+   * Largest request body relayed, checked against `Content-Length` before reading and counted
+   * while streaming (413 past it). Default 64 MiB: hosted documents no limit, and the functions
+   * enforce their own (`MAX_UPLOAD_BYTES`); this only keeps the stand-in from relaying without
+   * end.
+   */
+  maxBodyBytes?: number;
+  /** Where the functions live. Default `supabase/functions` (tests use their own). */
+  functionsDir?: string;
+  /** The `config.toml` with `[functions.<name>] verify_jwt`. Default `supabase/config.toml`. */
+  configPath?: string;
 }
 
 /** A running host. */
@@ -118,6 +137,7 @@ class Worker {
     readonly name: string,
     readonly env: Record<string, string>,
     readonly logDir?: string,
+    readonly functionsDir = FUNCTIONS_DIR,
   ) {}
 
   get pid(): number | undefined {
@@ -152,7 +172,7 @@ class Worker {
       "--allow-write=/tmp",
       "--host=127.0.0.1",
       `--port=${this.port}`,
-      `${FUNCTIONS_DIR}/${this.name}/index.ts`,
+      `${this.functionsDir}/${this.name}/index.ts`,
     ], {
       env,
       clearEnv: true,
@@ -174,19 +194,81 @@ class Worker {
 }
 
 /**
- * Bodies up to this size (with a Content-Length) are read whole and sent on in one piece:
- * relaying a stream costs a round trip through JavaScript per chunk. Larger or chunked bodies
- * stream, so the gateway never holds more than this per request.
+ * Bodies up to this size (with a Content-Length) from a caller with a verified credential are
+ * read whole and sent on in one piece: relaying a stream costs a round trip through JavaScript
+ * per chunk. Larger, chunked or unauthenticated bodies stream, so the gateway never holds more
+ * than this per request, and a caller without credentials makes it hold none.
  */
 const BUFFERED_BODY_BYTES = 16 * 1024 * 1024;
+const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
+
+/** The body was cut off at the host's limit. */
+class BodyTooLarge extends Error {}
+
+/**
+ * Reads a body of `length` bytes into one buffer, giving up when `signal` aborts (the wall
+ * clock) or more than `length` bytes come.
+ */
+async function readWhole(
+  body: ReadableStream<Uint8Array>,
+  length: number,
+  signal: AbortSignal,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const reader = body.getReader();
+  const stop = () => reader.cancel(signal.reason).catch(() => {});
+  signal.addEventListener("abort", stop, { once: true });
+  try {
+    const buffer = new Uint8Array(length);
+    let offset = 0;
+    while (true) {
+      const { done, value } = await reader.read();
+      if (signal.aborted) throw signal.reason;
+      if (done) return buffer.subarray(0, offset);
+      if (offset + value.byteLength > length) throw new BodyTooLarge();
+      buffer.set(value, offset);
+      offset += value.byteLength;
+    }
+  } finally {
+    signal.removeEventListener("abort", stop);
+  }
+}
+
+/** `body` counted on its way through: errors past `maxBytes`, tells when it ended. */
+function meteredBody(
+  body: ReadableStream<Uint8Array>,
+  maxBytes: number,
+  state: { complete: boolean; tooLarge: boolean },
+): ReadableStream<Uint8Array> {
+  let seen = 0;
+  return body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        seen += chunk.byteLength;
+        if (seen > maxBytes) {
+          state.tooLarge = true;
+          controller.error(new BodyTooLarge());
+          return;
+        }
+        controller.enqueue(chunk);
+      },
+      flush() {
+        state.complete = true;
+      },
+    }),
+  );
+}
 
 /** Starts every function's worker and the gateway in front of them. */
 export async function startFunctionsHost(options: FunctionsHostOptions): Promise<FunctionsHost> {
-  const names = await discoverFunctions();
-  const verify = await readVerifyJwt(names);
+  const functionsDir = options.functionsDir ?? FUNCTIONS_DIR;
+  const names = await discoverFunctions(functionsDir);
+  const verify = await readVerifyJwt(names, options.configPath);
   const workers = new Map(
-    names.map((name) => [name, new Worker(name, options.functionEnv, options.logDir)]),
+    names.map((
+      name,
+    ) => [name, new Worker(name, options.functionEnv, options.logDir, functionsDir)]),
   );
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   await Promise.all([...workers.values()].map((worker) => worker.ensure()));
   const wallClockMs = options.wallClockMs ?? 150_000;
   const verifier = createGatewayVerifier(options.gatewayKeys);
@@ -195,30 +277,70 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
     options.functionEnv.SUPABASE_SERVICE_ROLE_KEY,
     ...Object.values(JSON.parse(options.functionEnv.SUPABASE_SECRET_KEYS ?? "{}") as object),
   ].filter((key): key is string => typeof key === "string" && key.length > 0);
+  // Every key the project hands out: a caller presenting one is known, whatever it may do.
+  const knownKeys = new Set([
+    ...serviceKeys,
+    options.functionEnv.SUPABASE_ANON_KEY,
+    ...Object.values(JSON.parse(options.functionEnv.SUPABASE_PUBLISHABLE_KEYS ?? "{}") as object),
+  ].filter((key): key is string => typeof key === "string" && key.length > 0));
 
-  async function proxy(request: Request, worker: Worker, rest: string): Promise<Response> {
+  /** Whether the request carries a credential the host can verify (a known key, a valid JWT). */
+  async function verifiedCaller(request: Request): Promise<boolean> {
+    const apikey = request.headers.get("apikey");
+    const token = bearerToken(request);
+    if ((apikey && knownKeys.has(apikey)) || (token && knownKeys.has(token))) return true;
+    return token !== undefined && (await verifier(token)) === "valid";
+  }
+
+  async function proxy(
+    request: Request,
+    worker: Worker,
+    rest: string,
+    call: { deadline: AbortSignal; verified: boolean },
+  ): Promise<Response> {
+    const { deadline } = call;
+    const length = Number(request.headers.get("content-length") ?? 0);
+    if (length > maxBodyBytes) return bodyTooLarge();
     await worker.ensure();
     const incoming = new URL(request.url);
     const target = `http://127.0.0.1:${worker.port}/${worker.name}${rest}${incoming.search}`;
     const headers = new Headers(request.headers);
     headers.delete("host");
-    const timeout = AbortSignal.timeout(wallClockMs);
+    const body = { complete: request.body === null, tooLarge: false };
     try {
-      const length = Number(request.headers.get("content-length"));
-      // Deno's server holds a body to its Content-Length, so this reads at most that much.
-      const body: BodyInit | null = request.body && length > 0 && length <= BUFFERED_BODY_BYTES
-        ? await request.arrayBuffer()
-        : request.body;
+      let payload: BodyInit | null = null;
+      if (request.body && call.verified && length > 0 && length <= BUFFERED_BODY_BYTES) {
+        payload = await readWhole(request.body, length, deadline);
+        body.complete = true;
+      } else if (request.body && call.verified && length > 0) {
+        // Sent on as it comes (Deno's server holds it to its Content-Length, within the limit
+        // checked above). Not metered: piping it through a stream of ours left the upload
+        // function's early 413 unanswered (hostile_upload_test, "Content-Length far above the
+        // limit"); the wall clock then counts it as the function's time, as before.
+        payload = request.body;
+        body.complete = true;
+      } else if (request.body) {
+        payload = meteredBody(request.body, maxBodyBytes, body);
+      }
       const response = await fetch(target, {
         method: request.method,
         headers,
-        body,
+        body: payload,
         redirect: "manual",
-        signal: timeout,
+        signal: deadline,
       });
       return new Response(response.body, response);
     } catch (error) {
-      if (timeout.aborted) {
+      if (error instanceof BodyTooLarge || body.tooLarge) return bodyTooLarge();
+      if (deadline.aborted && !body.complete) {
+        // The caller is slow, not the function: the worker is kept.
+        return gatewayError(
+          504,
+          "request_timeout",
+          `The request body did not arrive within ${wallClockMs / 1000} s`,
+        );
+      }
+      if (deadline.aborted) {
         await worker.kill();
         return gatewayError(
           504,
@@ -231,9 +353,17 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
     }
   }
 
+  function bodyTooLarge(): Response {
+    return gatewayError(
+      413,
+      "payload_too_large",
+      `The request body is larger than the ${maxBodyBytes} bytes this host relays`,
+    );
+  }
+
   /**
    * Test and operator hooks (service_role key only): `GET /_host/functions` lists the workers
-   * and their pids (benchmarks read their memory); `POST /_host/functions/<name>/kill` kills a
+   * and their pids, and the host's own (benchmarks and tests read their memory); `POST /_host/functions/<name>/kill` kills a
    * worker mid-flight, as a crashed isolate; it restarts on the next request.
    */
   async function hostControl(request: Request, path: string): Promise<Response> {
@@ -243,6 +373,7 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
     }
     if (path === "/_host/functions" && request.method === "GET") {
       return Response.json({
+        host: { pid: Deno.pid },
         functions: [...workers.values()].map((w) => ({ name: w.name, pid: w.pid, port: w.port })),
       });
     }
@@ -257,6 +388,8 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: options.port, onListen: () => {} },
     async (request) => {
+      // Supabase's wall clock runs from the request's first byte, the body's arrival included.
+      const deadline = AbortSignal.timeout(wallClockMs);
       const path = new URL(request.url).pathname;
       if (path.startsWith("/_host/")) return await hostControl(request, path);
       if (options.auth && (path === "/auth/v1" || path.startsWith("/auth/v1/"))) {
@@ -276,10 +409,15 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
         return gatewayError(404, "function_not_found", `Function "${name}" does not exist`);
       }
       if (verify.get(name) && request.method !== "OPTIONS") {
+        // Answered from the headers alone: not a byte of the body is read for a refusal.
         const refusal = await checkGatewayJwt(request, verifier);
         if (refusal) return refusal;
+        return await proxy(request, worker, rest, { deadline, verified: true });
       }
-      return await proxy(request, worker, rest);
+      return await proxy(request, worker, rest, {
+        deadline,
+        verified: await verifiedCaller(request),
+      });
     },
   );
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { base64url, exportJWK, generateKeyPair, SignJWT } from "jose";
-import { checkGatewayJwt } from "./functions_host.ts";
+import { checkGatewayJwt, startFunctionsHost } from "./functions_host.ts";
+import { freePort } from "./process.ts";
 import { createGatewayVerifier } from "./gateway_jwt.ts";
 import { newApiKey, signLegacyKey } from "./keys.ts";
 
@@ -100,3 +101,197 @@ Deno.test("newApiKey() has the shape of Supabase's keys", async () => {
   );
   assert.match(await newApiKey("secret"), /^sb_secret_[A-Za-z0-9_-]{22}_[A-Za-z0-9_-]{8}$/);
 });
+
+/**
+ * A host over two tiny functions in a temporary folder: `gated` (verify_jwt on) and `open`
+ * (verify_jwt off; like ours it answers a caller without credentials 401 itself, without
+ * reading the body, and otherwise reads the whole body and says how long it was).
+ */
+async function tinyHost(options: { wallClockMs?: number; maxBodyBytes?: number } = {}) {
+  const dir = await Deno.makeTempDir();
+  const fn = `export default {
+  async fetch(request: Request) {
+    if (!request.headers.get("authorization")) {
+      return Response.json({ error: { code: "unauthorized" } }, { status: 401 });
+    }
+    return Response.json({ bytes: (await request.arrayBuffer()).byteLength });
+  },
+};
+`;
+  for (const name of ["gated", "open"]) {
+    await Deno.mkdir(`${dir}/functions/${name}`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/functions/${name}/index.ts`, fn);
+  }
+  await Deno.writeTextFile(
+    `${dir}/config.toml`,
+    "[functions.gated]\nverify_jwt = true\n[functions.open]\nverify_jwt = false\n",
+  );
+  const secretKey = await newApiKey("secret");
+  const port = freePort();
+  const host = await startFunctionsHost({
+    port,
+    gatewayKeys: { legacyJwtSecret: LEGACY_SECRET, jwks },
+    functionEnv: { SUPABASE_SECRET_KEYS: JSON.stringify({ default: secretKey }) },
+    functionsDir: `${dir}/functions`,
+    logDir: dir,
+    configPath: `${dir}/config.toml`,
+    ...options,
+  });
+  return {
+    port,
+    secretKey,
+    async workerPids(): Promise<Record<string, number>> {
+      const response = await fetch(`${host.url}/_host/functions`, {
+        headers: { apikey: secretKey },
+      });
+      const { functions } = await response.json();
+      return Object.fromEntries(
+        functions.map((f: { name: string; pid: number }) => [f.name, f.pid]),
+      );
+    },
+    async stop() {
+      await host.stop();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/**
+ * Sends a request head and the first `sent` bytes of a body declared `declared` bytes long, then
+ * stalls; resolves with the status line of the answer (or "closed").
+ */
+async function stalledRequest(
+  port: number,
+  path: string,
+  options: { declared: number; sent: number; headers?: Record<string, string> },
+): Promise<{ status: string; elapsedMs: number; close(): void }> {
+  const started = Date.now();
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const head = [
+    `POST ${path} HTTP/1.1`,
+    `host: 127.0.0.1:${port}`,
+    "content-type: application/octet-stream",
+    `content-length: ${options.declared}`,
+    ...Object.entries(options.headers ?? {}).map(([name, value]) => `${name}: ${value}`),
+    "",
+    "",
+  ].join("\r\n");
+  await conn.write(new TextEncoder().encode(head));
+  conn.write(new Uint8Array(options.sent)).catch(() => {}); // may block: nobody reads it all
+  const buffer = new Uint8Array(4096);
+  const n = await conn.read(buffer).catch(() => null);
+  const status = n ? new TextDecoder().decode(buffer.subarray(0, n)).split("\r\n")[0] : "closed";
+  const close = () => {
+    try {
+      conn.close();
+    } catch { /* closed already */ }
+  };
+  return { status, elapsedMs: Date.now() - started, close };
+}
+
+const hostTest = (name: string, fn: () => Promise<void>) =>
+  Deno.test({ name, sanitizeResources: false, sanitizeOps: false, fn });
+
+hostTest("functions host: a verify_jwt function's 401 comes before any of the body", async () => {
+  const host = await tinyHost();
+  try {
+    const answer = await stalledRequest(host.port, "/functions/v1/gated", {
+      declared: 8 * 1024 * 1024,
+      sent: 10,
+    });
+    answer.close();
+    assert.equal(answer.status, "HTTP/1.1 401 Unauthorized");
+    assert.ok(answer.elapsedMs < 5_000, `answered after ${answer.elapsedMs} ms`);
+  } finally {
+    await host.stop();
+  }
+});
+
+hostTest(
+  "functions host: a function with verify_jwt off answers a caller without credentials itself, body still arriving",
+  async () => {
+    const host = await tinyHost();
+    try {
+      const answer = await stalledRequest(host.port, "/functions/v1/open", {
+        declared: 8 * 1024 * 1024,
+        sent: 64 * 1024,
+      });
+      answer.close();
+      assert.equal(answer.status, "HTTP/1.1 401 Unauthorized");
+    } finally {
+      await host.stop();
+    }
+  },
+);
+
+hostTest(
+  "functions host: a body still arriving at the wall clock is 504 and the worker is kept",
+  async () => {
+    const host = await tinyHost({ wallClockMs: 1_500 });
+    try {
+      const before = await host.workerPids();
+      // Streamed (a credential the host cannot verify) and read whole (a known key) alike.
+      for (
+        const headers of [{ authorization: "Bearer not-a-jwt" }, {
+          authorization: `Bearer ${host.secretKey}`,
+        }]
+      ) {
+        const answer = await stalledRequest(host.port, "/functions/v1/open", {
+          declared: 1024 * 1024,
+          sent: 1024,
+          headers,
+        });
+        answer.close();
+        assert.equal(answer.status, "HTTP/1.1 504 Gateway Timeout", JSON.stringify(headers));
+        assert.ok(answer.elapsedMs >= 1_400 && answer.elapsedMs < 10_000, `${answer.elapsedMs} ms`);
+      }
+      const response = await fetch(`http://127.0.0.1:${host.port}/functions/v1/open`, {
+        method: "POST",
+        headers: { authorization: "Bearer x" },
+        body: new Uint8Array(1000),
+      });
+      assert.deepEqual(await response.json(), { bytes: 1000 });
+      assert.deepEqual(await host.workerPids(), before, "the worker was not restarted");
+    } finally {
+      await host.stop();
+    }
+  },
+);
+
+hostTest(
+  "functions host: the body limit holds by Content-Length and while a chunked body streams",
+  async () => {
+    const host = await tinyHost({ maxBodyBytes: 1024 * 1024 });
+    try {
+      const declared = await stalledRequest(host.port, "/functions/v1/open", {
+        declared: 2 * 1024 * 1024,
+        sent: 0,
+        headers: { authorization: "Bearer x" },
+      });
+      declared.close();
+      assert.equal(declared.status, "HTTP/1.1 413 Payload Too Large");
+      const chunks = new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (let i = 0; i < 40; i++) controller.enqueue(new Uint8Array(64 * 1024));
+          controller.close();
+        },
+      });
+      const response = await fetch(`http://127.0.0.1:${host.port}/functions/v1/open`, {
+        method: "POST",
+        headers: { authorization: "Bearer x" },
+        body: chunks,
+      });
+      const body = await response.json();
+      assert.equal(response.status, 413, JSON.stringify(body));
+      assert.equal(body.error.code, "payload_too_large");
+      const small = await fetch(`http://127.0.0.1:${host.port}/functions/v1/open`, {
+        method: "POST",
+        headers: { authorization: "Bearer x" },
+        body: new Uint8Array(1024 * 1024),
+      });
+      assert.deepEqual(await small.json(), { bytes: 1024 * 1024 });
+    } finally {
+      await host.stop();
+    }
+  },
+);

@@ -11,7 +11,20 @@
 // on to never overwrite an image without replace=true. Injected failures are not its job: tests
 // put scripts/stack/fault_proxy.ts in front of it.
 //
+// It also closes what s3rver leaves open and a real bucket does not:
+// - anonymous requests (no `Authorization` header, no presigned query) are refused with 403
+//   `AccessDenied`, CORS preflights excepted (a browser sends those without credentials);
+// - a presigned PUT's SigV4 signature is verified, so the Content-Type and Content-Length it
+//   signed are enforced (s3rver checks no signature at all);
+// - a key whose file names would pass the filesystem's 255-byte limit (s3rver stores an object
+//   as `<last segment>._S3rver_object` beside `….metadata.json`) is refused with 400
+//   `KeyTooLongError` before anything is written (and read as absent): s3rver would write half
+//   an object, and every listing after it answered 500 until the file was removed by hand;
+// - `If-Match` on DELETE (S3 honours it): a 412 when the object has another ETag.
+//
 // Usage: node --openssl-legacy-provider s3_emulator.mjs --port N --dir DIR --bucket NAME
+import { createHash, createHmac } from "node:crypto";
+import { unlink } from "node:fs/promises";
 import http from "node:http";
 import { parseArgs } from "node:util";
 import S3rver from "s3rver";
@@ -125,6 +138,106 @@ async function refusedCopySource(req, res) {
   return true;
 }
 
+/** The one secret s3rver accepts (scripts/stack/s3.ts `EMULATOR_CREDENTIALS`). */
+const SECRET_ACCESS_KEY = "S3RVER";
+
+/** Whether the request carries credentials: a SigV4/V2 header or a presigned query. */
+function hasCredentials(req, url) {
+  return Boolean(req.headers.authorization) || url.searchParams.has("X-Amz-Algorithm") ||
+    url.searchParams.has("Signature");
+}
+
+const rfc3986 = (value) =>
+  encodeURIComponent(value).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+const hmac = (key, data) => createHmac("sha256", key).update(data).digest();
+
+/**
+ * Whether a presigned (query) SigV4 request's signature is right: S3's algorithm, over the path
+ * as sent, the query without the signature, and the headers it names (`content-type` and
+ * `content-length` for our PUTs), so another type or size than the one signed does not match.
+ */
+function presignedSignatureMatches(req, url) {
+  const query = url.searchParams;
+  const signature = query.get("X-Amz-Signature");
+  const [, date, region, service] = /^[^/]+\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request$/.exec(
+    query.get("X-Amz-Credential") ?? "",
+  ) ?? [];
+  if (!signature || !date || query.get("X-Amz-Algorithm") !== "AWS4-HMAC-SHA256") return false;
+  const signedHeaders = (query.get("X-Amz-SignedHeaders") ?? "").split(";").filter(Boolean);
+  const canonicalQuery = [...query.entries()]
+    .filter(([name]) => name !== "X-Amz-Signature")
+    .map(([name, value]) => `${rfc3986(name)}=${rfc3986(value)}`)
+    .sort()
+    .join("&");
+  const canonicalHeaders = signedHeaders
+    .map((name) => `${name}:${String(req.headers[name] ?? "").trim().replace(/\s+/g, " ")}\n`)
+    .join("");
+  const canonicalRequest = [
+    req.method,
+    req.url.split("?")[0],
+    canonicalQuery,
+    canonicalHeaders,
+    signedHeaders.join(";"),
+    "UNSIGNED-PAYLOAD",
+  ].join("\n");
+  const scope = `${date}/${region}/${service}/aws4_request`;
+  const stringToSign = [
+    "AWS4-HMAC-SHA256",
+    query.get("X-Amz-Date"),
+    scope,
+    createHash("sha256").update(canonicalRequest).digest("hex"),
+  ].join("\n");
+  let key = hmac(`AWS4${SECRET_ACCESS_KEY}`, date);
+  for (const part of [region, service, "aws4_request"]) key = hmac(key, part);
+  return hmac(key, stringToSign).toString("hex") === signature;
+}
+
+/** The longest file name s3rver makes from a key's last segment: `<segment>._S3rver_metadata.json`. */
+const STORE_SUFFIX_BYTES = Buffer.byteLength("._S3rver_metadata.json");
+const NAME_MAX_BYTES = 255;
+
+/** Whether s3rver could store `key` as whole files (each path segment within NAME_MAX). */
+function keyFitsStore(key) {
+  const segments = key.split("/");
+  const last = segments.pop();
+  return segments.every((segment) => Buffer.byteLength(segment) <= NAME_MAX_BYTES) &&
+    Buffer.byteLength(last) + STORE_SUFFIX_BYTES <= NAME_MAX_BYTES;
+}
+
+/** `If-Match` on a DELETE: answers 412 and returns true when the object has another ETag. */
+async function refusedDelete(req, res, rawPath) {
+  const expected = req.headers["if-match"];
+  if (req.method !== "DELETE" || !expected) return false;
+  const [bucket, ...rest] = rawPath.split("/").filter(Boolean);
+  const metadata = await s3rver.store.getMetadata(bucket, rest.join("/")).catch(() => null);
+  const unquote = (etag) => String(etag ?? "").replace(/^W\//, "").replace(/"/g, "");
+  if (!metadata || unquote(metadata.etag) === unquote(expected)) return false;
+  xmlError(
+    res,
+    412,
+    "PreconditionFailed",
+    "At least one of the pre-conditions you specified did not hold",
+  );
+  return true;
+}
+
+/**
+ * Removes the cached MD5 (the ETag) of a copy's destination. s3rver's copy with
+ * `MetadataDirective: REPLACE` overwrites the bytes but keeps the old destination's
+ * `.md5` file, so a copy over an existing object answered (and kept) the *old* object's ETag;
+ * without the file s3rver computes it again from the new bytes.
+ */
+async function forgetEtag(rawPath) {
+  const [bucket, ...rest] = rawPath.split("/").filter(Boolean);
+  const md5Path = s3rver.store.getResourcePath(bucket, rest.join("/"), "object.md5");
+  await unlink(md5Path).catch((error) => {
+    if (error.code !== "ENOENT") throw error;
+  });
+}
+
 const server = http.createServer((req, res) => {
   route(req, res).catch((error) => {
     // One bad request must never take the emulator down with it.
@@ -136,8 +249,10 @@ const server = http.createServer((req, res) => {
 
 async function route(req, res) {
   let rawPath;
+  let url;
   try {
-    rawPath = decodeURIComponent(new URL(req.url, "http://localhost").pathname);
+    url = new URL(req.url, "http://localhost");
+    rawPath = decodeURIComponent(url.pathname);
   } catch {
     // A malformed percent-escape (`/bucket/%E0%A4%A`): S3 answers 400; it must not kill us.
     req.resume();
@@ -148,8 +263,55 @@ async function route(req, res) {
     xmlError(res, 400, "InvalidObjectName", "Keys with '..' segments are refused by this emulator");
     return;
   }
+  if (req.method !== "OPTIONS" && !hasCredentials(req, url)) {
+    req.resume();
+    xmlError(
+      res,
+      403,
+      "AccessDenied",
+      "Anonymous access is refused by this emulator: sign the request",
+    );
+    return;
+  }
+  if (
+    req.method === "PUT" && url.searchParams.has("X-Amz-Algorithm") &&
+    !presignedSignatureMatches(req, url)
+  ) {
+    req.resume();
+    xmlError(
+      res,
+      403,
+      "SignatureDoesNotMatch",
+      "The request signature we calculated does not match the signature you provided (the signed Content-Type and Content-Length must be sent as signed)",
+    );
+    return;
+  }
+  const key = rawPath.split("/").filter(Boolean).slice(1).join("/");
+  if (key && !keyFitsStore(key)) {
+    req.resume();
+    // Such a key can never have been stored: reading it finds nothing, deleting it is done.
+    if (req.method === "GET" || req.method === "HEAD") {
+      xmlError(res, 404, "NoSuchKey", "The specified key does not exist.");
+      return;
+    }
+    if (req.method === "DELETE") {
+      res.writeHead(204).end();
+      return;
+    }
+    xmlError(
+      res,
+      400,
+      "KeyTooLongError",
+      `Your key is too long for this emulator: at most ${
+        NAME_MAX_BYTES - STORE_SUFFIX_BYTES
+      } bytes after the last '/'`,
+    );
+    return;
+  }
+  if (await refusedDelete(req, res, rawPath)) return;
   if (await refusedCreate(req, res, rawPath)) return;
   if (await refusedCopySource(req, res)) return;
+  if (req.method === "PUT" && req.headers["x-amz-copy-source"] && key) await forgetEtag(rawPath);
   handle(req, res);
 }
 server.listen(Number(values.port), values.address, () => {

@@ -176,3 +176,58 @@ Deno.test("a file removed while a rebuild runs stays removed when it finishes", 
   assert.equal((await waitForJob((cleanup.body.job as Job).id)).status, "succeeded");
   await closeTestDb();
 });
+
+Deno.test("a reader polling during a rebuild that deletes and inserts sees exactly the old set or the new set", async () => {
+  // Three groups of names: `gone` leaves the bucket, `kept` stays, `new` arrives. Before the
+  // finish the index holds gone+kept, after it kept+new; any other mix at any read means the
+  // delta was not applied in one transaction (a reader between a delete and an insert commit
+  // would see kept alone, or all three). 1,000 of each make each half of the delta take long
+  // enough on its own (tens of ms) for a reader polling in a tight loop to land between two
+  // commits, were there two.
+  const N = 1_000;
+  const names = (group: string) =>
+    Array.from({ length: N }, (_, i) => `${P}mix-${group}-${String(i).padStart(4, "0")}.jpg`);
+  const [gone, kept, arriving] = [names("gone"), names("kept"), names("new")];
+  await putObjects([...gone, ...kept]);
+  const small = { cpuMs: 150, wallMs: 50 }; // several invocations, so a 202 and time to poll
+  await rebuildToEnd(small);
+  await deleteObjects(gone);
+  await putObjects(arriving);
+
+  const reader = testDb();
+  const groups = async () => {
+    const [row] = await reader`
+      select
+        count(*) filter (where starts_with(filename, ${`${P}mix-gone-`}))::int as gone,
+        count(*) filter (where starts_with(filename, ${`${P}mix-kept-`}))::int as kept,
+        count(*) filter (where starts_with(filename, ${`${P}mix-new-`}))::int as arriving
+      from public.s3_image_cache where starts_with(filename, ${`${P}mix-`})`;
+    return `${row.gone}/${row.kept}/${row.arriving}`;
+  };
+  const OLD = `${N}/${N}/0`;
+  const NEW = `0/${N}/${N}`;
+  assert.equal(await groups(), OLD);
+  const started = await service("/rebuild", {
+    body: { budget: small },
+    token: stackInfo().SERVICE_ROLE_KEY,
+  });
+  assert.equal(started.status, 202, JSON.stringify(started.body));
+  const jobId = (started.body.job as Job).id;
+  const seen = new Map<string, number>();
+  let status = "running";
+  const deadline = Date.now() + 90_000;
+  for (let reads = 1; status === "running"; reads++) {
+    assert.ok(Date.now() < deadline, `job ${jobId} still running after 90 s`);
+    const state = await groups();
+    seen.set(state, (seen.get(state) ?? 0) + 1);
+    assert.ok(state === OLD || state === NEW, `read ${reads} saw gone/kept/new = ${state}`);
+    if (reads % 25 === 0) status = ((await service(`/rebuild/${jobId}`)).body.job as Job).status;
+  }
+  assert.equal(status, "succeeded");
+  assert.equal(await groups(), NEW);
+  assert.ok((seen.get(OLD) ?? 0) > 10, `the reader saw the old set ${seen.get(OLD)} times`);
+  await deleteObjects([...kept, ...arriving]);
+  const cleanup = await service("/rebuild", { body: { force: true } });
+  assert.equal((await waitForJob((cleanup.body.job as Job).id)).status, "succeeded");
+  await closeTestDb();
+});

@@ -16,6 +16,7 @@ import { samplePng } from "../../scripts/lib/png.ts";
 import { bucketKeys, createBucket } from "../support/bucket.ts";
 import { closeTestDb, testDb } from "../support/db.ts";
 import { addS3Fault, clearS3ProxyFaults, dbProxyState } from "../support/faults.ts";
+import { testStorage } from "../support/s3.ts";
 import { callFunction, stackInfo } from "../support/stack.ts";
 import { indexSnapshot, service, sleep } from "./service_support.ts";
 
@@ -363,7 +364,7 @@ async function prepare(name: string, size: number) {
   };
 }
 
-/** PUTs `bytes` to the presigned URL; the emulator does not check the signed length, as S3 would. */
+/** PUTs `bytes` to the presigned URL (they must have the signed type and length). */
 async function putStaged(url: string, headers: Record<string, string>, bytes: Uint8Array) {
   const put = await fetch(url, { method: "PUT", headers, body: bytes as Uint8Array<ArrayBuffer> });
   await put.body?.cancel();
@@ -385,7 +386,9 @@ Deno.test("confirm: an empty staged file is 400 empty_file, an oversize one 413;
   ];
   for (const [name, bytes, declared, status, code] of cases) {
     const ticket = await prepare(name, declared);
-    await putStaged(ticket.uploadUrl, ticket.headers, bytes);
+    // S3 (and the emulator) refuse a presigned PUT of another length than signed; written out of
+    // band, as a store that checks no signature would take it, the confirm must still refuse it.
+    await testStorage().put(ticket.stagingKey, bytes, { contentType: "image/png" });
     const { status: got, body } = await confirm(ticket.stagingKey);
     assert.equal(got, status, `${name}: ${JSON.stringify(body)}`);
     assert.equal(errorCode(body), code, name);

@@ -47,6 +47,17 @@ export const ERRORS = {
       `An image named "${key}" already exists; send replace=true to overwrite it`,
       { key },
     ),
+  /**
+   * Direct-upload confirm: the bucket published other bytes than the ones checked (a store that
+   * ignores the copy's `x-amz-copy-source-if-match`); they were taken down again.
+   */
+  PublishedUnchecked: (key: string) =>
+    new AppError(
+      409,
+      "publish_mismatch",
+      `The file published as "${key}" is not the one that was checked (it changed while it was copied), so it was taken down and nothing was indexed; upload it again`,
+      { key },
+    ),
   RebuildRunning: make(409, "rebuild_running"),
   /**
    * A rebuild or reconcile would have removed more than half of the index: held back, nothing

@@ -22,6 +22,34 @@ import { checkSize, type ImageUploader, type UploadOutcome } from "./uploader.ts
 const changedWhileChecked = () =>
   ERRORS.Conflict("The uploaded file changed while it was checked; upload it again");
 
+/**
+ * Makes sure the live key holds exactly the checked bytes after the copy: the ETag the copy
+ * answered, and the object's own ETag and size, must be the checked ones. The copy was
+ * conditional on that ETag, but a store that ignores `x-amz-copy-source-if-match` (s3rver
+ * does; Supabase Storage's S3 and R2 are unverified) copies whatever is staged at that moment.
+ * Otherwise the object is deleted, only while it still is that wrong one (`If-Match`), and the
+ * confirm is refused: nothing reaches the index.
+ */
+async function checkPublished(
+  storage: ImageStorage,
+  key: string,
+  copiedEtag: string,
+  checked: { etag: string; size: number },
+): Promise<void> {
+  const published = await storage.head(key);
+  if (
+    copiedEtag === checked.etag && published?.etag === checked.etag &&
+    published.size === checked.size
+  ) return;
+  const wrongEtag = published?.etag ?? copiedEtag;
+  if (published) {
+    await storage.delete(key, { ifMatch: wrongEtag }).catch((error) =>
+      console.error(`Removing the unchecked copy at "${key}":`, error)
+    );
+  }
+  throw ERRORS.PublishedUnchecked(key);
+}
+
 /** Prefix of every staging key. */
 export const STAGING_PREFIX = "_incoming/";
 
@@ -165,13 +193,16 @@ export function createDirectUploads(storage: ImageStorage, uploader: ImageUpload
         // presigned PUT is reusable until it expires, so other bytes may have arrived since.
         const outcome = await uploader.store(image, {
           replace,
-          write: (onlyIfAbsent) =>
-            storage.copy(stagingKey, key, {
+          write: async (onlyIfAbsent) => {
+            const written = await storage.copy(stagingKey, key, {
               ...uploader.objectOptions(image, onlyIfAbsent),
               sourceIfMatch: etag,
             }).catch((error) => {
               throw error instanceof SourceChangedError ? changedWhileChecked() : error;
-            }),
+            });
+            await checkPublished(storage, key, written.etag, { etag, size: bytes.length });
+            return written;
+          },
         });
         await storage.delete(stagingKey);
         return outcome;

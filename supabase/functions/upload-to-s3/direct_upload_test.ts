@@ -210,6 +210,44 @@ Deno.test("POST /direct/confirm publishes nothing when the staged file changed a
   assert.equal(index.rows.size, 0);
 });
 
+/**
+ * A bucket that ignores `x-amz-copy-source-if-match` (as s3rver does), where other bytes land
+ * on the staging key between the check and the copy: the copy publishes them.
+ */
+class ConditionIgnoringStorage extends FakeStorage {
+  constructor(readonly restaged: Uint8Array) {
+    super();
+  }
+  override copy(
+    source: string,
+    key: string,
+    options: Parameters<FakeStorage["copy"]>[2],
+  ) {
+    this.seed(source, this.restaged);
+    return super.copy(source, key, { ...options, sourceIfMatch: undefined });
+  }
+}
+
+Deno.test("POST /direct/confirm takes down and refuses bytes a store published without honouring the copy condition", async () => {
+  const html = text("<!doctype html><script>alert(1)</script>".padEnd(PNG.length, " "));
+  const cases: Array<[string, Uint8Array]> = [["HTML", html], [
+    "same-size PNG",
+    samplePng(8, 40, 30),
+  ]];
+  for (const [label, restaged] of cases) {
+    const { storage, index } = setup(new ConditionIgnoringStorage(restaged));
+    const ticket = await staged(storage, PNG);
+    const { status, body } = await call("manager", "/direct/confirm", {
+      stagingKey: ticket.stagingKey,
+    });
+    assert.equal(status, 409, `${label}: ${JSON.stringify(body)}`);
+    assert.equal(body.error.code, "publish_mismatch", label);
+    assert.match(body.error.message, /"9\.png" is not the one that was checked/);
+    assert.equal(storage.objects.has("9.png"), false, `${label}: nothing stays published`);
+    assert.equal(index.rows.size, 0, `${label}: nothing indexed`);
+  }
+});
+
 Deno.test("POST /direct/confirm keeps the staging copy after a 5xx, so the same confirm can be retried", async () => {
   const { storage, index } = setup();
   const ticket = await staged(storage, PNG);

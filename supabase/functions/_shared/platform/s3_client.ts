@@ -213,9 +213,15 @@ export function createS3Storage(config: Config, client?: S3Client): ImageStorage
         return { bytes, etag: unquoteEtag(output.ETag) };
       }),
 
-    delete: (key) =>
+    delete: (key, options = {}) =>
       guard(async () => {
-        await sdk().send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+        await sdk().send(
+          new DeleteObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            IfMatch: options.ifMatch ? `"${options.ifMatch}"` : undefined,
+          }),
+        );
       }),
 
     listPage: (options = {}) =>

@@ -74,7 +74,11 @@ export interface ImageStorage {
   get(key: string): Promise<Uint8Array>;
   /** The bytes and the ETag of exactly those bytes (to copy them later only if unchanged). */
   getWithEtag(key: string): Promise<{ bytes: Uint8Array; etag: string }>;
-  delete(key: string): Promise<void>;
+  /**
+   * Deletes the object. With `ifMatch` only while it still has that ETag (`If-Match`, honoured
+   * by AWS S3, R2, MinIO and the local emulator): a 412 then rejects and nothing is deleted.
+   */
+  delete(key: string, options?: { ifMatch?: string }): Promise<void>;
   listPage(options?: { prefix?: string; token?: string; maxKeys?: number }): Promise<ListPage>;
   signedGetUrl(key: string, seconds: number): Promise<string>;
   /** A presigned PUT bound to the declared content type and length. */

@@ -55,7 +55,13 @@ export class FakeStorage implements ImageStorage {
     if (options.sourceIfMatch && from.etag !== options.sourceIfMatch) {
       return Promise.reject(new SourceChangedError(source));
     }
-    return this.put(key, from.bytes, options) as Promise<{ etag: string; lastModified: Date }>;
+    // As on S3, a single-part object's copy keeps its ETag (the MD5 of the same bytes).
+    const bytes = from.bytes;
+    const etag = from.etag;
+    return this.put(key, bytes, options).then((written) => {
+      this.objects.get(key)!.etag = etag;
+      return { ...written, etag, lastModified: written.lastModified! };
+    });
   }
 
   head(key: string) {
@@ -78,7 +84,11 @@ export class FakeStorage implements ImageStorage {
     return { bytes: await this.get(key), etag: this.objects.get(key)!.etag };
   }
 
-  delete(key: string) {
+  delete(key: string, options: { ifMatch?: string } = {}) {
+    const object = this.objects.get(key);
+    if (options.ifMatch && object && object.etag !== options.ifMatch) {
+      return Promise.reject(new Error(`PreconditionFailed: "${key}" has another ETag`));
+    }
     this.deleted.push(key);
     this.objects.delete(key);
     return Promise.resolve();
