@@ -17,6 +17,7 @@ export type S3ErrorKind =
   | "wrong_region" // 301 PermanentRedirect: AWS_REGION does not match the bucket
   | "access_denied" // credentials refused or lacking a permission
   | "precondition_failed" // 412: a conditional write or copy did not hold
+  | "key_too_long" // the store refuses the key's length (S3: over 1,024 bytes; emulators: less)
   | "answered" // any other HTTP answer (5xx, SlowDown after retries, …)
   | "unreachable"; // no HTTP answer at all (DNS, refused, reset, timeout)
 
@@ -49,6 +50,7 @@ export function classifyS3Error(
   if (name === "PermanentRedirect" || status === 301) return "wrong_region";
   if (ACCESS_DENIED.has(name) || status === 403) return "access_denied";
   if (status === 412 || name === "PreconditionFailed") return "precondition_failed";
+  if (name === "KeyTooLongError") return "key_too_long";
   return status === undefined ? "unreachable" : "answered";
 }
 
@@ -69,6 +71,7 @@ export function describeS3Failure(error: unknown, bucket: string): string {
       return `access to bucket "${bucket}" was refused (${status ?? name}): check ` +
         `AWS_ACCESS_KEY, AWS_SECRET_ACCESS_KEY and the key's policy`;
     case "precondition_failed":
+    case "key_too_long":
     case "answered":
       return `the bucket answered ${status}${name ? ` ${name}` : ""}`;
     case "unreachable": {
@@ -101,6 +104,9 @@ export function storageError(error: unknown, bucket: string): Error {
           name || "403"
         }): check AWS_ACCESS_KEY and AWS_SECRET_ACCESS_KEY`,
       );
+    case "key_too_long":
+      // The caller's name, not an outage: our rules allow 255 bytes, some stores fewer.
+      return ERRORS.NameInvalid("The bucket refuses a name this long; choose a shorter name");
     default:
       console.error("S3 error:", name, s3Status(error), error);
       return ERRORS.StorageUnavailable("Image storage is unavailable right now; try again");

@@ -40,3 +40,9 @@ Deno.test("storageError() hides an outage's internals behind a 503 and passes ou
   const taken = new KeyExistsError("1.jpg");
   assert.equal(storageError(taken, "images"), taken);
 });
+
+Deno.test("storageError() answers a key the store finds too long as the caller's 400, not an outage", () => {
+  const error = storageError(sdkError("KeyTooLongError", 400), "images") as AppError;
+  assert.equal(error.status, 400);
+  assert.equal(error.code, "invalid_filename");
+});
