@@ -102,7 +102,8 @@ export interface StackOptions {
   /**
    * The kind of hosted project to play: `keys` (default; ES256 user tokens, public JWKS) or
    * `legacy` (HS256 user tokens signed with the legacy secret, injected to functions as an `oct`
-   * key). Default: `AUTH_SIGNING` from the environment, else `keys`.
+   * key). Default: `AUTH_SIGNING` from the environment (ignored by isolated stacks, as every
+   * developer setting is), else `keys`.
    */
   authSigning?: AuthSigning;
   /** Default: `LEGACY_API_KEYS` from the environment, else `enabled`. */
@@ -234,9 +235,9 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     // Keys, auth and functions
     const keys = await loadStackKeys(stateDir);
     const apiUrl = `http://127.0.0.1:${ports.api}`;
-    const signing = options.authSigning ?? authSigningFrom(Deno.env.get("AUTH_SIGNING"));
+    const signing = options.authSigning ?? authSigningFrom(env("AUTH_SIGNING"));
     const legacyApiKeys = options.legacyApiKeys ??
-      legacyApiKeysFrom(Deno.env.get("LEGACY_API_KEYS"));
+      legacyApiKeysFrom(env("LEGACY_API_KEYS"));
     const auth = await createAuthServer({ keys, apiUrl, stateDir, signing, legacyApiKeys });
     const info: StackInfo = {
       API_URL: apiUrl,
