@@ -22,6 +22,7 @@
  * @module
  */
 import { createHash, timingSafeEqual } from "node:crypto";
+import { decodeJwt } from "jose";
 import { AppError, ERRORS } from "../errors.ts";
 import { type AuthApi, createAuthApi } from "./auth_api.ts";
 import { type Caller, roleOf } from "./roles.ts";
@@ -232,15 +233,7 @@ export function createAuthenticator(
 /** A token's `exp` read without verifying it: only to bound how long a verdict is kept. */
 function unverifiedExpiry(token: string): number | undefined {
   try {
-    const payload = JSON.parse(
-      new TextDecoder().decode(
-        Uint8Array.from(
-          atob(token.split(".")[1].replaceAll("-", "+").replaceAll("_", "/")),
-          (c) => c.charCodeAt(0),
-        ),
-      ),
-    );
-    return typeof payload.exp === "number" ? payload.exp : undefined;
+    return decodeJwt(token).exp;
   } catch {
     return undefined;
   }
