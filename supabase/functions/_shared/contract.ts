@@ -298,6 +298,42 @@ export interface StatsAnswer {
   by_type: Record<string, { count: number; bytes: number }>;
   last_rebuild: JobBrief | null;
   running_rebuild: JobBrief | null;
+  /** Live sync: bucket change events applied through `POST /s3-image-service/events`. */
+  live_sync: LiveSyncStats;
+}
+
+/** What one bucket event did to the index. */
+export type EventOutcome =
+  /** The index row was written or removed. */
+  | "applied"
+  /**
+   * Nothing to do: a repeat, older than what was applied for that key, another bucket, an
+   * upload's staging key, or an event kind the index does not follow.
+   */
+  | "ignored"
+  /** A name the naming rules refuse (counted and left out, as the rebuild does). */
+  | "refused";
+
+/** `StatsAnswer.live_sync`. */
+export interface LiveSyncStats {
+  /** Whether this function accepts events (`EVENTS_SECRET` is set). */
+  enabled: boolean;
+  /** The last event that changed the index, or null when none has. */
+  last_applied: {
+    key: string;
+    action: "created" | "removed";
+    /** When it was applied (the database's clock). */
+    at: string;
+  } | null;
+  /** Events counted in the last 60 minutes, by outcome; `malformed` = bodies answered 400. */
+  last_hour: { applied: number; ignored: number; refused: number; malformed: number };
+}
+
+/** `POST /s3-image-service/events`: what the delivery's events did. */
+export interface EventsAnswer {
+  applied: number;
+  ignored: number;
+  refused: number;
 }
 
 /** An index entry as `lookup_s3_cache` returns it (the `file` of `POST /files`). */
