@@ -116,6 +116,20 @@ export async function loadOrCreateJwtSecret(path: string): Promise<string> {
   return secret;
 }
 
+/**
+ * Reads the live-sync secret (`EVENTS_SECRET`: what a bucket's event sender presents to
+ * `POST /s3-image-service/events`) from `path`, or creates a random one there (mode 0600).
+ */
+export async function loadOrCreateEventsSecret(path: string): Promise<string> {
+  try {
+    const existing = (await Deno.readTextFile(path)).trim();
+    if (existing.length >= 32) return existing;
+  } catch { /* first run */ }
+  const secret = randomText(32);
+  await Deno.writeTextFile(path, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}
+
 /** Reads `${stateDir}/auth-keys.json`, or creates it (mode 0600) on first start. */
 export async function loadOrCreateAuthKeyFile(stateDir: string): Promise<AuthKeyFile> {
   const path = `${stateDir}/auth-keys.json`;

@@ -13,7 +13,7 @@
 import { type AuthSigning, createAuthServer, injectedJwks } from "./auth_server.ts";
 import { startStackFaultProxies } from "./fault_proxy.ts";
 import { startFunctionsHost } from "./functions_host.ts";
-import { loadStackKeys, LOCAL_USERS } from "./keys.ts";
+import { loadOrCreateEventsSecret, loadStackKeys, LOCAL_USERS } from "./keys.ts";
 import { applyMigrations, REPO_ROOT } from "./migrations.ts";
 import { resolvePgBinaries } from "./pg_binaries.ts";
 import { persistentDataDir, startCluster } from "./postgres.ts";
@@ -66,6 +66,10 @@ export interface StackInfo {
   ADMIN_TOKEN: string;
   /** Isolated stacks with `faultProxies`: the fault proxies' control endpoint (fault_proxy.ts). */
   FAULTS_URL?: string;
+  /** Where a bucket's event sender posts (`POST /s3-image-service/events`, docs/events.md). */
+  EVENTS_URL: string;
+  /** The bearer secret that endpoint requires (the function's `EVENTS_SECRET`). */
+  EVENTS_SECRET: string;
   /** Which kind of hosted project the stack plays: `keys` (signing keys) or `legacy` (JWT secret). */
   AUTH_SIGNING: AuthSigning;
   /** `disabled`: the legacy anon/service_role keys are refused, as after an owner disabled them. */
@@ -239,6 +243,10 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     const legacyApiKeys = options.legacyApiKeys ??
       legacyApiKeysFrom(env("LEGACY_API_KEYS"));
     const auth = await createAuthServer({ keys, apiUrl, stateDir, signing, legacyApiKeys });
+    // A developer's own EVENTS_SECRET (supabase/functions/.env) wins, as it does in the function.
+    const functionSecrets = isolated ? {} : await readFunctionSecrets();
+    const eventsSecret = functionSecrets.EVENTS_SECRET ??
+      await loadOrCreateEventsSecret(`${stateDir}/events-secret`);
     const info: StackInfo = {
       API_URL: apiUrl,
       FUNCTIONS_URL: `${apiUrl}/functions/v1`,
@@ -261,6 +269,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       VIEWER_PASSWORD: keys.passwords.viewer,
       MANAGER_TOKEN: await auth.issueLongLivedToken("manager"),
       ADMIN_TOKEN: await auth.issueLongLivedToken("admin"),
+      EVENTS_URL: `${apiUrl}/functions/v1/s3-image-service/events`,
+      EVENTS_SECRET: eventsSecret,
       AUTH_SIGNING: signing,
       LEGACY_API_KEYS: legacyApiKeys,
     };
@@ -288,7 +298,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       AWS_REGION: info.AWS_REGION,
       S3_BUCKET: info.S3_BUCKET,
       ...(info.S3_ENDPOINT ? { S3_ENDPOINT: proxies?.s3Endpoint ?? info.S3_ENDPOINT } : {}),
-      ...(isolated ? {} : await readFunctionSecrets()),
+      EVENTS_SECRET: eventsSecret,
+      ...functionSecrets,
       ...options.functionEnv,
     };
     assertPortFree(ports.api, "API_PORT");
