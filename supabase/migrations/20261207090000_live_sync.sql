@@ -126,7 +126,8 @@ grant execute on function s3_image_cache_private.s3_cache_count_events(integer, 
 -- that), in one transaction: all of them or, on any error, none. Each element:
 --   {"key": "14000.jpg", "action": "created" | "removed", "sequencer": "0055AED6DCD90281E5" | null,
 --    "event_time": "2026-12-07T09:00:00.123Z", "size": 52311 | null, "etag": "…" | null}
--- `key` is the object key, decoded; the etag is stored quoted, as ListObjectsV2 gives it.
+-- `key` is the object key, decoded; the etag is stored without S3's quotes, as every other door
+-- stores it (the functions' storage module unquotes what S3 answers).
 -- Per event, in array order, the outcome:
 --   refused  the naming rules refuse the key (s3_cache_filename_problem, as the rebuild checks
 --            every listed key): counted and left out, nothing changes;
@@ -253,11 +254,7 @@ begin
     event_sequencer := pg_catalog.upper(nullif(item ->> 'sequencer', ''));
     happened_at := (item ->> 'event_time')::timestamptz;
     event_size := (item ->> 'size')::bigint;
-    event_etag := case
-      when item ->> 'etag' is null or item ->> 'etag' = '' then null
-      when pg_catalog.left(item ->> 'etag', 1) = '"' then item ->> 'etag'
-      else '"' || (item ->> 'etag') || '"'
-    end;
+    event_etag := nullif(pg_catalog.btrim(item ->> 'etag', '"'), '');
     outcome := null;
     reason := null;
 

@@ -147,11 +147,7 @@ Deno.test({
     const row = await indexRow(name);
     assert.ok(row, "the decoded key is indexed (+ is a space, %2B a plus)");
     assert.equal(row.size, 52311);
-    assert.equal(
-      row.etag,
-      '"d41d8cd98f00b204e9800998ecf8427e"',
-      "stored quoted, as listings give it",
-    );
+    assert.equal(row.etag, "d41d8cd98f00b204e9800998ecf8427e", "stored as the other doors store it");
     assert.equal(row.content_type, "image/jpeg");
     assert.equal(row.last_modified?.toISOString(), "2026-12-07T09:00:00.250Z");
 
