@@ -6,7 +6,7 @@
 begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = public, extensions;
-select plan(43);
+select plan(45);
 
 -- pgTAP's functions must stay callable while a test runs as authenticated (as on hosted Supabase).
 grant execute on all functions in schema extensions to anon, authenticated;
@@ -180,6 +180,20 @@ select ok((s3_cache_live_sync_stats() -> 'last_hour' ->> 'applied')::int >= 14,
   'applied events are counted');
 select is((s3_cache_apply_events('[]', 3) -> 'ignored')::int, 3,
   'events the route ignored before SQL are counted as ignored');
+
+-- Bounded upkeep: key memories older than 7 days and counters older than 2 hours go --------------------
+insert into s3_image_cache_private.s3_cache_event_keys (key, sequencer, event_time, action, applied_at)
+values ('t13-old.jpg', '01', '2026-01-01T00:00:00Z', 'removed', clock_timestamp() - interval '8 days'),
+       ('t13-recent.jpg', '01', '2026-01-01T00:00:00Z', 'removed', clock_timestamp() - interval '6 days');
+insert into s3_image_cache_private.s3_cache_event_counts (minute, applied)
+values (date_trunc('minute', clock_timestamp()) - interval '3 hours', 5);
+select s3_cache_apply_events('[]');
+select results_eq(
+  $$select key from s3_image_cache_private.s3_cache_event_keys where key in ('t13-old.jpg', 't13-recent.jpg')$$,
+  $$values ('t13-recent.jpg')$$,
+  'a key''s memory is pruned after 7 days, not before');
+select is((select count(*)::int from s3_image_cache_private.s3_cache_event_counts
+  where minute < clock_timestamp() - interval '2 hours'), 0, 'counters older than two hours are pruned');
 
 -- Who may call it -------------------------------------------------------------------------------------------
 set local role authenticated;
