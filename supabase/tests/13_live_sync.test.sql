@@ -6,7 +6,7 @@
 begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = public, extensions;
-select plan(45);
+select plan(46);
 
 -- pgTAP's functions must stay callable while a test runs as authenticated (as on hosted Supabase).
 grant execute on all functions in schema extensions to anon, authenticated;
@@ -97,6 +97,13 @@ select is(pg_temp.apply(
     pg_temp.ev('t13-c.jpg', 'created', '03', '2026-12-07T09:00:02Z')),
   'applied,applied,applied', 'one key''s events in one batch apply in order');
 
+select is(pg_temp.apply(
+    pg_temp.ev('t13-tick.jpg', 'created', '18C5F3A2B1C', '2026-12-07T09:00:00.001Z'),
+    pg_temp.ev('t13-tick.jpg', 'removed', '18C5F3A2B1C', '2026-12-07T09:00:00.001Z', null, null),
+    pg_temp.ev('t13-tick.jpg', 'removed', '18C5F3A2B1C', '2026-12-07T09:00:00.001Z', null, null)),
+  'applied,applied,ignored',
+  'one sequencer for a put and a delete (a millisecond clock as sequencer): the later delivery wins, a repeat is still a repeat');
+
 -- Without sequencers: the time decides ------------------------------------------------------------------
 select is(pg_temp.apply(
     pg_temp.ev('t13-d.jpg', 'created', null, '2026-12-07T09:00:05Z'),
@@ -185,8 +192,8 @@ select is((s3_cache_apply_events('[]', 3) -> 'ignored')::int, 3,
 insert into s3_image_cache_private.s3_cache_event_keys (key, sequencer, event_time, action, applied_at)
 values ('t13-old.jpg', '01', '2026-01-01T00:00:00Z', 'removed', clock_timestamp() - interval '8 days'),
        ('t13-recent.jpg', '01', '2026-01-01T00:00:00Z', 'removed', clock_timestamp() - interval '6 days');
-insert into s3_image_cache_private.s3_cache_event_counts (minute, applied)
-values (date_trunc('minute', clock_timestamp()) - interval '3 hours', 5);
+insert into s3_image_cache_private.s3_cache_event_counts (minute, stripe, applied)
+values (date_trunc('minute', clock_timestamp()) - interval '3 hours', 0, 5);
 select s3_cache_apply_events('[]');
 select results_eq(
   $$select key from s3_image_cache_private.s3_cache_event_keys where key in ('t13-old.jpg', 't13-recent.jpg')$$,
