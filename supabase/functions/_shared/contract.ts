@@ -136,6 +136,12 @@ export interface Job {
   lease_seconds: number;
   invocations: JobInvocation[];
   summary: JobNotes | null;
+  /**
+   * Progress of a job listed in key ranges by several streams at once: ranges in all, and
+   * ranges completely listed. Null while the job is listed in one stream (a small bucket, or
+   * before its first page).
+   */
+  ranges?: { total: number; done: number } | null;
 }
 
 /**

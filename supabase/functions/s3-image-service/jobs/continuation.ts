@@ -32,6 +32,8 @@ export interface ContinueRequest {
    * up slice, then 2, 3, … Absent counts as 1.
    */
   hop?: number;
+  /** The job is listed in key ranges: the slice claims ranges, not the job (`ranges.ts`). */
+  ranged?: boolean;
 }
 
 /** How a hand-off went. */
@@ -113,7 +115,12 @@ export function createContinuation(options: ContinuationOptions): Continuation {
             ...serviceKeyHeaders(options.serviceRoleKey),
             "content-type": "application/json",
           },
-          body: JSON.stringify({ worker: request.worker, budget: request.budget, hop }),
+          body: JSON.stringify({
+            worker: request.worker,
+            budget: request.budget,
+            hop,
+            ...(request.ranged ? { ranged: true } : {}),
+          }),
           signal: AbortSignal.timeout(options.handOffTimeoutMs ?? 15_000),
         });
         await response.body?.cancel();

@@ -22,6 +22,8 @@ import {
   type StartResult,
 } from "./job_store.ts";
 import { runSlice, type SliceOutcome } from "./slice.ts";
+import { runRangedSlice } from "./ranges.ts";
+import { ladderBoundaries } from "./key_space.ts";
 
 /** Defaults from the configuration. */
 export interface RebuildDefaults {
@@ -29,7 +31,22 @@ export interface RebuildDefaults {
   leaseSeconds: number;
   /** Whether budgets may read CPU time where the runtime reports it (`REBUILD_BUDGET_CLOCKS`). */
   cpuClock?: boolean;
+  /**
+   * Listing streams one job may run at once, over all its workers (`REBUILD_PARALLELISM`).
+   * 1 (the default here) lists in one stream, as before key ranges existed.
+   */
+  parallelism?: number;
 }
+
+/**
+ * Listing streams per invocation. One isolate parses pages on one thread: at 30–70 ms of CPU a
+ * 1,000-key page and ~100 ms a page from S3, two streams keep it busy, and more parallelism comes
+ * from more invocations (each with its own 2 s of CPU), not more streams in one.
+ */
+export const STREAMS_PER_WORKER = 2;
+
+/** Candidate cuts after a job's first page (each becomes a range; empty ones cost one request). */
+const FIRST_CUTS = 8;
 
 /** What {@linkcode createRebuildService} needs. */
 export interface RebuildServiceDeps {
@@ -118,8 +135,46 @@ export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
     wallMs: job.summary?.budget?.wall_ms ?? defaults.budget.wallMs,
   });
 
-  const slice = (jobId: number, worker: string, budget: BudgetLimits) =>
-    runSlice({
+  const parallelism = Math.max(1, Math.floor(defaults.parallelism ?? 1));
+  const streams = Math.min(parallelism, STREAMS_PER_WORKER);
+  const maxWorkers = Math.ceil(parallelism / streams);
+
+  const ranged = (jobId: number, worker: string, budget: BudgetLimits) =>
+    runRangedSlice({
+      jobs,
+      storage: deps.storage,
+      jobId,
+      worker,
+      leaseSeconds: defaults.leaseSeconds,
+      budget,
+      streams,
+      maxWorkers,
+      pageSize: deps.pageSize,
+      cpuClock: defaults.cpuClock,
+      spawn: async (count) => {
+        for (let i = 0; i < count; i++) {
+          await deps.continuation.schedule({
+            jobId,
+            worker: newWorkerName(jobId),
+            budget,
+            ranged: true,
+          });
+        }
+      },
+    });
+
+  /**
+   * One slice: in one stream, cutting the rest into ranges at the job's first page when more
+   * than one stream is allowed; then, for a job listed in ranges, its ranges.
+   */
+  const slice = async (
+    jobId: number,
+    worker: string,
+    budget: BudgetLimits,
+    inRanges = false,
+  ): Promise<SliceOutcome> => {
+    if (inRanges && parallelism > 1) return await ranged(jobId, worker, budget);
+    const outcome = await runSlice({
       jobs,
       storage: deps.storage,
       jobId,
@@ -128,7 +183,21 @@ export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
       budget,
       pageSize: deps.pageSize,
       cpuClock: defaults.cpuClock,
+      partition: parallelism > 1
+        ? (page) => {
+          const first = page.objects[0]?.key;
+          const last = page.objects.at(-1)?.key;
+          if (first === undefined || last === undefined) return Promise.resolve(null);
+          return Promise.resolve(ladderBoundaries(first, last, FIRST_CUTS));
+        }
+        : undefined,
     });
+    const job = "job" in outcome ? outcome.job : null;
+    if ((outcome.state === "more" || outcome.state === "busy") && job?.ranges) {
+      return parallelism > 1 ? await ranged(jobId, worker, budget) : outcome;
+    }
+    return outcome;
+  };
 
   const handOff = async (
     outcome: SliceOutcome,
@@ -137,7 +206,13 @@ export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
     hop = 1,
   ) => {
     if (outcome.state === "more") {
-      await deps.continuation.schedule({ jobId: outcome.job.id, worker, budget, hop });
+      await deps.continuation.schedule({
+        jobId: outcome.job.id,
+        worker,
+        budget,
+        hop,
+        ...(outcome.job.ranges ? { ranged: true } : {}),
+      });
     }
   };
 
@@ -167,13 +242,18 @@ export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
 
     async drive(job, worker = newWorkerName(job.id)) {
       const budget = budgetOf(job);
-      const outcome = await slice(job.id, worker, budget);
+      const outcome = await slice(job.id, worker, budget, !!job.ranges);
       await handOff(outcome, worker, budget);
       return outcome;
     },
 
     async continueChain(request) {
-      const outcome = await slice(request.jobId, request.worker, request.budget);
+      const outcome = await slice(
+        request.jobId,
+        request.worker,
+        request.budget,
+        request.ranged ?? false,
+      );
       await handOff(outcome, request.worker, request.budget, (request.hop ?? 1) + 1);
       return outcome;
     },
@@ -200,6 +280,7 @@ export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
         jobId: job.id,
         worker: newWorkerName(job.id),
         budget: budgetOf(job),
+        ...(job.ranges ? { ranged: true } : {}),
       });
       return true;
     },

@@ -41,6 +41,7 @@ const ContinueBody = z.strictObject({
     keys: z.number().int().positive().optional(),
   }),
   hop: z.number().int().positive().optional(),
+  ranged: z.boolean().optional(),
 });
 
 const runningReconcile = (job: { id: number; mode: string }) =>
