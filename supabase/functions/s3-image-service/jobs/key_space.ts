@@ -70,7 +70,7 @@ export function midKey(low: string, high: string | null): string | null {
   for (const alphabet of [kindOf(a), PRINTABLE]) {
     if (!alphabet) continue;
     const choices = between(alphabet, a, b);
-    if (choices.length) return checked(low, high, prefix + choices[choices.length >> 1]);
+    if (choices.length) return checked(low, high, prefix + choices[(choices.length - 1) >> 1]);
   }
   // Adjacent characters (or none above a): halve the rest of low's own subtree instead; when low
   // ends here, the middle of the next place, guessing it holds a's kind too (`0`…`9` after `0`).

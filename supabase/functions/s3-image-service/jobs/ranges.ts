@@ -218,7 +218,11 @@ export async function runRangedSlice(options: RangedSliceOptions): Promise<Slice
 
   /** Another range for an idle stream: a free one, else a busy one split in two. */
   const nextRange = async (): Promise<KeyRange | null> => {
-    if (spent || ended || failure || !roomForPage()) return null;
+    if (spent || ended || failure) return null;
+    if (!roomForPage()) {
+      spent = true; // ranges may be left: the same worker goes on in a fresh invocation
+      return null;
+    }
     const claimed = await claim(1);
     if (!claimed) {
       ended = true;
