@@ -22,8 +22,8 @@
 -- it can be compared with the range's end and with a split point. Keys compare in byte order
 -- (COLLATE "C"), S3's listing order.
 --
--- Safe to run again: tables and columns with if not exists, every function created here (or
--- replaced here, s3_cache_rebuild_stage_page) with create or replace.
+-- Safe to run again: tables and columns with if not exists, every function and trigger created
+-- here and nowhere else with create or replace.
 
 set client_min_messages = warning;
 
@@ -146,6 +146,8 @@ begin
   select count(*), count(*) filter (where g.complete) into total, done
   from public.s3_cache_rebuild_ranges as g
   where g.job_id = s3_cache_rebuild_ranges_touch.job_id;
+  -- Tells the guard trigger (below) that this update is a range function's.
+  perform pg_catalog.set_config('s3_image_cache.ranges_write', 'on', true);
   update public.s3_cache_rebuilds as r set
     ranges = pg_catalog.jsonb_build_object('total', total, 'done', done),
     listing_complete = total > 0 and done = total,
@@ -157,6 +159,7 @@ begin
       + pg_catalog.make_interval(secs => s3_cache_rebuild_ranges_touch.lease_seconds)
   where r.id = s3_cache_rebuild_ranges_touch.job_id
   returning r.* into job;
+  perform pg_catalog.set_config('s3_image_cache.ranges_write', 'off', true);
   return job;
 end;
 $$;
@@ -589,98 +592,36 @@ $$;
 revoke all on function public.s3_cache_rebuild_split_range(bigint, integer, text, text, integer) from public, anon, authenticated;
 grant execute on function public.s3_cache_rebuild_split_range(bigint, integer, text, text, integer) to service_role;
 
--- s3_cache_rebuild_stage_page as in ..._rebuild_staging.sql, plus one refusal: a job whose listing
--- is split into ranges is staged range by range (s3_cache_rebuild_stage_range_page), never as
--- one stream, or a page would be counted outside every range.
-create or replace function public.s3_cache_rebuild_stage_page(
-  job_id bigint,
-  worker text,
-  previous_token text,
-  next_token text,
-  listing text
-)
-returns jsonb
+-- A job listed in ranges is staged range by range, never as one stream: its pages, listed keys,
+-- listing_complete and continuation token move only through the functions above (which say so
+-- for the length of their update), so s3_cache_rebuild_stage_page, called on such a job by
+-- mistake, is refused and stages nothing (its page insert is undone with the statement). A
+-- trigger rather than a new s3_cache_rebuild_stage_page, so the staging migration stays the
+-- one definition of that function.
+create or replace function s3_image_cache_private.s3_cache_rebuild_ranges_guard()
+returns trigger
 language plpgsql
-volatile
 security invoker
 set search_path = ''
 as $$
-#variable_conflict use_column
-declare
-  job public.s3_cache_rebuilds;
-  refusal text;
-  page_listing text := coalesce(s3_cache_rebuild_stage_page.listing, '');
-  -- Lines counted by byte arithmetic (a newline is one byte in UTF-8): ~70 µs a page.
-  line_count integer := pg_catalog.octet_length(page_listing)
-    - pg_catalog.octet_length(pg_catalog.replace(page_listing, E'\n', ''));
 begin
-  select r.* into job
-  from public.s3_cache_rebuilds as r
-  where r.id = s3_cache_rebuild_stage_page.job_id
-  for update;
-  if job.id is null then
-    raise exception using
-      errcode = 'P0002',
-      message = pg_catalog.format('Rebuild %s does not exist', s3_cache_rebuild_stage_page.job_id);
-  end if;
-  if job.status <> 'running' then
-    raise exception using
-      errcode = '55000',
-      message = pg_catalog.format(
-        'Cannot stage a page for rebuild %s: it is not running (status: %s)', job.id, job.status
-      );
-  end if;
-
-  refusal := case
-    when job.ranges is not null then
-      'its listing is split into ranges (stage with s3_cache_rebuild_stage_range_page)'
-    when job.lease_owner is distinct from s3_cache_rebuild_stage_page.worker then
-      pg_catalog.format(
-        'worker "%s" does not hold its lease (held by %s)',
-        s3_cache_rebuild_stage_page.worker,
-        coalesce('"' || job.lease_owner || '"', 'nobody')
-      )
-    when job.listing_complete then 'its listing is already complete'
-    when job.continuation_token is distinct from s3_cache_rebuild_stage_page.previous_token then
-      pg_catalog.format(
-        'the page follows %s but the job continues from %s',
-        coalesce('token "' || s3_cache_rebuild_stage_page.previous_token || '"', 'the start'),
-        coalesce('token "' || job.continuation_token || '"', 'the start')
-      )
-  end;
-  if refusal is not null then
+  if (new.pages, new.listed, new.listing_complete, new.continuation_token)
+      is distinct from (old.pages, old.listed, old.listing_complete, old.continuation_token)
+    and coalesce(pg_catalog.current_setting('s3_image_cache.ranges_write', true), '') <> 'on' then
     raise exception using
       errcode = '40001',
-      message = pg_catalog.format('Cannot stage a page for rebuild %s: %s', job.id, refusal);
-  end if;
-
-  if page_listing operator(pg_catalog.!~)
-      E'^([^\t\n]*\t[^\t\n]*\t[^\t\n]*\t[^\t\n]*\n)*$' then
-    raise exception using
-      errcode = '22023',
       message = pg_catalog.format(
-        'Cannot stage a page for rebuild %s: every line must hold 4 tab-separated fields and end with a newline',
-        job.id
+        'Cannot stage a page for rebuild %s: its listing is split into ranges (stage with '
+        's3_cache_rebuild_stage_range_page)', new.id
       );
   end if;
-
-  perform pg_catalog.set_config('synchronous_commit', 'off', true);
-
-  if line_count > 0 then
-    insert into public.s3_cache_rebuild_pages (job_id, page, listing)
-    values (job.id, job.pages + 1, page_listing);
-  end if;
-
-  update public.s3_cache_rebuilds as r set
-    continuation_token = s3_cache_rebuild_stage_page.next_token,
-    listing_complete = s3_cache_rebuild_stage_page.next_token is null,
-    pages = r.pages + 1,
-    listed = r.listed + line_count,
-    lease_expires_at = pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => r.lease_seconds)
-  where r.id = job.id
-  returning r.* into job;
-  return pg_catalog.to_jsonb(job);
+  return new;
 end;
 $$;
-revoke all on function public.s3_cache_rebuild_stage_page(bigint, text, text, text, text) from public, anon, authenticated;
-grant execute on function public.s3_cache_rebuild_stage_page(bigint, text, text, text, text) to service_role;
+-- A trigger function: Postgres runs it without checking EXECUTE, so nobody needs the right.
+revoke all on function s3_image_cache_private.s3_cache_rebuild_ranges_guard() from public, anon, authenticated;
+
+create or replace trigger s3_cache_rebuilds_ranges_guard
+  before update on public.s3_cache_rebuilds
+  for each row when (old.ranges is not null)
+  execute function s3_image_cache_private.s3_cache_rebuild_ranges_guard();

@@ -126,7 +126,8 @@ select functions_are('s3_image_cache_private', array[
   'has_app_role', 's3_cache_rebuild_lock_running', 's3_cache_rebuild_staging_cascade',
   's3_cache_resume_stalled_jobs',
   's3_cache_rebuild_lock_for_ranges', 's3_cache_rebuild_ranges_touch',
-  's3_cache_rebuild_range_json', 's3_cache_rebuild_ranges_cascade'
+  's3_cache_rebuild_range_json', 's3_cache_rebuild_ranges_cascade',
+  's3_cache_rebuild_ranges_guard'
 ], 'the internal helpers live in the private schema');
 select is(
   (select array_agg(p.proname order by p.proname) from pg_proc as p
