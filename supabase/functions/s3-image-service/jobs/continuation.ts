@@ -34,6 +34,14 @@ export interface ContinueRequest {
   hop?: number;
   /** The job is listed in key ranges: the slice claims ranges, not the job (`ranges.ts`). */
   ranged?: boolean;
+  /** The job's own listing settings (keys per page, streams), when it was started with them. */
+  listing?: ListingSettings;
+}
+
+/** Listing settings a job may be started with (service_role: tests and benchmarks). */
+export interface ListingSettings {
+  pageSize?: number;
+  parallelism?: number;
 }
 
 /** How a hand-off went. */
@@ -120,6 +128,7 @@ export function createContinuation(options: ContinuationOptions): Continuation {
             budget: request.budget,
             hop,
             ...(request.ranged ? { ranged: true } : {}),
+            ...(request.listing ? { listing: request.listing } : {}),
           }),
           signal: AbortSignal.timeout(options.handOffTimeoutMs ?? 15_000),
         });

@@ -10,7 +10,7 @@
  * @module
  */
 import type { BudgetLimits } from "./budget.ts";
-import type { Continuation, ContinueRequest } from "./continuation.ts";
+import type { Continuation, ContinueRequest, ListingSettings } from "./continuation.ts";
 import { ERRORS } from "../../_shared/errors.ts";
 import type { ImageStorage } from "../../_shared/platform/storage.ts";
 import {
@@ -61,8 +61,11 @@ export interface RebuildServiceDeps {
 
 /** Options for starting a job. */
 export interface StartOptions {
-  /** A smaller per-invocation budget (never larger than the configured one). */
-  budget?: Partial<BudgetLimits>;
+  /**
+   * A smaller per-invocation budget (never larger than the configured one), and listing
+   * settings: keys per page, streams (at most the configured parallelism).
+   */
+  budget?: Partial<BudgetLimits> & ListingSettings;
   /** Reconcile only: apply as soon as the listing is complete. */
   apply?: boolean;
   /** Apply even a removal of more than half of the index (after an admin read the numbers). */
@@ -135,53 +138,66 @@ export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
     wallMs: job.summary?.budget?.wall_ms ?? defaults.budget.wallMs,
   });
 
-  const parallelism = Math.max(1, Math.floor(defaults.parallelism ?? 1));
-  const streams = Math.min(parallelism, STREAMS_PER_WORKER);
-  const maxWorkers = Math.ceil(parallelism / streams);
+  const configured = Math.max(1, Math.floor(defaults.parallelism ?? 1));
 
-  const ranged = (jobId: number, worker: string, budget: BudgetLimits) =>
-    runRangedSlice({
+  /** The job's own listing settings, from its summary (service_role may start it with them). */
+  const listingOf = (job: RebuildJob): ListingSettings | undefined => {
+    const { page_size: pageSize, parallelism } = job.summary?.budget ?? {};
+    if (pageSize === undefined && parallelism === undefined) return undefined;
+    return { pageSize, parallelism };
+  };
+
+  /** What one invocation of a job runs with. */
+  interface Run {
+    jobId: number;
+    worker: string;
+    budget: BudgetLimits;
+    listing?: ListingSettings;
+  }
+
+  const ranged = (run: Run) => {
+    const parallelism = Math.min(configured, run.listing?.parallelism ?? configured);
+    const streams = Math.min(parallelism, STREAMS_PER_WORKER);
+    return runRangedSlice({
       jobs,
       storage: deps.storage,
-      jobId,
-      worker,
+      jobId: run.jobId,
+      worker: run.worker,
       leaseSeconds: defaults.leaseSeconds,
-      budget,
+      budget: run.budget,
       streams,
-      maxWorkers,
-      pageSize: deps.pageSize,
+      maxWorkers: Math.ceil(parallelism / streams),
+      pageSize: run.listing?.pageSize ?? deps.pageSize,
       cpuClock: defaults.cpuClock,
       spawn: async (count) => {
         for (let i = 0; i < count; i++) {
           await deps.continuation.schedule({
-            jobId,
-            worker: newWorkerName(jobId),
-            budget,
+            jobId: run.jobId,
+            worker: newWorkerName(run.jobId),
+            budget: run.budget,
             ranged: true,
+            ...(run.listing ? { listing: run.listing } : {}),
           });
         }
       },
     });
+  };
 
   /**
    * One slice: in one stream, cutting the rest into ranges at the job's first page when more
    * than one stream is allowed; then, for a job listed in ranges, its ranges.
    */
-  const slice = async (
-    jobId: number,
-    worker: string,
-    budget: BudgetLimits,
-    inRanges = false,
-  ): Promise<SliceOutcome> => {
-    if (inRanges && parallelism > 1) return await ranged(jobId, worker, budget);
+  const slice = async (run: Run, inRanges = false): Promise<SliceOutcome> => {
+    const parallelism = Math.min(configured, run.listing?.parallelism ?? configured);
+    if (inRanges) return await ranged(run);
     const outcome = await runSlice({
       jobs,
       storage: deps.storage,
-      jobId,
-      worker,
+      jobId: run.jobId,
+      worker: run.worker,
       leaseSeconds: defaults.leaseSeconds,
-      budget,
-      pageSize: deps.pageSize,
+      budget: run.budget,
+      pageSize: run.listing?.pageSize ?? deps.pageSize,
       cpuClock: defaults.cpuClock,
       partition: parallelism > 1
         ? (page) => {
@@ -193,25 +209,22 @@ export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
         : undefined,
     });
     const job = "job" in outcome ? outcome.job : null;
+    // Cut into ranges just now, or earlier (a job found listed in ranges lists them on).
     if ((outcome.state === "more" || outcome.state === "busy") && job?.ranges) {
-      return parallelism > 1 ? await ranged(jobId, worker, budget) : outcome;
+      return await ranged(run);
     }
     return outcome;
   };
 
-  const handOff = async (
-    outcome: SliceOutcome,
-    worker: string,
-    budget: BudgetLimits,
-    hop = 1,
-  ) => {
+  const handOff = async (outcome: SliceOutcome, run: Run, hop = 1) => {
     if (outcome.state === "more") {
       await deps.continuation.schedule({
         jobId: outcome.job.id,
-        worker,
-        budget,
+        worker: run.worker,
+        budget: run.budget,
         hop,
         ...(outcome.job.ranges ? { ranged: true } : {}),
+        ...(run.listing ? { listing: run.listing } : {}),
       });
     }
   };
@@ -232,6 +245,10 @@ export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
         const budget = {
           cpu_ms: Math.min(options.budget?.cpuMs ?? Infinity, defaults.budget.cpuMs),
           wall_ms: Math.min(options.budget?.wallMs ?? Infinity, defaults.budget.wallMs),
+          ...(options.budget?.pageSize ? { page_size: options.budget.pageSize } : {}),
+          ...(options.budget?.parallelism
+            ? { parallelism: Math.min(options.budget.parallelism, configured) }
+            : {}),
         };
         const summary = { budget, ...(mode === "reconcile" ? { apply: !!options.apply } : {}) };
         await jobs.annotate(result.job.id, summary);
@@ -241,20 +258,15 @@ export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
     },
 
     async drive(job, worker = newWorkerName(job.id)) {
-      const budget = budgetOf(job);
-      const outcome = await slice(job.id, worker, budget, !!job.ranges);
-      await handOff(outcome, worker, budget);
+      const run = { jobId: job.id, worker, budget: budgetOf(job), listing: listingOf(job) };
+      const outcome = await slice(run, !!job.ranges);
+      await handOff(outcome, run);
       return outcome;
     },
 
     async continueChain(request) {
-      const outcome = await slice(
-        request.jobId,
-        request.worker,
-        request.budget,
-        request.ranged ?? false,
-      );
-      await handOff(outcome, request.worker, request.budget, (request.hop ?? 1) + 1);
+      const outcome = await slice(request, request.ranged ?? false);
+      await handOff(outcome, request, (request.hop ?? 1) + 1);
       return outcome;
     },
 
@@ -281,6 +293,7 @@ export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
         worker: newWorkerName(job.id),
         budget: budgetOf(job),
         ...(job.ranges ? { ranged: true } : {}),
+        ...(listingOf(job) ? { listing: listingOf(job) } : {}),
       });
       return true;
     },
