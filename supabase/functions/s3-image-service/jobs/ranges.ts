@@ -50,6 +50,12 @@ export interface RangedSliceOptions {
   maxWorkers: number;
   /** Starts `count` more workers on the job in fresh invocations. */
   spawn?: (count: number) => Promise<void>;
+  /**
+   * Whether this invocation starts a chain (the first slice, a worker started by another, a job
+   * picked up): only those start workers for ranges to split, so a long chain does not start
+   * idle ones at every hop. Any invocation starts workers for ranges nobody holds.
+   */
+  chainStart?: boolean;
   /** Keys per page. Default 1,000. */
   pageSize?: number;
   clock?: BudgetClock;
@@ -241,8 +247,7 @@ export async function runRangedSlice(options: RangedSliceOptions): Promise<Slice
   const splitBusiest = async (claimed: RangeClaim): Promise<KeyRange | null> => {
     const open = claimed.open ?? [];
     if (claimed.job.ranges && claimed.job.ranges.total >= MAX_RANGES) return null;
-    const candidates = open
-      .filter((r) => !active.has(r.range) || r.lease_owner === worker)
+    const candidates = [...open]
       .sort((a, b) => b.pages - a.pages || Number(a.up_to !== null) - Number(b.up_to !== null))
       .slice(0, 2);
     for (const range of candidates) {
@@ -342,14 +347,15 @@ export async function runRangedSlice(options: RangedSliceOptions): Promise<Slice
 
 /**
  * Starts more workers when ranges wait for one: as many as the free ranges fill (`streams`
- * each), or, when none is free, one per missing worker while some range is big enough to split,
- * up to `maxWorkers` in all.
+ * each), or, when none is free and this invocation starts a chain, one per missing worker while
+ * some range has listed a full page and goes on (worth splitting), up to `maxWorkers` in all.
  */
 async function fanOut(claim: RangeClaim, options: RangedSliceOptions): Promise<void> {
-  if (!options.spawn) return;
+  // A worker that found nothing to do starts nobody: it would only start more idle ones.
+  if (!options.spawn || claim.ranges.length === 0) return;
   const missing = options.maxWorkers - Math.max(1, claim.workers);
   if (missing <= 0) return;
-  const splittable = (claim.open ?? []).some((r) => r.pages > 0);
+  const splittable = options.chainStart && (claim.open ?? []).some((r) => r.pages > 0);
   const wanted = claim.free > 0
     ? Math.ceil(claim.free / Math.max(1, options.streams))
     : splittable

@@ -153,6 +153,8 @@ export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
     worker: string;
     budget: BudgetLimits;
     listing?: ListingSettings;
+    /** Which self-call of its chain this is (absent: the chain's first slice). */
+    hop?: number;
   }
 
   const ranged = (run: Run) => {
@@ -169,6 +171,7 @@ export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
       maxWorkers: Math.ceil(parallelism / streams),
       pageSize: run.listing?.pageSize ?? deps.pageSize,
       cpuClock: defaults.cpuClock,
+      chainStart: (run.hop ?? 1) <= 1,
       spawn: async (count) => {
         for (let i = 0; i < count; i++) {
           await deps.continuation.schedule({
