@@ -188,7 +188,9 @@ Deno.test({
       assert.equal(status, 200, JSON.stringify(body));
     }
     for (const name of removed) {
-      const gone = await service(`/files/${encodeURIComponent(name)}`, { method: "DELETE" });
+      const gone = await service(`/files/${encodeURIComponent(name)}?deleteObject=true`, {
+        method: "DELETE",
+      });
       assert.equal(gone.status, 200, JSON.stringify(gone.body));
     }
     assert.equal((await jobRow(job.id)).status, "running", "the writes landed during the job");
@@ -215,7 +217,7 @@ Deno.test({
     const cancelled = await service(`/rebuild/${job.id}/cancel`, { method: "POST" });
     assert.equal(cancelled.status, 200, JSON.stringify(cancelled.body));
     assert.equal((cancelled.body.job as Job).status, "cancelled");
-    await sleep(300); // workers still in flight find the job ended and stage nothing
+    // Workers still in flight find the job ended: nothing they do from here on is staged.
     assert.deepEqual(await indexSnapshot(), before, "the index is exactly as it was");
     const [{ staged }] = await testDb()`
       select count(*)::int as staged from s3_cache_rebuild_pages where job_id = ${job.id}`;
