@@ -19,13 +19,16 @@ const DEFAULTS: RebuildDefaults = {
 
 function recordingContinuation() {
   const scheduled: ContinueRequest[] = [];
+  /** Every request ever scheduled (`scheduled` is emptied as they run). */
+  const all: ContinueRequest[] = [];
   const continuation: Continuation = {
     schedule: (request) => {
       scheduled.push(request);
+      all.push(request);
       return Promise.resolve<HandOff>("called");
     },
   };
-  return { scheduled, continuation };
+  return { scheduled, all, continuation };
 }
 
 /** Runs every scheduled invocation, each round's at once, until none is left. */
@@ -41,7 +44,7 @@ async function runAll(service: RebuildService, scheduled: ContinueRequest[]) {
 function setup(bucketKeys: string[], defaults = DEFAULTS) {
   const jobs = FakeJobs.running();
   const bucket = fakeBucket(bucketKeys);
-  const { scheduled, continuation } = recordingContinuation();
+  const { scheduled, all, continuation } = recordingContinuation();
   const service = createRebuildService({
     jobs,
     storage: bucket,
@@ -49,7 +52,7 @@ function setup(bucketKeys: string[], defaults = DEFAULTS) {
     defaults,
     pageSize: 10,
   });
-  return { jobs, bucket, scheduled, service };
+  return { jobs, bucket, scheduled, all, service };
 }
 
 const sorted = (list: Iterable<string>) => [...list].sort();
@@ -71,7 +74,7 @@ Deno.test("trimToRange() keeps the keys up to the range's end and says the page 
 
 Deno.test("a partitioned rebuild lists every key exactly once over several ranges and workers, and finishes once", async () => {
   const bucketKeys = keys(734);
-  const { jobs, scheduled, service } = setup(bucketKeys);
+  const { jobs, scheduled, all, service } = setup(bucketKeys);
   const first = await service.drive(jobs.job, "head");
   assert.notEqual(first.state, "finished");
   const outcomes = [first, ...await runAll(service, scheduled)];
@@ -86,6 +89,12 @@ Deno.test("a partitioned rebuild lists every key exactly once over several range
   assert.ok(jobs.calls.includes("splitRange"), "a busy range was split");
   assert.deepEqual(jobs.job.ranges, { total: ranges.length, done: ranges.length });
   assert.ok(jobs.invocations.length > 2, "several invocations listed it");
+  // Parallelism 6 at two streams an invocation: the head starts more workers, which list ranges
+  // (`ranged`) under their own names.
+  const started = all.filter((r) => r.worker !== "head");
+  assert.ok(started.length > 0 && started.every((r) => r.ranged === true));
+  const names = new Set(all.map((r) => r.worker));
+  assert.ok(names.size >= 3, `workers: ${[...names].join(", ")}`);
 });
 
 Deno.test("a bucket of one page is never cut into ranges", async () => {
