@@ -128,10 +128,15 @@ Deno.test("RebuildJobs passes the range primitives their values: the page as tex
   const jobs = createRebuildJobs(sql);
   const objects = [{ key: "1.jpg", size: 3, etag: "e", lastModified: new Date(5) }];
   assert.deepEqual(
-    await jobs.partition(7, "w", { objects, afterKey: "1.jpg", boundaries: ["5"] }),
+    await jobs.partition(7, "w", {
+      previousToken: "t3",
+      objects,
+      afterKey: "1.jpg",
+      boundaries: ["5"],
+    }),
     running,
   );
-  assert.deepEqual(calls[0].values, [7, "w", "1.jpg\t3\te\t5\n", "1.jpg", ["5"]]);
+  assert.deepEqual(calls[0].values, [7, "w", "t3", "1.jpg\t3\te\t5\n", "1.jpg", ["5"]]);
   assert.equal((await jobs.claimRanges(7, "w", 60, 2))?.ranges[0].range, 2);
   assert.deepEqual(calls[1].values, [7, "w", 60, 2]);
   assert.equal(await jobs.claimRanges(7, "w", 60, 2), null, "the job is not running");

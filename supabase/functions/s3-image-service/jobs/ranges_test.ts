@@ -3,7 +3,12 @@ import type { Continuation, ContinueRequest, HandOff } from "./continuation.ts";
 import { ERRORS } from "../../_shared/errors.ts";
 import type { ListPage } from "../../_shared/platform/storage.ts";
 import { runRangedSlice, trimToRange } from "./ranges.ts";
-import { createRebuildService, type RebuildDefaults, type RebuildService } from "./service.ts";
+import {
+  createRebuildService,
+  RANGES_FROM_PAGES,
+  type RebuildDefaults,
+  type RebuildService,
+} from "./service.ts";
 import type { SliceOutcome } from "./slice.ts";
 import { fakeBucket, FakeJobs, keys, noSleep } from "./testdata/fakes.ts";
 import { asHostedRuntime } from "./testdata/hosted_process.ts";
@@ -97,6 +102,22 @@ Deno.test("a partitioned rebuild lists every key exactly once over several range
   assert.ok(names.size >= 3, `workers: ${[...names].join(", ")}`);
 });
 
+Deno.test("a job is cut at its first page when the bucket is expected large, else once it has listed RANGES_FROM_PAGES pages", async () => {
+  const expected = setup(keys(400));
+  expected.jobs.estimate = 400;
+  await expected.service.drive(expected.jobs.job, "head");
+  assert.equal(expected.jobs.stagedLog.get(1)!.length >= 10, true);
+  assert.equal(expected.jobs.ranges.get(1)![0].start_after, "k-00009.jpg", "cut after page 1");
+
+  const unknown = setup(keys(400), { ...DEFAULTS, budget: { cpuMs: 1, wallMs: 60_000 } });
+  await unknown.service.drive(unknown.jobs.job, "head");
+  const cutAfter = unknown.jobs.ranges.get(1)![0].start_after;
+  assert.equal(cutAfter, keys(400)[RANGES_FROM_PAGES * 10 - 1], "cut after 25 pages of 10 keys");
+  await runAll(unknown.service, unknown.scheduled);
+  assert.equal(unknown.jobs.job.status, "succeeded");
+  assert.deepEqual(sorted(unknown.jobs.stagedLog.get(1)!), keys(400));
+});
+
 Deno.test("a bucket of one page is never cut into ranges", async () => {
   const { jobs, bucket, service } = setup(keys(7));
   const outcome = await service.drive(jobs.job, "head");
@@ -118,6 +139,7 @@ Deno.test("with REBUILD_PARALLELISM=1 the rebuild stays in one stream", async ()
 Deno.test("a worker that dies mid-range is resumed from each range's committed key: nothing lost or counted twice", async () => {
   const bucketKeys = keys(400);
   const { jobs, scheduled, service } = setup(bucketKeys);
+  jobs.estimate = 400; // the last rebuild listed as many: the job is cut at its first page
   await service.drive(jobs.job, "head");
   // Every scheduled worker dies before it runs; the head left its ranges half listed.
   scheduled.length = 0;
@@ -142,7 +164,12 @@ async function partitioned(jobs: FakeJobs, bucketKeys: string[], boundaries: str
     etag: "e",
     lastModified: new Date(0),
   }));
-  await jobs.partition(1, "head", { objects: firstPage, afterKey: bucketKeys[9], boundaries });
+  await jobs.partition(1, "head", {
+    previousToken: null,
+    objects: firstPage,
+    afterKey: bucketKeys[9],
+    boundaries,
+  });
 }
 
 const rangedOptions = (
