@@ -29,7 +29,7 @@ import {
 
 const RUN = crypto.randomUUID().slice(0, 6);
 const P = `rr${RUN}-`;
-const OBJECTS = 600;
+const OBJECTS = 1000;
 const key = (i: number) => `${P}${String(i).padStart(5, "0")}.jpg`;
 /** Small pages and eight streams: a few hundred keys make many pages and several ranges. */
 const RANGED = { pageSize: 25, parallelism: 8 };
