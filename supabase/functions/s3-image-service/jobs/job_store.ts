@@ -141,7 +141,7 @@ export interface RebuildJobs {
   ): Promise<RebuildJob>;
   /**
    * What the bucket probably holds, before listing it: the keys the last successful job listed,
-   * or the index's size when larger.
+   * else the index's size.
    */
   sizeEstimate(): Promise<number>;
   /** Renews and takes range leases up to `maxRanges`; null when the job is not running. */
@@ -226,11 +226,12 @@ export function createRebuildJobs(sql: Sql): RebuildJobs {
     },
 
     async sizeEstimate() {
+      // The last job's count when there is one (counting a large index costs more).
       const [{ keys }] = await sql`
-        select greatest(
-          (select count(*) from public.s3_image_cache),
+        select coalesce(
           (select r.listed from public.s3_cache_rebuilds as r
-           where r.status = 'succeeded' order by r.id desc limit 1)
+           where r.status = 'succeeded' order by r.id desc limit 1),
+          (select count(*) from public.s3_image_cache)
         )::float8 as keys`;
       return Number(keys ?? 0);
     },

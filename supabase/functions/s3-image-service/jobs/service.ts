@@ -52,8 +52,8 @@ const FIRST_CUTS = 8;
  * Pages from which a listing is worth splitting into ranges. Below it one stream lists the bucket
  * in at most ~2.5 s at S3's ~100 ms a page, so ranges would save little, while each costs at
  * least one more request (an empty range, a probe, a last partial page). A job is split at its
- * first page when the bucket is expected to be this large (the last job listed as many keys, or
- * the index holds them), else once it has listed this many pages in one stream.
+ * first page when the bucket is expected to be this large (the last job listed as many keys, or,
+ * before any job, the index holds them), else once it has listed this many pages in one stream.
  */
 export const RANGES_FROM_PAGES = 25;
 
