@@ -259,3 +259,25 @@ Deno.test("runRangedSlice() stops at its page budget holding its ranges, and its
   assert.ok(jobs.invocations.every((i) => i.pages <= 4), "no invocation over its page budget");
   assert.deepEqual(sorted(jobs.stagedLog.get(1)!), sorted(bucketKeys));
 });
+
+Deno.test("a bucket of mixed names is split where its keys are, and listed exactly", async () => {
+  const bucketKeys = [
+    ...Array.from({ length: 300 }, (_, i) => `rb1234-${String(i).padStart(5, "0")}.jpg`),
+    ...Array.from({ length: 300 }, (_, i) => `rr5678-${String(i).padStart(5, "0")}.jpg`),
+    ...Array.from({ length: 50 }, (_, i) => `safe99-${i}.jpg`),
+    ...Array.from({ length: 20 }, (_, i) => `A${i}.jpg`),
+    "_incoming/x.png",
+  ];
+  const { jobs, scheduled, service } = setup(bucketKeys);
+  jobs.estimate = 10_000;
+  await service.drive(jobs.job, "head");
+  await runAll(service, scheduled);
+  assert.equal(jobs.job.status, "succeeded");
+  assert.deepEqual(sorted(jobs.stagedLog.get(1)!), sorted(bucketKeys));
+  const ranges = jobs.ranges.get(1)!;
+  assert.ok(ranges.length >= 3, `${ranges.length} ranges`);
+  assert.ok(
+    ranges.some((r) => r.start_after.startsWith("r") && r.listed > 0),
+    "cut inside rb…/rr…",
+  );
+});
