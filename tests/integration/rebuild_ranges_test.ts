@@ -34,7 +34,27 @@ const key = (i: number) => `${P}${String(i).padStart(5, "0")}.jpg`;
 /** Small pages and eight streams: a few hundred keys make many pages and several ranges. */
 const RANGED = { pageSize: 25, parallelism: 8 };
 
+/**
+ * Waits until the service answers (the file before may have just taken its database away and
+ * back), and cancels a job a failed test of this file left running, so one failure does not
+ * fail every test after it.
+ */
+async function quietService(): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const { status, body } = await service("/rebuild");
+    if (status === 200) {
+      const job = body.job as Job | null;
+      if (job?.status === "running") await service(`/rebuild/${job.id}/cancel`, { method: "POST" });
+      return;
+    }
+    if (Date.now() > deadline) throw new Error(`the service keeps answering ${status}`);
+    await sleep(200);
+  }
+}
+
 async function startRanged(budget: Record<string, unknown> = {}, force = false): Promise<Job> {
+  await quietService();
   const { status, body } = await service("/rebuild", {
     body: { budget: { ...RANGED, ...budget }, ...(force ? { force } : {}) },
     token: stackInfo().SERVICE_ROLE_KEY,
