@@ -225,7 +225,14 @@ Deno.test({
     );
     assert.ok(index.has(uploaded) && index.has(uploadedLate), "the uploads are indexed");
     for (const name of removed) assert.ok(!index.has(name), `${name} stayed removed`);
-    await assertIndexEqualsBucket();
+    // Names only: an upload records its PUT's Date header as the time, which S3's listing may
+    // put a second later, and a row written during a job is kept as written (the upload wins).
+    const { images } = await bucketListing(P);
+    assert.deepEqual(
+      [...index].filter((name) => name.startsWith(P)).sort(),
+      [...images.keys()].sort(),
+      "the index holds exactly the bucket's images",
+    );
     await closeTestDb();
   },
 });
