@@ -82,11 +82,12 @@ export function scaleShape(options: ScaleFinishOptions = {}): ScaleShape {
 }
 
 /**
- * Refills the index and stages a complete job for `shape`; returns the job id. Key i (0-based) of
+ * Refills the index and stages a complete job for `shape` (untimed setup of one round; also for
+ * looking at the plans by hand); returns the job id. Key i (0-based) of
  * the index is changed when its rank in a fixed permutation falls below the changed counts, so the
  * changes are spread over the whole key space, not bunched in one corner of it.
  */
-async function setUp(sql: Sql, shape: ScaleShape): Promise<number> {
+export async function setUpScaleRound(sql: Sql, shape: ScaleShape): Promise<number> {
   // A finished job of an earlier round has no pages left; a failed setup may have left one running.
   await sql`select public.s3_cache_rebuild_cancel(r.id)
     from public.s3_cache_rebuilds as r where r.status = 'running'`;
@@ -202,7 +203,7 @@ export async function measureFinishAtScale(
   return await withSql(dbUrl, async (sql) => {
     const times: number[] = [];
     for (let round = 0; round < rounds; round++) {
-      const jobId = await setUp(sql, shape);
+      const jobId = await setUpScaleRound(sql, shape);
       const started = performance.now();
       const [{ job }] = await sql`select public.s3_cache_rebuild_finish(${jobId}) as job`;
       times.push(performance.now() - started);
@@ -245,7 +246,7 @@ export async function measurePreviewAtScale(
   return await withSql(dbUrl, async (sql) => {
     const times: number[] = [];
     for (let round = 0; round < rounds; round++) {
-      const jobId = await setUp(sql, shape);
+      const jobId = await setUpScaleRound(sql, shape);
       const started = performance.now();
       const [{ preview }] = await sql`select public.s3_cache_rebuild_preview(${jobId}, 100)
         as preview`;
