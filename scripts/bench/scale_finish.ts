@@ -156,8 +156,8 @@ export async function setUpScaleRound(sql: Sql, shape: ScaleShape): Promise<numb
   // As the last stage_page leaves the job: listing complete, counters matching the pages.
   await sql`update public.s3_cache_rebuilds set listing_complete = true, continuation_token = null,
     pages = ${pages}, listed = ${listed} where id = ${jobId}`;
-  // A real listing of 1M keys takes minutes, long enough for autovacuum to analyse the pages
-  // table (its threshold is 50 rows); the planner then knows the listing's size, as here.
+  // As autovacuum would during a long listing (its threshold is 50 rows). It hardly matters: a
+  // never analysed pages table gets the same plan (one run: 2.4 s against 2.3 s analysed).
   await sql`analyze public.s3_cache_rebuild_pages`;
   await sql`checkpoint`;
   return jobId;
