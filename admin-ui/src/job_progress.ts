@@ -54,3 +54,12 @@ export function jobProgress(
 export function isSettled(job: Pick<Job, "status">): boolean {
   return job.status !== "running";
 }
+
+/**
+ * "3 of 8 ranges listed" for a job listed in key ranges by several streams at once, or null for
+ * one listed in one stream (a small bucket, or before its first page was listed).
+ */
+export function rangesProgress(job: Pick<Job, "ranges">): string | null {
+  if (!job.ranges) return null;
+  return `${job.ranges.done} of ${job.ranges.total}`;
+}

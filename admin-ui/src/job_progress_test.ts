@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { isSettled, jobProgress, type ProgressFields } from "./job_progress.ts";
+import { isSettled, jobProgress, type ProgressFields, rangesProgress } from "./job_progress.ts";
 import type { JobStatus } from "./types.ts";
 
 function job(patch: Partial<ProgressFields>): ProgressFields {
@@ -50,4 +50,10 @@ Deno.test("isSettled() is true for every status but running", () => {
   for (const status of ["succeeded", "failed", "cancelled", "needs_confirmation"] as JobStatus[]) {
     assert.equal(isSettled(job({ status })), true);
   }
+});
+
+Deno.test("rangesProgress() says how many key ranges are listed, and nothing for one stream", () => {
+  assert.equal(rangesProgress({ ranges: { total: 8, done: 3 } }), "3 of 8");
+  assert.equal(rangesProgress({ ranges: null }), null);
+  assert.equal(rangesProgress({}), null);
 });

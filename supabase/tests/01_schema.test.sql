@@ -37,7 +37,8 @@ select columns_are(
   'public', 's3_cache_rebuilds',
   array['id', 'mode', 'status', 'started_by', 'started_at', 'finished_at', 'continuation_token',
     'listing_complete', 'pages', 'listed', 'skipped', 'inserted', 'updated', 'removed', 'error',
-    'lease_owner', 'lease_expires_at', 'lease_seconds', 'invocations', 'summary', 'force'],
+    'lease_owner', 'lease_expires_at', 'lease_seconds', 'invocations', 'summary', 'force',
+    'ranges'],
   's3_cache_rebuilds has the job columns'
 );
 select col_default_is('public', 's3_cache_rebuilds', 'invocations', '[]'::jsonb,
@@ -114,14 +115,19 @@ select functions_are('public', array[
   's3_cache_rebuild_stage_page', 's3_cache_rebuild_record_invocation', 's3_cache_rebuild_annotate',
   's3_cache_rebuild_preview', 's3_cache_rebuild_finish',
   's3_cache_rebuild_fail', 's3_cache_rebuild_cancel', 's3_cache_rebuild_force',
-  's3_cache_rebuild_status', 'storefront_images'
+  's3_cache_rebuild_status', 'storefront_images',
+  's3_cache_rebuild_partition', 's3_cache_rebuild_claim_ranges',
+  's3_cache_rebuild_stage_range_page', 's3_cache_rebuild_split_range'
 ], 'public holds exactly the SQL API functions');
 select functions_are('s3_image_cache_private', array[
   's3_image_cache_touch_updated_at', 's3_cache_check_filenames', 's3_cache_file_error',
   's3_cache_stored_form', 's3_cache_mixes_scripts', 's3_cache_invisible_characters',
   's3_cache_scripts_may_mix',
   'has_app_role', 's3_cache_rebuild_lock_running', 's3_cache_rebuild_staging_cascade',
-  's3_cache_resume_stalled_jobs'
+  's3_cache_resume_stalled_jobs',
+  's3_cache_rebuild_lock_for_ranges', 's3_cache_rebuild_ranges_touch',
+  's3_cache_rebuild_range_json', 's3_cache_rebuild_ranges_cascade',
+  's3_cache_rebuild_ranges_guard'
 ], 'the internal helpers live in the private schema');
 select is(
   (select array_agg(p.proname order by p.proname) from pg_proc as p

@@ -5,6 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import type { StartBudget } from "../../supabase/functions/_shared/contract.ts";
 import {
   contentTypeForName,
   filenameProblem,
@@ -159,7 +160,7 @@ export async function waitForJob(
  * Starts a rebuild as service_role (with an optional smaller budget) and waits for its end.
  * Asserts it succeeded.
  */
-export async function rebuildToEnd(budget?: { cpuMs?: number; wallMs?: number }): Promise<Job> {
+export async function rebuildToEnd(budget?: StartBudget): Promise<Job> {
   const { status, body } = await service("/rebuild", {
     body: budget ? { budget } : {},
     token: stackInfo().SERVICE_ROLE_KEY,

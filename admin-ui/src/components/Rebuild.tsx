@@ -10,7 +10,7 @@ import { useEffect, useState } from "preact/hooks";
 import type { Api } from "../api.ts";
 import { endpoints } from "../endpoints.ts";
 import { formatCount, formatDate, formatDuration } from "../format.ts";
-import { jobProgress } from "../job_progress.ts";
+import { jobProgress, rangesProgress } from "../job_progress.ts";
 import { may, type Role } from "../session.ts";
 import type { Job, JobAnswer, RemovalGuard } from "../types.ts";
 import { useJob } from "../use_job.ts";
@@ -94,6 +94,7 @@ export function JobProgressView(props: { job: Job; expectedKeys: number | null }
   const { job } = props;
   const progress = jobProgress(job, props.expectedKeys);
   const percent = progress.fraction === null ? undefined : Math.round(progress.fraction * 100);
+  const ranges = rangesProgress(job);
   return (
     <div class="job-progress" data-job-id={job.id}>
       <p>
@@ -116,6 +117,7 @@ export function JobProgressView(props: { job: Job; expectedKeys: number | null }
       <dl class="figures small">
         <Figure label="Pages" value={formatCount(job.pages)} testId="job-pages" />
         <Figure label="Keys listed" value={formatCount(job.listed)} testId="job-listed" />
+        {ranges && <Figure label="Key ranges listed" value={ranges} testId="job-ranges" />}
         <Figure label="Rate" value={`${formatCount(Math.round(progress.keysPerSecond))} keys/s`} />
         <Figure label="Elapsed" value={formatDuration(progress.elapsedMs)} />
         {job.status === "running" && (

@@ -96,8 +96,11 @@ export interface JobInvocation {
 
 /** The job's `summary` column: what the service notes on it as it runs. */
 export interface JobNotes {
-  /** Per-invocation budget chosen at start. */
-  budget?: { cpu_ms: number; wall_ms: number };
+  /**
+   * Per-invocation budget chosen at start; `page_size` and `parallelism` when service_role chose
+   * smaller listing pages or fewer streams than configured (tests and benchmarks).
+   */
+  budget?: { cpu_ms: number; wall_ms: number; page_size?: number; parallelism?: number };
   /** Reconcile: apply as soon as the listing is complete instead of waiting for review. */
   apply?: boolean;
   /** The first (up to 20) keys the naming rules refused, and why. */
@@ -136,6 +139,12 @@ export interface Job {
   lease_seconds: number;
   invocations: JobInvocation[];
   summary: JobNotes | null;
+  /**
+   * Progress of a job listed in key ranges by several streams at once: ranges in all, and
+   * ranges completely listed. Null while the job is listed in one stream (a small bucket, or
+   * before its first page).
+   */
+  ranges?: { total: number; done: number } | null;
 }
 
 /**
@@ -175,7 +184,19 @@ export interface JobAnswer {
 export interface RebuildStartBody {
   /** Apply even a finish that removes more than half of the index. */
   force?: boolean;
-  budget?: { cpuMs?: number; wallMs?: number };
+  budget?: StartBudget;
+}
+
+/**
+ * A smaller budget than the configured one, from service_role only (tests and benchmarks):
+ * milliseconds per invocation, keys per listing page (1–1000) and listing streams (at most
+ * `REBUILD_PARALLELISM`).
+ */
+export interface StartBudget {
+  cpuMs?: number;
+  wallMs?: number;
+  pageSize?: number;
+  parallelism?: number;
 }
 
 /**
@@ -214,6 +235,10 @@ export interface ContinueBody {
   worker: string;
   budget: { cpuMs: number; wallMs: number; pages?: number; keys?: number };
   hop?: number;
+  /** The job is listed in key ranges: the invocation claims ranges, not the job. */
+  ranged?: boolean;
+  /** The job's own listing settings, when it was started with them. */
+  listing?: { pageSize?: number; parallelism?: number };
 }
 
 /** `202` answer of `POST /s3-image-service/rebuild/:id/continue`. */
@@ -240,7 +265,7 @@ export interface ReconcileStartBody {
   force?: boolean;
   /** Names listed per kind in the report, 0..1000 (default 100). */
   sampleLimit?: number;
-  budget?: { cpuMs?: number; wallMs?: number };
+  budget?: StartBudget;
 }
 
 /** Body of `POST /s3-image-service/reconcile/:id/apply`. */

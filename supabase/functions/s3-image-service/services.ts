@@ -64,6 +64,7 @@ export function buildServices({ config: settings, sql, auth }: ServiceInputs): S
       },
       leaseSeconds: settings.REBUILD_LEASE_SECONDS,
       cpuClock: settings.REBUILD_BUDGET_CLOCKS.cpu,
+      parallelism: settings.REBUILD_PARALLELISM,
     },
   });
   return {

@@ -67,6 +67,17 @@ const ConfigSchema = z.object({
     }
     return { cpu: clocks.includes("cpu") };
   }),
+  /**
+   * Listing streams one rebuild runs at once, over all its invocations (1: one stream, as before
+   * key ranges). Each invocation lists two ranges at a time (one isolate parses pages on one
+   * thread: at 30-70 ms of CPU a page and ~100 ms a page from S3, two keep it busy) and starts
+   * more invocations through the self-call up to this total, each with its own 2 s of CPU and
+   * 150 s/400 s of wall, and one database connection (direct: 1-2 per isolate; through the
+   * pooler these are a handful of the pool's connections for the length of the rebuild).
+   * 8 = four invocations: a million keys at ~100 ms a page list in ~15 s instead of ~100 s,
+   * while staging (~2 ms a page under the job row lock) stays far from the database's limits.
+   */
+  REBUILD_PARALLELISM: positiveInt(8),
   /** Self-continuations in one chain before it stops and leaves the job to the scheduler. */
   REBUILD_MAX_HOPS: positiveInt(500),
   /**

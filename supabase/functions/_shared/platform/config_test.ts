@@ -30,6 +30,7 @@ Deno.test("parseConfig() applies every documented default (.env.example, docs)",
     REBUILD_PAGE_BUDGET: 15,
     REBUILD_KEY_BUDGET: 15_000,
     REBUILD_BUDGET_CLOCKS: { cpu: true },
+    REBUILD_PARALLELISM: 8,
     REBUILD_MAX_HOPS: 500,
     REBUILD_LEASE_SECONDS: 45,
   });

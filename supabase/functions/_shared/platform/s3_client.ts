@@ -231,6 +231,7 @@ export function createS3Storage(config: Config, client?: S3Client): ImageStorage
             Bucket: bucket,
             Prefix: options.prefix || undefined,
             ContinuationToken: options.token,
+            StartAfter: options.token ? undefined : options.startAfter,
             MaxKeys: options.maxKeys ?? 1000,
           }),
         );
@@ -245,6 +246,7 @@ export function createS3Storage(config: Config, client?: S3Client): ImageStorage
             lastModified: object.LastModified ?? new Date(0),
           })),
           nextToken: output.IsTruncated ? output.NextContinuationToken : undefined,
+          retries: Math.max(0, (output.$metadata.attempts ?? 1) - 1),
         };
       }),
 

@@ -20,6 +20,21 @@ export interface StoredObject {
 export interface ListPage {
   objects: Array<Pick<StoredObject, "key" | "size" | "etag" | "lastModified">>;
   nextToken?: string;
+  /**
+   * Attempts the page took beyond the first (the client retried a throttled or failed request);
+   * absent or 0 when it came at once. A caller listing in parallel slows down when it is not 0.
+   */
+  retries?: number;
+}
+
+/** Options for {@linkcode ImageStorage.listPage}. */
+export interface ListOptions {
+  prefix?: string;
+  /** The continuation token of the previous page. */
+  token?: string;
+  /** List the keys after this one (S3's `StartAfter`; ignored by S3 when `token` is given). */
+  startAfter?: string;
+  maxKeys?: number;
 }
 
 /** Options for {@linkcode ImageStorage.put}. */
@@ -79,7 +94,7 @@ export interface ImageStorage {
    * by AWS S3, R2, MinIO and the local emulator): a 412 then rejects and nothing is deleted.
    */
   delete(key: string, options?: { ifMatch?: string }): Promise<void>;
-  listPage(options?: { prefix?: string; token?: string; maxKeys?: number }): Promise<ListPage>;
+  listPage(options?: ListOptions): Promise<ListPage>;
   signedGetUrl(key: string, seconds: number): Promise<string>;
   /** A presigned PUT bound to the declared content type and length. */
   signedPutUrl(

@@ -32,6 +32,16 @@ export interface ContinueRequest {
    * up slice, then 2, 3, … Absent counts as 1.
    */
   hop?: number;
+  /** The job is listed in key ranges: the slice claims ranges, not the job (`ranges.ts`). */
+  ranged?: boolean;
+  /** The job's own listing settings (keys per page, streams), when it was started with them. */
+  listing?: ListingSettings;
+}
+
+/** Listing settings a job may be started with (service_role: tests and benchmarks). */
+export interface ListingSettings {
+  pageSize?: number;
+  parallelism?: number;
 }
 
 /** How a hand-off went. */
@@ -113,7 +123,13 @@ export function createContinuation(options: ContinuationOptions): Continuation {
             ...serviceKeyHeaders(options.serviceRoleKey),
             "content-type": "application/json",
           },
-          body: JSON.stringify({ worker: request.worker, budget: request.budget, hop }),
+          body: JSON.stringify({
+            worker: request.worker,
+            budget: request.budget,
+            hop,
+            ...(request.ranged ? { ranged: true } : {}),
+            ...(request.listing ? { listing: request.listing } : {}),
+          }),
           signal: AbortSignal.timeout(options.handOffTimeoutMs ?? 15_000),
         });
         await response.body?.cancel();

@@ -1,6 +1,7 @@
 /**
  * Rebuild and reconcile jobs (`public.s3_cache_rebuilds`) seen from TypeScript: a thin, typed
- * layer over the SQL rebuild primitives (`s3_cache_rebuild_start`, `_claim`, `_stage_page`,
+ * layer over the SQL rebuild primitives (`s3_cache_rebuild_start`, `_claim`, `_stage_page`, the
+ * range calls (`_partition`, `_claim_ranges`, `_stage_range_page`, `_split_range`),
  * `_record_invocation`, `_preview`, `_finish`, `_fail`, `_cancel`, `_status`). The rules (one
  * running job, leases, compare-and-set on the continuation token, the atomic delta) live in SQL;
  * this module only moves values across.
@@ -59,6 +60,46 @@ export interface StagedPage {
   objects: ReadonlyArray<ListedKey>;
 }
 
+/** A key range of a partitioned job (`s3_cache_rebuild_ranges`), as the SQL API returns it. */
+export interface KeyRange {
+  range: number;
+  /** The range holds the keys after this one… */
+  start_after: string;
+  /** …up to and including this one; null: to the end of the bucket. */
+  up_to: string | null;
+  /** The last key staged; the next page is listed after it (null: nothing staged yet). */
+  last_key: string | null;
+  complete: boolean;
+  lease_owner: string | null;
+  pages: number;
+  listed: number;
+}
+
+/** `s3_cache_rebuild_claim_ranges`'s answer. */
+export interface RangeClaim {
+  job: RebuildJob;
+  /** The ranges the worker holds now (empty for a job listed in one stream). */
+  ranges: KeyRange[];
+  /** Incomplete ranges nobody holds. */
+  free: number;
+  /** Workers holding a live lease on a range, the caller included. */
+  workers: number;
+  /** Every incomplete range of the job, whoever holds it (what an idle worker may split). */
+  open: KeyRange[];
+}
+
+/** One page of a range to stage. */
+export interface StagedRangePage {
+  range: number;
+  /** The range's position the page was listed after (null: its start). */
+  previousKey: string | null;
+  /** The page's last key (null when it holds none). */
+  lastKey: string | null;
+  /** Nothing of the range follows this page. */
+  complete: boolean;
+  objects: ReadonlyArray<ListedKey>;
+}
+
 /** The cost of one invocation, to record on the job. */
 export interface InvocationCost {
   /** Null when CPU time was not measured. */
@@ -84,6 +125,35 @@ export interface RebuildJobs {
   /** Takes or renews the lease; null when another live worker holds it or the job ended. */
   claim(jobId: number, worker: string, leaseSeconds: number): Promise<RebuildJob | null>;
   stagePage(jobId: number, worker: string, page: StagedPage): Promise<RebuildJob>;
+  /**
+   * Stages the job's first page and cuts the keys after `afterKey` into ranges at `boundaries`
+   * (`s3_cache_rebuild_partition`).
+   */
+  partition(
+    jobId: number,
+    worker: string,
+    page: { objects: ReadonlyArray<ListedKey>; afterKey: string; boundaries: string[] },
+  ): Promise<RebuildJob>;
+  /** Renews and takes range leases up to `maxRanges`; null when the job is not running. */
+  claimRanges(
+    jobId: number,
+    worker: string,
+    leaseSeconds: number,
+    maxRanges: number,
+  ): Promise<RangeClaim | null>;
+  stageRangePage(
+    jobId: number,
+    worker: string,
+    page: StagedRangePage,
+  ): Promise<{ job: RebuildJob; range: KeyRange }>;
+  /** Splits `range` after `atKey`; the new range is leased to `worker`. */
+  splitRange(
+    jobId: number,
+    range: number,
+    worker: string,
+    atKey: string,
+    leaseSeconds: number,
+  ): Promise<{ job: RebuildJob; range: KeyRange }>;
   recordInvocation(jobId: number, cost: InvocationCost): Promise<void>;
   preview(jobId: number, sampleLimit: number): Promise<JobPreview>;
   finish(jobId: number): Promise<RebuildJob>;
@@ -132,6 +202,40 @@ export function createRebuildJobs(sql: Sql): RebuildJobs {
           ${encodeListingPage(page.objects)}::text
         ) as job`;
       return job as RebuildJob;
+    },
+
+    async partition(jobId, worker, page) {
+      const [{ job }] = await sql`
+        select public.s3_cache_rebuild_partition(
+          ${jobId}, ${worker}, ${encodeListingPage(page.objects)}::text, ${page.afterKey}::text,
+          ${page.boundaries}::text[]
+        ) as job`;
+      return job as RebuildJob;
+    },
+
+    async claimRanges(jobId, worker, leaseSeconds, maxRanges) {
+      const [{ claim }] = await sql`
+        select public.s3_cache_rebuild_claim_ranges(
+          ${jobId}, ${worker}, ${leaseSeconds}, ${maxRanges}
+        ) as claim`;
+      return (claim ?? null) as RangeClaim | null;
+    },
+
+    async stageRangePage(jobId, worker, page) {
+      const [{ staged }] = await sql`
+        select public.s3_cache_rebuild_stage_range_page(
+          ${jobId}, ${page.range}, ${worker}, ${page.previousKey}::text, ${page.lastKey}::text,
+          ${page.complete}, ${encodeListingPage(page.objects)}::text
+        ) as staged`;
+      return staged as { job: RebuildJob; range: KeyRange };
+    },
+
+    async splitRange(jobId, range, worker, atKey, leaseSeconds) {
+      const [{ split }] = await sql`
+        select public.s3_cache_rebuild_split_range(
+          ${jobId}, ${range}, ${worker}, ${atKey}::text, ${leaseSeconds}
+        ) as split`;
+      return split as { job: RebuildJob; range: KeyRange };
     },
 
     async recordInvocation(jobId, cost) {

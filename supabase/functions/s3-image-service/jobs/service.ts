@@ -10,7 +10,7 @@
  * @module
  */
 import type { BudgetLimits } from "./budget.ts";
-import type { Continuation, ContinueRequest } from "./continuation.ts";
+import type { Continuation, ContinueRequest, ListingSettings } from "./continuation.ts";
 import { ERRORS } from "../../_shared/errors.ts";
 import type { ImageStorage } from "../../_shared/platform/storage.ts";
 import {
@@ -22,6 +22,8 @@ import {
   type StartResult,
 } from "./job_store.ts";
 import { runSlice, type SliceOutcome } from "./slice.ts";
+import { runRangedSlice } from "./ranges.ts";
+import { ladderBoundaries } from "./key_space.ts";
 
 /** Defaults from the configuration. */
 export interface RebuildDefaults {
@@ -29,7 +31,22 @@ export interface RebuildDefaults {
   leaseSeconds: number;
   /** Whether budgets may read CPU time where the runtime reports it (`REBUILD_BUDGET_CLOCKS`). */
   cpuClock?: boolean;
+  /**
+   * Listing streams one job may run at once, over all its workers (`REBUILD_PARALLELISM`).
+   * 1 (the default here) lists in one stream, as before key ranges existed.
+   */
+  parallelism?: number;
 }
+
+/**
+ * Listing streams per invocation. One isolate parses pages on one thread: at 30–70 ms of CPU a
+ * 1,000-key page and ~100 ms a page from S3, two streams keep it busy, and more parallelism comes
+ * from more invocations (each with its own 2 s of CPU), not more streams in one.
+ */
+export const STREAMS_PER_WORKER = 2;
+
+/** Candidate cuts after a job's first page (each becomes a range; empty ones cost one request). */
+const FIRST_CUTS = 8;
 
 /** What {@linkcode createRebuildService} needs. */
 export interface RebuildServiceDeps {
@@ -44,8 +61,11 @@ export interface RebuildServiceDeps {
 
 /** Options for starting a job. */
 export interface StartOptions {
-  /** A smaller per-invocation budget (never larger than the configured one). */
-  budget?: Partial<BudgetLimits>;
+  /**
+   * A smaller per-invocation budget (never larger than the configured one), and listing
+   * settings: keys per page, streams (at most the configured parallelism).
+   */
+  budget?: Partial<BudgetLimits> & ListingSettings;
   /** Reconcile only: apply as soon as the listing is complete. */
   apply?: boolean;
   /** Apply even a removal of more than half of the index (after an admin read the numbers). */
@@ -118,26 +138,97 @@ export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
     wallMs: job.summary?.budget?.wall_ms ?? defaults.budget.wallMs,
   });
 
-  const slice = (jobId: number, worker: string, budget: BudgetLimits) =>
-    runSlice({
+  const configured = Math.max(1, Math.floor(defaults.parallelism ?? 1));
+
+  /** The job's own listing settings, from its summary (service_role may start it with them). */
+  const listingOf = (job: RebuildJob): ListingSettings | undefined => {
+    const { page_size: pageSize, parallelism } = job.summary?.budget ?? {};
+    if (pageSize === undefined && parallelism === undefined) return undefined;
+    return { pageSize, parallelism };
+  };
+
+  /** What one invocation of a job runs with. */
+  interface Run {
+    jobId: number;
+    worker: string;
+    budget: BudgetLimits;
+    listing?: ListingSettings;
+    /** Which self-call of its chain this is (absent: the chain's first slice). */
+    hop?: number;
+  }
+
+  const ranged = (run: Run) => {
+    const parallelism = Math.min(configured, run.listing?.parallelism ?? configured);
+    const streams = Math.min(parallelism, STREAMS_PER_WORKER);
+    return runRangedSlice({
       jobs,
       storage: deps.storage,
-      jobId,
-      worker,
+      jobId: run.jobId,
+      worker: run.worker,
       leaseSeconds: defaults.leaseSeconds,
-      budget,
-      pageSize: deps.pageSize,
+      budget: run.budget,
+      streams,
+      maxWorkers: Math.ceil(parallelism / streams),
+      pageSize: run.listing?.pageSize ?? deps.pageSize,
       cpuClock: defaults.cpuClock,
+      chainStart: (run.hop ?? 1) <= 1,
+      spawn: async (count) => {
+        for (let i = 0; i < count; i++) {
+          await deps.continuation.schedule({
+            jobId: run.jobId,
+            worker: newWorkerName(run.jobId),
+            budget: run.budget,
+            ranged: true,
+            ...(run.listing ? { listing: run.listing } : {}),
+          });
+        }
+      },
     });
+  };
 
-  const handOff = async (
-    outcome: SliceOutcome,
-    worker: string,
-    budget: BudgetLimits,
-    hop = 1,
-  ) => {
+  /**
+   * One slice: in one stream, cutting the rest into ranges at the job's first page when more
+   * than one stream is allowed; then, for a job listed in ranges, its ranges.
+   */
+  const slice = async (run: Run, inRanges = false): Promise<SliceOutcome> => {
+    const parallelism = Math.min(configured, run.listing?.parallelism ?? configured);
+    if (inRanges) return await ranged(run);
+    const outcome = await runSlice({
+      jobs,
+      storage: deps.storage,
+      jobId: run.jobId,
+      worker: run.worker,
+      leaseSeconds: defaults.leaseSeconds,
+      budget: run.budget,
+      pageSize: run.listing?.pageSize ?? deps.pageSize,
+      cpuClock: defaults.cpuClock,
+      partition: parallelism > 1
+        ? (page) => {
+          const first = page.objects[0]?.key;
+          const last = page.objects.at(-1)?.key;
+          if (first === undefined || last === undefined) return Promise.resolve(null);
+          return Promise.resolve(ladderBoundaries(first, last, FIRST_CUTS));
+        }
+        : undefined,
+    });
+    const job = "job" in outcome ? outcome.job : null;
+    // Cut into ranges just now, or earlier (a job found listed in ranges lists them on).
+    if ((outcome.state === "more" || outcome.state === "busy") && job?.ranges) {
+      return await ranged(run);
+    }
+    return outcome;
+  };
+
+  const handOff = async (outcome: SliceOutcome, run: Run, hop = 1) => {
     if (outcome.state === "more") {
-      await deps.continuation.schedule({ jobId: outcome.job.id, worker, budget, hop });
+      await deps.continuation.schedule({
+        jobId: outcome.job.id,
+        worker: run.worker,
+        budget: run.budget,
+        hop,
+        ...(outcome.job.ranges ? { ranged: true } : {}),
+        ...(run.listing ? { listing: run.listing } : {}),
+      });
     }
   };
 
@@ -157,6 +248,10 @@ export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
         const budget = {
           cpu_ms: Math.min(options.budget?.cpuMs ?? Infinity, defaults.budget.cpuMs),
           wall_ms: Math.min(options.budget?.wallMs ?? Infinity, defaults.budget.wallMs),
+          ...(options.budget?.pageSize ? { page_size: options.budget.pageSize } : {}),
+          ...(options.budget?.parallelism
+            ? { parallelism: Math.min(options.budget.parallelism, configured) }
+            : {}),
         };
         const summary = { budget, ...(mode === "reconcile" ? { apply: !!options.apply } : {}) };
         await jobs.annotate(result.job.id, summary);
@@ -166,15 +261,15 @@ export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
     },
 
     async drive(job, worker = newWorkerName(job.id)) {
-      const budget = budgetOf(job);
-      const outcome = await slice(job.id, worker, budget);
-      await handOff(outcome, worker, budget);
+      const run = { jobId: job.id, worker, budget: budgetOf(job), listing: listingOf(job) };
+      const outcome = await slice(run, !!job.ranges);
+      await handOff(outcome, run);
       return outcome;
     },
 
     async continueChain(request) {
-      const outcome = await slice(request.jobId, request.worker, request.budget);
-      await handOff(outcome, request.worker, request.budget, (request.hop ?? 1) + 1);
+      const outcome = await slice(request, request.ranged ?? false);
+      await handOff(outcome, request, (request.hop ?? 1) + 1);
       return outcome;
     },
 
@@ -200,6 +295,8 @@ export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
         jobId: job.id,
         worker: newWorkerName(job.id),
         budget: budgetOf(job),
+        ...(job.ranges ? { ranged: true } : {}),
+        ...(listingOf(job) ? { listing: listingOf(job) } : {}),
       });
       return true;
     },

@@ -19,13 +19,10 @@
  * @module
  */
 import { type BudgetClock, type BudgetLimits, startBudget, systemClock } from "./budget.ts";
-import { isLostJobError, isTransientDbError } from "../../_shared/platform/db_errors.ts";
-import { AppError } from "../../_shared/errors.ts";
-import { filenameProblem } from "../../_shared/images/names.ts";
-import type { RebuildJob, RebuildJobs, SkippedKey, StagedPage } from "./job_store.ts";
-import { MAX_SKIPPED_SAMPLES } from "./job_store.ts";
-import { withRetry } from "../../_shared/platform/retry.ts";
+import { isLostJobError } from "../../_shared/platform/db_errors.ts";
+import type { RebuildJob, RebuildJobs, StagedPage } from "./job_store.ts";
 import type { ImageStorage, ListPage } from "../../_shared/platform/storage.ts";
+import { type Db, describe, Paused, sliceTools } from "./slice_tools.ts";
 
 /** Keys per ListObjectsV2 page (S3's maximum). */
 export const PAGE_SIZE = 1000;
@@ -72,15 +69,14 @@ export interface SliceOptions {
   cpuClock?: boolean;
   /** Backoff between database retries (tests pass a fake). */
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Asked after the job's first page when more pages follow: where to cut the rest of the key
+   * space into ranges that several streams list at once (`ranges.ts`), or null to go on in one
+   * stream. The page is then staged with the cut (`s3_cache_rebuild_partition`) and the slice
+   * ends `more` with a job whose `ranges` is set: the caller lists the ranges.
+   */
+  partition?: (page: ListPage) => Promise<string[] | null>;
 }
-
-const describe = (error: unknown): string => {
-  if (error instanceof AppError) return error.message;
-  const { message, code } = error as { message?: string; code?: string };
-  return [code, message].filter(Boolean).join(": ") || String(error);
-};
-
-class Paused extends Error {}
 
 /**
  * Runs one slice of job `jobId`. Never throws for an outcome a caller can act on; see
@@ -93,36 +89,8 @@ export async function runSlice(options: SliceOptions): Promise<SliceOutcome> {
     options.budget,
     options.clock ?? systemClock({ cpu: options.cpuClock }),
   );
-  const retryOptions = {
-    attempts: 5,
-    baseMs: 200,
-    maxMs: 3000,
-    retryable: isTransientDbError,
-    sleep: options.sleep,
-  };
-  /** Database calls that are safe to repeat; a lasting connection failure pauses the slice. */
-  const db = async <T>(operation: (attempt: number) => Promise<T>): Promise<T> => {
-    try {
-      return await withRetry(operation, retryOptions);
-    } catch (error) {
-      if (isTransientDbError(error)) throw new Paused(describe(error));
-      throw error;
-    }
-  };
-
-  // Pages and keys staged (the budget counts listed ones; a listed page may go unstaged).
-  let pages = 0;
-  let keys = 0;
-  const record = async () => {
-    const spent = budget.spent();
-    await jobs.recordInvocation(jobId, {
-      cpuMs: spent.cpuMs,
-      wallMs: spent.wallMs,
-      pages,
-      keys,
-      clocks: budget.clocks,
-    }).catch((error) => console.error(`Rebuild ${jobId}: could not record the invocation:`, error));
-  };
+  const tools = sliceTools(jobs, jobId, budget, { sleep: options.sleep });
+  const { db, record } = tools;
 
   let job: RebuildJob | null;
   try {
@@ -135,7 +103,9 @@ export async function runSlice(options: SliceOptions): Promise<SliceOutcome> {
         : { state: "ended", job: current };
     }
 
-    let skippedSamples = job.summary?.skipped_samples?.length ?? 0;
+    // Listed in key ranges already: the caller lists them (ranges.ts), not one stream.
+    if (job.ranges) return { state: "more", job };
+    tools.skippedBefore(job.summary?.skipped_samples?.length ?? 0);
     if (!job.listing_complete) {
       const list = (token: string | null): Promise<ListPage> => {
         const pending = storage.listPage({ token: token ?? undefined, maxKeys: pageSize });
@@ -160,13 +130,19 @@ export async function runSlice(options: SliceOptions): Promise<SliceOutcome> {
         }
         budget.unitDone({ pages: 1, keys: page.objects.length });
         const nextToken = page.nextToken ?? null;
-        const goOn = nextToken !== null && budget.roomForAnotherUnit();
+        const cut: string[] | null =
+          nextToken !== null && token === null && job.pages === 0 && options.partition
+            ? await options.partition(page)
+            : null;
+        const goOn = nextToken !== null && !cut && budget.roomForAnotherUnit();
         // Overlap the next listing request with staging this page.
         if (goOn) pending = list(nextToken);
 
         const staged: StagedPage = { previousToken: token, nextToken, objects: page.objects };
         try {
-          job = await stageVerified(jobs, jobId, worker, staged, db);
+          job = cut
+            ? await partitionVerified(jobs, jobId, worker, page, cut, db)
+            : await stageVerified(jobs, jobId, worker, staged, db);
         } catch (error) {
           if (isLostJobError(error)) {
             await record();
@@ -175,28 +151,11 @@ export async function runSlice(options: SliceOptions): Promise<SliceOutcome> {
           }
           throw error;
         }
-        pages++;
-        keys += page.objects.length;
-
-        if (skippedSamples < MAX_SKIPPED_SAMPLES) {
-          const skipped: SkippedKey[] = [];
-          for (const object of page.objects) {
-            const problem = filenameProblem(object.key);
-            if (problem && skippedSamples + skipped.length < MAX_SKIPPED_SAMPLES) {
-              skipped.push({ key: object.key, problem });
-            }
-          }
-          if (skipped.length) {
-            skippedSamples += skipped.length;
-            await db(() => jobs.annotate(jobId, { skipped_samples: skipped })).catch((error) => {
-              if (error instanceof Paused) throw error;
-              console.error(`Rebuild ${jobId}: could not note skipped keys:`, error);
-            });
-          }
-        }
+        tools.staged(page.objects.length);
+        await tools.noteSkipped(page.objects);
 
         if (nextToken === null) break;
-        if (!goOn) {
+        if (!goOn) { // the budget is spent, or the rest is cut into ranges the caller lists
           await record();
           return { state: "more", job };
         }
@@ -204,25 +163,7 @@ export async function runSlice(options: SliceOptions): Promise<SliceOutcome> {
       }
     }
 
-    const current: RebuildJob = job;
-    if (current.mode === "reconcile" && !current.summary?.apply) {
-      await record();
-      return { state: "listed", job: current };
-    }
-    let finished = await finishVerified(jobs, jobId, db);
-    await record();
-    // Read back so the answer carries this invocation's cost too.
-    finished = (await jobs.status(jobId).catch(() => null))?.job ?? finished;
-    switch (finished.status) {
-      case "succeeded":
-        return { state: "finished", job: finished };
-      case "needs_confirmation":
-        return { state: "held", job: finished };
-      case "failed":
-        return { state: "failed", job: finished };
-      default:
-        return { state: "ended", job: finished };
-    }
+    return await tools.finish(job);
   } catch (error) {
     if (error instanceof Paused) {
       console.error(`Rebuild ${jobId} paused, the database is unreachable: ${error.message}`);
@@ -242,8 +183,6 @@ export async function runSlice(options: SliceOptions): Promise<SliceOutcome> {
     }
   }
 }
-
-type Db = <T>(operation: (attempt: number) => Promise<T>) => Promise<T>;
 
 /**
  * Stages a page, retrying connection errors. A retry of a page whose first attempt did commit
@@ -278,14 +217,29 @@ async function stageVerified(
   }
 }
 
-/** Finishes the job; a retry after a lost reply finds it already succeeded and returns it. */
-async function finishVerified(jobs: RebuildJobs, jobId: number, db: Db): Promise<RebuildJob> {
+/**
+ * Stages the first page with the cut into ranges. A retry whose first attempt did commit is
+ * refused (the job is split already); the job then tells whether it was this worker's cut.
+ */
+async function partitionVerified(
+  jobs: RebuildJobs,
+  jobId: number,
+  worker: string,
+  page: ListPage,
+  boundaries: string[],
+  db: Db,
+): Promise<RebuildJob> {
+  let retried = false;
+  const afterKey = page.objects[page.objects.length - 1].key;
   try {
-    return await db(() => jobs.finish(jobId));
+    return await db((attempt) => {
+      retried = attempt > 1;
+      return jobs.partition(jobId, worker, { objects: page.objects, afterKey, boundaries });
+    });
   } catch (error) {
-    if (!isLostJobError(error)) throw error;
-    const snapshot = await db(() => jobs.status(jobId));
-    if (snapshot && snapshot.job.status !== "running") return snapshot.job;
+    if (!retried || !isLostJobError(error)) throw error;
+    const job = (await db(() => jobs.status(jobId)))?.job;
+    if (job?.status === "running" && job.ranges && job.lease_owner === worker) return job;
     throw error;
   }
 }

@@ -30,6 +30,10 @@ export function jobIdParam(params: Record<string, string>): number {
 export const BudgetSchema = z.strictObject({
   cpuMs: z.number().int().min(10).optional(),
   wallMs: z.number().int().min(50).optional(),
+  /** Keys per listing page: a small bucket then takes many pages (and ranges). */
+  pageSize: z.number().int().min(1).max(1000).optional(),
+  /** Listing streams, at most the configured REBUILD_PARALLELISM (1: one stream). */
+  parallelism: z.number().int().min(1).max(64).optional(),
 });
 
 /** Refuses a budget from anyone but service_role. */

@@ -41,6 +41,11 @@ const ContinueBody = z.strictObject({
     keys: z.number().int().positive().optional(),
   }),
   hop: z.number().int().positive().optional(),
+  ranged: z.boolean().optional(),
+  listing: z.strictObject({
+    pageSize: z.number().int().min(1).max(1000).optional(),
+    parallelism: z.number().int().min(1).max(64).optional(),
+  }).optional(),
 });
 
 const runningReconcile = (job: { id: number; mode: string }) =>

@@ -7,6 +7,7 @@
 import {
   type ImageStorage,
   KeyExistsError,
+  type ListOptions,
   type PutOptions,
   SourceChangedError,
   type StoredObject,
@@ -24,6 +25,8 @@ export class FakeStorage implements ImageStorage {
   listDelayMs = 0;
   /** When set, every listing rejects with it. */
   listError: unknown;
+  /** Every listing call's options, in order. */
+  listCalls: ListOptions[] = [];
   #etags = 0;
 
   /** Puts `bytes` at `key` directly, as another client would. */
@@ -94,11 +97,14 @@ export class FakeStorage implements ImageStorage {
     return Promise.resolve();
   }
 
-  async listPage(options: { prefix?: string; token?: string; maxKeys?: number } = {}) {
+  async listPage(options: ListOptions = {}) {
+    this.listCalls.push({ ...options });
     if (this.listDelayMs) await new Promise((resolve) => setTimeout(resolve, this.listDelayMs));
     if (this.listError) throw this.listError;
     const keys = [...this.objects.keys()].filter((k) => k.startsWith(options.prefix ?? "")).sort();
-    const from = options.token ? keys.findIndex((k) => k > options.token!) : 0;
+    // As on S3: the token (here the last key of the previous page) wins over StartAfter.
+    const after = options.token ?? options.startAfter;
+    const from = after !== undefined ? keys.findIndex((k) => k > after) : 0;
     const rest = from < 0 ? [] : keys.slice(from);
     const page = rest.slice(0, options.maxKeys ?? 1000);
     return {

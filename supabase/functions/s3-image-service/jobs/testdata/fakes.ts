@@ -11,9 +11,13 @@ import type {
   JobMode,
   JobPreview,
   JobSummary,
+  KeyRange,
   RebuildJob,
   RebuildJobs,
+  StagedRangePage,
 } from "../job_store.ts";
+import type { ListedKey } from "../listing_page.ts";
+import { compareKeys } from "../key_space.ts";
 import type { Continuation, ContinueRequest, HandOff } from "../continuation.ts";
 import type { ListPage } from "../../../_shared/platform/storage.ts";
 import { filenameProblem } from "../../../_shared/images/names.ts";
@@ -30,6 +34,10 @@ export { sqlError };
 export class FakeJobs implements RebuildJobs {
   jobs = new Map<number, RebuildJob>();
   staged = new Map<number, Map<string, { size: number; etag: string }>>();
+  /** Every key staged, in staging order, per job: a key in it twice was counted twice. */
+  stagedLog = new Map<number, string[]>();
+  /** Key ranges of partitioned jobs, with their lease expiry in ms. */
+  ranges = new Map<number, Array<KeyRange & { expires: number }>>();
   #nextId = 1;
 
   /** What each invocation recorded (`recordInvocation`). */
@@ -117,6 +125,7 @@ export class FakeJobs implements RebuildJobs {
     };
     this.jobs.set(id, job);
     this.staged.set(id, new Map());
+    this.stagedLog.set(id, []);
     return job;
   }
 
@@ -166,15 +175,160 @@ export class FakeJobs implements RebuildJobs {
       if (job.listing_complete || job.continuation_token !== page.previousToken) {
         throw sqlError("40001", "the page was staged already");
       }
-      for (const object of page.objects) {
-        this.staged.get(jobId)!.set(object.key, { size: object.size, etag: object.etag });
-      }
+      if (job.ranges) throw sqlError("40001", "its listing is split into ranges");
+      this.#stage(jobId, page.objects);
       job.continuation_token = page.nextToken;
       job.listing_complete = page.nextToken === null;
       job.pages++;
       job.listed += page.objects.length;
       return Promise.resolve(structuredClone(job));
     });
+  }
+
+  #stage(jobId: number, objects: ReadonlyArray<ListedKey>) {
+    for (const object of objects) {
+      this.staged.get(jobId)!.set(object.key, { size: object.size, etag: object.etag });
+      this.stagedLog.get(jobId)!.push(object.key);
+    }
+  }
+
+  /** Recounts a partitioned job's ranges into it and renews its lease for `worker`. */
+  #touch(job: RebuildJob, worker: string, leaseSeconds: number) {
+    const ranges = this.ranges.get(job.id) ?? [];
+    const done = ranges.filter((r) => r.complete).length;
+    job.ranges = { total: ranges.length, done };
+    job.listing_complete = ranges.length > 0 && done === ranges.length;
+    job.lease_owner = worker;
+    job.lease_expires_at = new Date(Date.now() + leaseSeconds * 1000).toISOString();
+  }
+
+  static #view({ expires: _, ...range }: KeyRange & { expires: number }): KeyRange {
+    return structuredClone(range);
+  }
+
+  partition(
+    jobId: number,
+    worker: string,
+    page: { objects: ReadonlyArray<ListedKey>; afterKey: string; boundaries: string[] },
+  ) {
+    return this.#call("partition", () => {
+      const job = this.#running(jobId);
+      if (job.lease_owner !== worker) throw sqlError("40001", "lease lost");
+      if (job.ranges || job.pages > 0) throw sqlError("40001", "pages were staged already");
+      const starts = [page.afterKey, ...page.boundaries];
+      this.ranges.set(
+        jobId,
+        starts.map((start, i) => ({
+          range: i + 1,
+          start_after: start,
+          up_to: page.boundaries[i] ?? null,
+          last_key: null,
+          complete: false,
+          lease_owner: null,
+          pages: 0,
+          listed: 0,
+          expires: 0,
+        })),
+      );
+      this.#stage(jobId, page.objects);
+      job.pages = 1;
+      job.listed = page.objects.length;
+      this.#touch(job, worker, job.lease_seconds);
+      return structuredClone(job);
+    });
+  }
+
+  claimRanges(jobId: number, worker: string, leaseSeconds: number, maxRanges: number) {
+    return this.#call("claimRanges", () => {
+      const job = this.#job(jobId);
+      if (job.status !== "running") return null;
+      const ranges = this.ranges.get(jobId);
+      if (!ranges) {
+        return { job: structuredClone(job), ranges: [], free: 0, workers: 0, open: [] };
+      }
+      const now = Date.now();
+      const open = ranges.filter((r) => !r.complete);
+      const mine = open.filter((r) => r.lease_owner === worker);
+      for (const r of mine.slice(maxRanges)) Object.assign(r, { lease_owner: null, expires: 0 });
+      const takeable = open.filter((r) =>
+        r.lease_owner === null || r.lease_owner === worker || r.expires <= now
+      ).sort((a, b) =>
+        Number(b.lease_owner === worker) - Number(a.lease_owner === worker) || a.range - b.range
+      ).slice(0, maxRanges);
+      for (const r of takeable) {
+        Object.assign(r, { lease_owner: worker, expires: now + leaseSeconds * 1000 });
+      }
+      if (takeable.length) this.#touch(job, worker, leaseSeconds);
+      return {
+        job: structuredClone(job),
+        ranges: takeable.sort((a, b) => a.range - b.range).map(FakeJobs.#view),
+        free: open.filter((r) => r.lease_owner === null || r.expires <= now).length,
+        workers: new Set(open.filter((r) => r.expires > now).map((r) => r.lease_owner)).size,
+        open: open.map(FakeJobs.#view),
+      };
+    });
+  }
+
+  stageRangePage(jobId: number, worker: string, page: StagedRangePage) {
+    return this.#call("stageRangePage", () => {
+      const job = this.#running(jobId);
+      const range = this.ranges.get(jobId)?.find((r) => r.range === page.range);
+      if (!range || range.lease_owner !== worker) throw sqlError("40001", "range lease lost");
+      if (range.complete || range.last_key !== page.previousKey) {
+        throw sqlError("40001", "the page was staged already");
+      }
+      if (
+        page.lastKey !== null && range.up_to !== null && compareKeys(page.lastKey, range.up_to) > 0
+      ) {
+        throw sqlError("40001", `the page ends past the end of range ${range.range}`);
+      }
+      this.#stage(jobId, page.objects);
+      range.last_key = page.lastKey ?? range.last_key;
+      range.complete = page.complete;
+      range.pages++;
+      range.listed += page.objects.length;
+      range.expires = Date.now() + job.lease_seconds * 1000;
+      job.pages++;
+      job.listed += page.objects.length;
+      this.#touch(job, worker, job.lease_seconds);
+      return { job: structuredClone(job), range: FakeJobs.#view(range) };
+    });
+  }
+
+  splitRange(jobId: number, rangeId: number, worker: string, atKey: string, leaseSeconds: number) {
+    return this.#call("splitRange", () => {
+      const job = this.#running(jobId);
+      const ranges = this.ranges.get(jobId) ?? [];
+      const range = ranges.find((r) => r.range === rangeId);
+      const position = range?.last_key ?? range?.start_after;
+      if (
+        !range || range.complete || compareKeys(atKey, position!) <= 0 ||
+        (range.up_to !== null && compareKeys(atKey, range.up_to) >= 0)
+      ) {
+        throw sqlError("40001", `Cannot split range ${rangeId} at "${atKey}"`);
+      }
+      const created = {
+        range: Math.max(...ranges.map((r) => r.range)) + 1,
+        start_after: atKey,
+        up_to: range.up_to,
+        last_key: null,
+        complete: false,
+        lease_owner: worker,
+        pages: 0,
+        listed: 0,
+        expires: Date.now() + leaseSeconds * 1000,
+      };
+      ranges.push(created);
+      range.up_to = atKey;
+      this.#touch(job, worker, leaseSeconds);
+      return { job: structuredClone(job), range: FakeJobs.#view(created) };
+    });
+  }
+
+  /** Lets every range lease of the latest job run out, as if its workers died. */
+  expireRangeLeases() {
+    for (const range of this.ranges.get(this.job.id) ?? []) range.expires = 0;
+    this.job.lease_expires_at = new Date(0).toISOString();
   }
 
   recordInvocation(_: number, cost: InvocationCost) {
@@ -304,12 +458,21 @@ export function fakeBucket(keys: string[], clock?: { cpu: number; cpuPerPage: nu
   return {
     listFaults,
     listed: 0,
-    listPage(options: { token?: string; maxKeys?: number } = {}): Promise<ListPage> {
+    listPage(
+      options: { token?: string; startAfter?: string; maxKeys?: number } = {},
+    ): Promise<ListPage> {
       this.listed++;
       if (clock) clock.cpu += clock.cpuPerPage;
       const fault = listFaults.shift();
       if (fault) return Promise.reject(fault);
-      const start = Number(options.token ?? 0);
+      const after = options.token === undefined && options.startAfter !== undefined
+        ? sorted.findIndex((key) => compareKeys(key, options.startAfter!) > 0)
+        : undefined;
+      const start = after === undefined
+        ? Number(options.token ?? 0)
+        : after < 0
+        ? sorted.length
+        : after;
       const end = start + (options.maxKeys ?? 1000);
       return Promise.resolve({
         objects: sorted.slice(start, end).map((key) => ({

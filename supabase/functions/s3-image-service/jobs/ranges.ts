@@ -1,0 +1,370 @@
+/**
+ * One invocation's worth of a job whose listing is cut into key ranges: claim up to `streams`
+ * ranges, list them at once (each from its own position with `StartAfter`, up to its end),
+ * stage each page with its range's compare-and-set, take or split another range when one is
+ * done, stop before the budget would be exceeded, and finish the job when the last range is
+ * complete. Several invocations (workers) run this at once on one job, each with its own range
+ * leases; the database keeps them apart (`s3_cache_rebuild_claim_ranges`).
+ *
+ * - A page is trimmed at its range's end: keys after it belong to the next range, and the range
+ *   is then complete. A range split meanwhile (by an idle worker) refuses a page that crossed
+ *   its new end; the page is trimmed again at the new end and staged.
+ * - A range that stays busy is split by a worker with a free stream, at a key halfway to its end
+ *   (`midKey`), once a `StartAfter` probe shows keys lie beyond that point.
+ * - S3 answers that needed retries, or failed, halve the requests in flight
+ *   ({@linkcode StreamLimit}); a page that still fails after our own retries fails the job.
+ * - The last range to complete is staged by exactly one worker (the job row lock orders them),
+ *   and that worker finishes the job. A worker that loses a reply and sees the job listed
+ *   finishes it too; finish refuses a job that is no longer running, so it applies once.
+ *
+ * @module
+ */
+import { type BudgetClock, type BudgetLimits, startBudget, systemClock } from "./budget.ts";
+import { isLostJobError } from "../../_shared/platform/db_errors.ts";
+import { AppError } from "../../_shared/errors.ts";
+import type { KeyRange, RangeClaim, RebuildJob, RebuildJobs } from "./job_store.ts";
+import type { ImageStorage, ListPage } from "../../_shared/platform/storage.ts";
+import type { ListedKey } from "./listing_page.ts";
+import { compareKeys, midKey } from "./key_space.ts";
+import { describe, Paused, sliceTools } from "./slice_tools.ts";
+import type { SliceOutcome } from "./slice.ts";
+import { StreamLimit } from "./stream_limit.ts";
+
+/** Ranges a job may be cut into at most: each costs at least one listing request. */
+export const MAX_RANGES = 256;
+
+/** Listing attempts per page on top of the S3 client's own retries. */
+const LIST_ATTEMPTS = 4;
+
+/** What a ranged slice needs. */
+export interface RangedSliceOptions {
+  jobs: RebuildJobs;
+  storage: Pick<ImageStorage, "listPage">;
+  jobId: number;
+  worker: string;
+  leaseSeconds: number;
+  budget: BudgetLimits;
+  /** Listing requests this invocation keeps in flight at most. */
+  streams: number;
+  /** Workers (invocations) that may list one job at once. */
+  maxWorkers: number;
+  /** Starts `count` more workers on the job in fresh invocations. */
+  spawn?: (count: number) => Promise<void>;
+  /**
+   * Whether this invocation starts a chain (the first slice, a worker started by another, a job
+   * picked up): only those start workers for ranges to split, so a long chain does not start
+   * idle ones at every hop. Any invocation starts workers for ranges nobody holds.
+   */
+  chainStart?: boolean;
+  /** Keys per page. Default 1,000. */
+  pageSize?: number;
+  clock?: BudgetClock;
+  cpuClock?: boolean;
+  /** Backoff between retries (tests pass a fake). */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** S3 failures worth another attempt: anything but a configuration problem. */
+function retryableListError(error: unknown): boolean {
+  return !(error instanceof AppError) || error.status === 503;
+}
+
+/**
+ * The part of `objects` (in S3 order) inside a range ending at `upTo`, and whether the page
+ * reached past that end.
+ */
+export function trimToRange(
+  objects: ReadonlyArray<ListedKey>,
+  upTo: string | null,
+): { objects: ReadonlyArray<ListedKey>; beyond: boolean } {
+  const last = objects[objects.length - 1];
+  if (upTo === null || !last || compareKeys(last.key, upTo) <= 0) return { objects, beyond: false };
+  let low = 0;
+  let high = objects.length - 1; // objects[high] is past the end
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (compareKeys(objects[mid].key, upTo) > 0) high = mid;
+    else low = mid + 1;
+  }
+  return { objects: objects.slice(0, low), beyond: true };
+}
+
+class ListingFailed extends Error {}
+
+/** Runs one ranged slice of job `jobId`; never throws for an outcome a caller can act on. */
+export async function runRangedSlice(options: RangedSliceOptions): Promise<SliceOutcome> {
+  const { jobs, storage, jobId, worker, leaseSeconds } = options;
+  const pageSize = options.pageSize ?? 1000;
+  const sleep = options.sleep ?? realSleep;
+  const streams = Math.max(1, Math.floor(options.streams));
+  const budget = startBudget(
+    options.budget,
+    options.clock ?? systemClock({ cpu: options.cpuClock }),
+  );
+  const tools = sliceTools(jobs, jobId, budget, { sleep: options.sleep });
+  const { db, record } = tools;
+  const limit = new StreamLimit(streams);
+
+  let job: RebuildJob | null = null;
+  /** Ranges this invocation is listing now, by number. */
+  const active = new Map<number, KeyRange>();
+  let spent = false;
+  let ended = false;
+  /** The first error a stream met; the other streams stop at their next page. */
+  let failure: unknown = null;
+
+  const noteJob = (claim: RangeClaim) => {
+    job = claim.job;
+    return claim;
+  };
+
+  // Claims are serialized: each asks for the ranges being listed plus one more.
+  let claiming: Promise<unknown> = Promise.resolve();
+  const claim = (extra: number): Promise<RangeClaim | null> => {
+    const next = claiming.then(() =>
+      db(() => jobs.claimRanges(jobId, worker, leaseSeconds, active.size + extra))
+    );
+    claiming = next.catch(() => {});
+    return next.then((result) => (result ? noteJob(result) : null));
+  };
+
+  const roomForPage = () => {
+    if (!budget.roomForAnotherUnit()) return false;
+    const { pages } = budget.limits;
+    return pages === undefined || budget.spent().pages + limit.inFlight < pages;
+  };
+
+  const listPage = async (after: string): Promise<ListPage> => {
+    for (let attempt = 1;; attempt++) {
+      await limit.acquire();
+      let throttled = true;
+      try {
+        const page = await storage.listPage({ startAfter: after, maxKeys: pageSize });
+        throttled = (page.retries ?? 0) > 0;
+        return page;
+      } catch (error) {
+        if (attempt >= LIST_ATTEMPTS || !retryableListError(error)) {
+          throw new ListingFailed(describe(error));
+        }
+        await sleep(Math.min(4000, 200 * 2 ** attempt) * Math.random());
+      } finally {
+        limit.release(throttled);
+      }
+    }
+  };
+
+  /** Stages a page of `range`; the range as it is now, or null when it is no longer ours. */
+  const stage = async (
+    range: KeyRange,
+    page: ListPage,
+  ): Promise<KeyRange | null> => {
+    let current = range;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const { objects, beyond } = trimToRange(page.objects, current.up_to);
+      const lastKey = objects.length ? objects[objects.length - 1].key : null;
+      const complete = beyond || !page.nextToken ||
+        (lastKey !== null && current.up_to !== null && compareKeys(lastKey, current.up_to) === 0);
+      const previousKey = current.last_key;
+      try {
+        const staged = await db(() =>
+          jobs.stageRangePage(jobId, worker, {
+            range: current.range,
+            previousKey,
+            lastKey,
+            complete,
+            objects,
+          })
+        );
+        job = staged.job;
+        tools.staged(objects.length);
+        await tools.noteSkipped(objects);
+        return staged.range;
+      } catch (error) {
+        if (!isLostJobError(error)) throw error;
+        // Refused: the job ended, the range was split, our lease ran out, or a retry found the
+        // first attempt committed. The range as the database has it now tells which.
+        const claimed = await claim(0);
+        if (!claimed || claimed.job.status !== "running") {
+          ended = true;
+          return null;
+        }
+        const now = claimed.ranges.find((r) => r.range === current.range);
+        const open = claimed.open?.find((r) => r.range === current.range);
+        if (!now) {
+          // Complete (our page went in after all) or taken over by another worker.
+          return open ? null : { ...current, complete: true, last_key: lastKey ?? previousKey };
+        }
+        if (now.last_key !== previousKey) return now.last_key === lastKey ? now : null;
+        current = now; // split meanwhile: trim at the new end and stage again
+      }
+    }
+    return null;
+  };
+
+  /** Lists `range` until it is complete or the budget is spent. */
+  const listRange = async (range: KeyRange) => {
+    active.set(range.range, range);
+    let current: KeyRange | null = range;
+    try {
+      while (current && !current.complete && !ended && !failure) {
+        if (!roomForPage()) {
+          spent = true;
+          return;
+        }
+        const page = await listPage(current.last_key ?? current.start_after);
+        budget.unitDone({ pages: 1, keys: page.objects.length });
+        current = await stage(current, page);
+      }
+    } finally {
+      active.delete(range.range);
+    }
+  };
+
+  /** Another range for an idle stream: a free one, else a busy one split in two. */
+  const nextRange = async (): Promise<KeyRange | null> => {
+    if (spent || ended || failure) return null;
+    if (!roomForPage()) {
+      spent = true; // ranges may be left: the same worker goes on in a fresh invocation
+      return null;
+    }
+    const claimed = await claim(1);
+    if (!claimed) {
+      ended = true;
+      return null;
+    }
+    const fresh = claimed.ranges.find((r) => !active.has(r.range));
+    if (fresh) return fresh;
+    return await splitBusiest(claimed);
+  };
+
+  /**
+   * Splits the range with the most pages listed (it stays busy) at a key halfway to its end,
+   * once a probe shows keys lie after that key; the new range is ours. Null when no range can
+   * be split usefully.
+   */
+  const splitBusiest = async (claimed: RangeClaim): Promise<KeyRange | null> => {
+    const open = claimed.open ?? [];
+    if (claimed.job.ranges && claimed.job.ranges.total >= MAX_RANGES) return null;
+    const candidates = [...open]
+      .sort((a, b) => b.pages - a.pages || Number(a.up_to !== null) - Number(b.up_to !== null))
+      .slice(0, 2);
+    for (const range of candidates) {
+      const from = range.last_key ?? range.start_after;
+      let at = midKey(from, range.up_to);
+      for (let probe = 0; at !== null && probe < 2; probe++) {
+        const page = await listPageQuietly(at);
+        const first = page?.objects[0]?.key;
+        if (first !== undefined && (range.up_to === null || compareKeys(first, range.up_to) <= 0)) {
+          try {
+            const split = await db(() =>
+              jobs.splitRange(jobId, range.range, worker, at!, leaseSeconds)
+            );
+            job = split.job;
+            return split.range;
+          } catch (error) {
+            if (!isLostJobError(error)) throw error;
+            break; // its holder moved past the key meanwhile: try the next range
+          }
+        }
+        at = midKey(from, at); // nothing after it: try halfway to it
+      }
+    }
+    return null;
+  };
+
+  const listPageQuietly = async (after: string): Promise<ListPage | null> => {
+    await limit.acquire();
+    try {
+      return await storage.listPage({ startAfter: after, maxKeys: 1 });
+    } catch {
+      return null;
+    } finally {
+      limit.release(false);
+    }
+  };
+
+  try {
+    const first = await claim(streams);
+    if (!first) {
+      const snapshot = await db(() => jobs.status(jobId));
+      return { state: "ended", job: snapshot?.job ?? null };
+    }
+    tools.skippedBefore(first.job.summary?.skipped_samples?.length ?? 0);
+    if (!first.job.listing_complete) {
+      await fanOut(first, options);
+      const queue = [...first.ranges];
+      const runStream = async () => {
+        try {
+          for (let range = queue.shift() ?? null; range;) {
+            await listRange(range);
+            if (spent || ended || failure) return;
+            range = queue.shift() ?? await nextRange();
+          }
+        } catch (error) {
+          failure ??= error;
+        }
+      };
+      await Promise.all(Array.from({ length: streams }, runStream));
+      if (failure) throw failure;
+    }
+    if (ended) {
+      await record();
+      const snapshot = await db(() => jobs.status(jobId)).catch(() => null);
+      return { state: "ended", job: snapshot?.job ?? null };
+    }
+    const latest = job as RebuildJob | null;
+    if (!latest) return { state: "ended", job: null };
+    if (latest.listing_complete) return await tools.finish(latest);
+    await record();
+    // Budget spent with ranges left: the same worker goes on in a fresh invocation. Otherwise
+    // the other workers hold the rest, and the last of them to complete a range finishes.
+    return spent ? { state: "more", job: latest } : { state: "busy", job: latest };
+  } catch (error) {
+    if (error instanceof Paused) {
+      console.error(`Rebuild ${jobId} paused, the database is unreachable: ${error.message}`);
+      return { state: "paused", error: error.message };
+    }
+    const latest = job as RebuildJob | null;
+    const message = error instanceof ListingFailed
+      ? `Listing the bucket failed after ${latest?.pages ?? 0} page(s) (${
+        latest?.listed ?? 0
+      } keys): ${error.message}`
+      : `Rebuild stopped: ${describe(error)}`;
+    if (!(error instanceof ListingFailed)) console.error(`Rebuild ${jobId} failed:`, error);
+    try {
+      const failed = await db(() => jobs.fail(jobId, message));
+      await record();
+      return { state: "failed", job: failed };
+    } catch (failure) {
+      if (failure instanceof Paused) return { state: "paused", error: failure.message };
+      const snapshot = await jobs.status(jobId).catch(() => null);
+      return { state: "ended", job: snapshot?.job ?? null };
+    }
+  }
+}
+
+/**
+ * Starts more workers when ranges wait for one: as many as the free ranges fill (`streams`
+ * each), or, when none is free and this invocation starts a chain, one per missing worker while
+ * some range has listed a full page and goes on (worth splitting), up to `maxWorkers` in all.
+ */
+async function fanOut(claim: RangeClaim, options: RangedSliceOptions): Promise<void> {
+  // A worker that found nothing to do starts nobody: it would only start more idle ones.
+  if (!options.spawn || claim.ranges.length === 0) return;
+  const missing = options.maxWorkers - Math.max(1, claim.workers);
+  if (missing <= 0) return;
+  const splittable = options.chainStart && (claim.open ?? []).some((r) => r.pages > 0);
+  const wanted = claim.free > 0
+    ? Math.ceil(claim.free / Math.max(1, options.streams))
+    : splittable
+    ? missing
+    : 0;
+  const count = Math.min(missing, wanted);
+  if (count > 0) {
+    await options.spawn(count).catch((error) =>
+      console.error(`Rebuild ${options.jobId}: could not start more workers:`, error)
+    );
+  }
+}
