@@ -27,6 +27,7 @@ import type { ImageStorage } from "../../supabase/functions/_shared/platform/sto
 import { stackStorage } from "../stack/stack_storage.ts";
 import { type StackInfo, withIsolatedStack } from "../stack/stack.ts";
 import { type BenchRow, numericFlag, printReport, spreadOf } from "./report.ts";
+import { cpuMsOf } from "./upload_bench.ts";
 
 /** Options for {@linkcode runRebuildBench}. */
 export interface RebuildBenchOptions {
@@ -116,6 +117,11 @@ export interface RebuildRun {
   idlePeakMiB: number;
   /** From the start request to the first slice's start (start, hand-off, claim). */
   startupMs: number;
+  /**
+   * CPU the worker process spent from the start request to the job's end (Linux /proc): every
+   * invocation's, counted once even when several ran at once in the process.
+   */
+  workerCpuMs: number;
 }
 
 /**
@@ -130,6 +136,7 @@ export async function rebuildOnce(
   if (full) await sql`delete from public.s3_image_cache`;
   const pid = await freshWorker(info);
   const idlePeakMiB = (await memoryOf(pid)).peakMiB;
+  const cpuBefore = await cpuMsOf(pid);
   const started = performance.now();
   const startedAt = Date.now();
   const response = await fetch(`${info.FUNCTIONS_URL}/${FUNCTION}/rebuild`, {
@@ -157,7 +164,8 @@ export async function rebuildOnce(
       const first = (done as RebuildJob).invocations[0];
       const startupMs = first ? Date.parse(first.at) - first.wall_ms - startedAt : 0;
       const peakMiB = (await memoryOf(pid)).peakMiB;
-      return { ms, job: done as RebuildJob, peakMiB, idlePeakMiB, startupMs };
+      const workerCpuMs = (await cpuMsOf(pid)) - cpuBefore;
+      return { ms, job: done as RebuildJob, peakMiB, idlePeakMiB, startupMs, workerCpuMs };
     }
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
