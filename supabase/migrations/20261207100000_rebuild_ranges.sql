@@ -3,7 +3,7 @@
 -- Why this exists: real S3 answers a 1,000-key listing page in ~50–150 ms, so one listing stream
 -- of a million keys waits 100 s or more before a rebuild can finish. ListObjectsV2 cannot list
 -- pages of one stream in parallel (each page names the next), but it can start anywhere
--- (`StartAfter`). So after its first page a job's remaining key space is cut into ranges, each
+-- (`StartAfter`). So once a job proves large, its remaining key space is cut into ranges, each
 -- listed by its own stream from `StartAfter`, with its own position committed with each page and
 -- its own lease, so several workers (and several streams inside one worker) list at once and
 -- each range resumes alone after a crash.
@@ -182,18 +182,22 @@ $$;
 revoke all on function s3_image_cache_private.s3_cache_rebuild_range_json(public.s3_cache_rebuild_ranges) from public, anon, authenticated;
 grant execute on function s3_image_cache_private.s3_cache_rebuild_range_json(public.s3_cache_rebuild_ranges) to service_role;
 
--- Stages a job's first page and splits the rest of its key space into ranges, in one
--- transaction: the keys after `after_key` (the page's last key) up to boundaries[1], then up to
--- boundaries[2], …, and the keys after the last boundary to the end of the bucket. Boundaries need
--- not be keys (any strings in increasing byte order, all after after_key); an empty array makes
--- one range. Refused (40001) unless `worker` holds the job's lease and nothing was staged yet,
--- so a retried or late call cannot split a job twice. `listing` is a page in the format of
--- s3_cache_rebuild_stage_page. Returns the job.
---   select s3_cache_rebuild_partition(7, 'edge-3f2a',
+-- Stages a page of a job listed in one stream so far and splits the rest of its key space into
+-- ranges, in one transaction: the keys after `after_key` (the page's last key) up to
+-- boundaries[1], then up to boundaries[2], …, and the keys after the last boundary to the end of
+-- the bucket. Boundaries need not be keys (any strings in increasing byte order, all after
+-- after_key); an empty array makes one range. The page is staged as s3_cache_rebuild_stage_page
+-- stages it: refused (40001) unless `worker` holds the job's lease and the job's
+-- continuation_token equals previous_token (NULL for the first page), so a retried or late call
+-- cannot split a job twice or skip a page. From here on the job has no continuation token: each
+-- range has its position. `listing` is a page in the format of s3_cache_rebuild_stage_page.
+-- Returns the job.
+--   select s3_cache_rebuild_partition(7, 'edge-3f2a', null,
 --     E'1.jpg\t100\t"e1"\t1795442400000\n', '1.jpg', array['5', 'a']);
 create or replace function public.s3_cache_rebuild_partition(
   job_id bigint,
   worker text,
+  previous_token text,
   listing text,
   after_key text,
   boundaries text[]
@@ -222,8 +226,13 @@ begin
         coalesce('"' || job.lease_owner || '"', 'nobody')
       )
     when job.ranges is not null then 'its listing is already split into ranges'
-    when job.listing_complete or job.pages > 0 or job.continuation_token is not null then
-      'pages were staged already'
+    when job.listing_complete then 'its listing is already complete'
+    when job.continuation_token is distinct from s3_cache_rebuild_partition.previous_token then
+      pg_catalog.format(
+        'the page follows %s but the job continues from %s',
+        coalesce('token "' || s3_cache_rebuild_partition.previous_token || '"', 'the start'),
+        coalesce('token "' || job.continuation_token || '"', 'the start')
+      )
   end;
   if refusal is not null then
     raise exception using
@@ -259,8 +268,9 @@ begin
   perform pg_catalog.set_config('synchronous_commit', 'off', true);
   if line_count > 0 then
     insert into public.s3_cache_rebuild_pages (job_id, page, listing)
-    values (job.id, 1, page_listing);
+    values (job.id, job.pages + 1, page_listing);
   end if;
+  update public.s3_cache_rebuilds as r set continuation_token = null where r.id = job.id;
   insert into public.s3_cache_rebuild_ranges (job_id, range, start_after, up_to)
   select job.id, b.n::integer,
     case when b.n = 1 then s3_cache_rebuild_partition.after_key else bounds[b.n - 1] end,
@@ -273,8 +283,8 @@ begin
   return pg_catalog.to_jsonb(job);
 end;
 $$;
-revoke all on function public.s3_cache_rebuild_partition(bigint, text, text, text, text[]) from public, anon, authenticated;
-grant execute on function public.s3_cache_rebuild_partition(bigint, text, text, text, text[]) to service_role;
+revoke all on function public.s3_cache_rebuild_partition(bigint, text, text, text, text, text[]) from public, anon, authenticated;
+grant execute on function public.s3_cache_rebuild_partition(bigint, text, text, text, text, text[]) to service_role;
 
 -- Claims ranges of a running job for `worker`: renews the leases it holds and takes incomplete
 -- ranges whose lease is free or expired, until it holds `max_ranges` (in range order). Several

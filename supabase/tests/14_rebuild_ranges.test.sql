@@ -6,7 +6,7 @@
 begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = public, extensions;
-select plan(27);
+select plan(28);
 
 update s3_cache_rebuilds set status = 'cancelled', finished_at = now() where status = 'running';
 delete from s3_image_cache;
@@ -33,22 +33,22 @@ select s3_cache_rebuild_claim((select id from t14_job where name = 'a'), 'head',
 
 -- partition ------------------------------------------------------------------------------------
 select throws_ok(
-  format($$select s3_cache_rebuild_partition(%s, 'head', '', '5.jpg', array['3', '8'])$$,
+  format($$select s3_cache_rebuild_partition(%s, 'head', null, '', '5.jpg', array['3', '8'])$$,
     (select id from t14_job where name = 'a')),
   '22023', null, 'boundaries out of order are refused');
 select throws_ok(
-  format($$select s3_cache_rebuild_partition(%s, 'stranger', '', '5.jpg', array['6'])$$,
+  format($$select s3_cache_rebuild_partition(%s, 'stranger', null, '', '5.jpg', array['6'])$$,
     (select id from t14_job where name = 'a')),
   '40001', null, 'only the holder of the job''s lease cuts its listing');
 select is(
-  s3_cache_rebuild_partition((select id from t14_job where name = 'a'), 'head',
+  s3_cache_rebuild_partition((select id from t14_job where name = 'a'), 'head', null,
     pg_temp.t14_line('1.jpg') || pg_temp.t14_line('2.jpg'), '2.jpg', array['5', 'a']) -> 'ranges',
   '{"total": 3, "done": 0}'::jsonb,
   'the first page is staged and the rest is cut into three ranges');
 select ok(pg_temp.t14_tiled((select id from t14_job where name = 'a'), '2.jpg'),
   'the ranges cover the keys after the first page exactly once');
 select throws_ok(
-  format($$select s3_cache_rebuild_partition(%s, 'head', '', '2.jpg', array['5'])$$,
+  format($$select s3_cache_rebuild_partition(%s, 'head', null, '', '2.jpg', array['5'])$$,
     (select id from t14_job where name = 'a')),
   '40001', null, 'a job is cut at most once');
 select throws_ok(
@@ -151,8 +151,15 @@ select is(
 -- cancel and rights ----------------------------------------------------------------------------
 insert into t14_job select 'b', (s3_cache_rebuild_start('pgtap') -> 'job' ->> 'id')::bigint;
 select s3_cache_rebuild_claim((select id from t14_job where name = 'b'), 'head', 60);
-select s3_cache_rebuild_partition((select id from t14_job where name = 'b'), 'head',
+-- Listed in one stream first (token t1), then cut at its second page.
+select s3_cache_rebuild_stage_page((select id from t14_job where name = 'b'), 'head', null, 't1',
+  pg_temp.t14_line('0.jpg'));
+select s3_cache_rebuild_partition((select id from t14_job where name = 'b'), 'head', 't1',
   pg_temp.t14_line('1.jpg'), '1.jpg', array['5']);
+select is(
+  (select array_agg(page order by page) from s3_cache_rebuild_pages
+   where job_id = (select id from t14_job where name = 'b')),
+  array[1, 2], 'a job listed in one stream for a while is cut at a later page, which is staged');
 select s3_cache_rebuild_cancel((select id from t14_job where name = 'b'));
 select is(
   s3_cache_rebuild_claim_ranges((select id from t14_job where name = 'b'), 'w1', 60, 2),

@@ -126,14 +126,24 @@ export interface RebuildJobs {
   claim(jobId: number, worker: string, leaseSeconds: number): Promise<RebuildJob | null>;
   stagePage(jobId: number, worker: string, page: StagedPage): Promise<RebuildJob>;
   /**
-   * Stages the job's first page and cuts the keys after `afterKey` into ranges at `boundaries`
-   * (`s3_cache_rebuild_partition`).
+   * Stages a page of a job listed in one stream so far (compare-and-set on `previousToken`) and
+   * cuts the keys after `afterKey` into ranges at `boundaries` (`s3_cache_rebuild_partition`).
    */
   partition(
     jobId: number,
     worker: string,
-    page: { objects: ReadonlyArray<ListedKey>; afterKey: string; boundaries: string[] },
+    page: {
+      previousToken: string | null;
+      objects: ReadonlyArray<ListedKey>;
+      afterKey: string;
+      boundaries: string[];
+    },
   ): Promise<RebuildJob>;
+  /**
+   * What the bucket probably holds, before listing it: the keys the last successful job listed,
+   * else the index's size.
+   */
+  sizeEstimate(): Promise<number>;
   /** Renews and takes range leases up to `maxRanges`; null when the job is not running. */
   claimRanges(
     jobId: number,
@@ -207,10 +217,23 @@ export function createRebuildJobs(sql: Sql): RebuildJobs {
     async partition(jobId, worker, page) {
       const [{ job }] = await sql`
         select public.s3_cache_rebuild_partition(
-          ${jobId}, ${worker}, ${encodeListingPage(page.objects)}::text, ${page.afterKey}::text,
-          ${page.boundaries}::text[]
+          ${jobId}, ${worker}, ${page.previousToken}::text, ${
+        encodeListingPage(page.objects)
+      }::text,
+          ${page.afterKey}::text, ${page.boundaries}::text[]
         ) as job`;
       return job as RebuildJob;
+    },
+
+    async sizeEstimate() {
+      // The last job's count when there is one (counting a large index costs more).
+      const [{ keys }] = await sql`
+        select coalesce(
+          (select r.listed from public.s3_cache_rebuilds as r
+           where r.status = 'succeeded' order by r.id desc limit 1),
+          (select count(*) from public.s3_image_cache)
+        )::float8 as keys`;
+      return Number(keys ?? 0);
     },
 
     async claimRanges(jobId, worker, leaseSeconds, maxRanges) {

@@ -114,3 +114,40 @@ Deno.test("leaseIsFree(): free without an owner or after expiry, never for an en
   );
   assert.equal(leaseIsFree(job({ status: "succeeded" }), now), false);
 });
+
+Deno.test("RebuildJobs passes the range primitives their values: the page as text, keys as text", async () => {
+  const running = job({ ranges: { total: 2, done: 0 } });
+  const range = { range: 2, start_after: "5", up_to: null, last_key: null, complete: false };
+  const { sql, calls } = scriptedSql(
+    [{ job: running }],
+    [{ claim: { job: running, ranges: [range], free: 1, workers: 1, open: [range] } }],
+    [{ claim: null }],
+    [{ staged: { job: running, range } }],
+    [{ split: { job: running, range: { ...range, range: 3 } } }],
+  );
+  const jobs = createRebuildJobs(sql);
+  const objects = [{ key: "1.jpg", size: 3, etag: "e", lastModified: new Date(5) }];
+  assert.deepEqual(
+    await jobs.partition(7, "w", {
+      previousToken: "t3",
+      objects,
+      afterKey: "1.jpg",
+      boundaries: ["5"],
+    }),
+    running,
+  );
+  assert.deepEqual(calls[0].values, [7, "w", "t3", "1.jpg\t3\te\t5\n", "1.jpg", ["5"]]);
+  assert.equal((await jobs.claimRanges(7, "w", 60, 2))?.ranges[0].range, 2);
+  assert.deepEqual(calls[1].values, [7, "w", 60, 2]);
+  assert.equal(await jobs.claimRanges(7, "w", 60, 2), null, "the job is not running");
+  await jobs.stageRangePage(7, "w", {
+    range: 2,
+    previousKey: null,
+    lastKey: "1.jpg",
+    complete: true,
+    objects,
+  });
+  assert.deepEqual(calls[3].values, [7, 2, "w", null, "1.jpg", true, "1.jpg\t3\te\t5\n"]);
+  assert.equal((await jobs.splitRange(7, 2, "w", "7", 60)).range.range, 3);
+  assert.deepEqual(calls[4].values, [7, 2, "w", "7", 60]);
+});

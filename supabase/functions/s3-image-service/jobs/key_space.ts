@@ -114,5 +114,10 @@ export function ladderBoundaries(first: string, last: string, limit: number): st
     // Past the run of one kind the page varied in, one cut covers everything after it.
     if (kindOf(char) !== kind || kind === undefined) break;
   }
+  // A page whose first and last keys differ in their first character (a bucket of mixed names)
+  // varied at the top: one cut after the last key's first character still splits the rest.
+  if (shared === 0 && last.length) {
+    out.push(String.fromCodePoint(last.codePointAt(0)! + 1));
+  }
   return out.filter((key) => compareKeys(key, last) > 0);
 }

@@ -52,3 +52,7 @@ Deno.test("ladderBoundaries() cuts after a first page at the next sibling of eac
   const cuts = ladderBoundaries("a.jpg", "a.jpg", 8);
   assert.ok(cuts.every((cut, i) => compareKeys(cut, i ? cuts[i - 1] : "a.jpg") > 0));
 });
+
+Deno.test("ladderBoundaries() still cuts a page of mixed names after its last key's first character", () => {
+  assert.deepEqual(ladderBoundaries("A0.jpg", "rb1234-00003.jpg", 8), ["s"]);
+});

@@ -33,6 +33,9 @@ import { StreamLimit } from "./stream_limit.ts";
 /** Ranges a job may be cut into at most: each costs at least one listing request. */
 export const MAX_RANGES = 256;
 
+/** Candidate split keys probed at once when a range is split. */
+const SPLIT_PROBES = 6;
+
 /** Listing attempts per page on top of the S3 client's own retries. */
 const LIST_ATTEMPTS = 4;
 
@@ -114,6 +117,12 @@ export async function runRangedSlice(options: RangedSliceOptions): Promise<Slice
   let ended = false;
   /** The first error a stream met; the other streams stop at their next page. */
   let failure: unknown = null;
+  /**
+   * This invocation finishes the job: its page completed the listing, or it found the listing
+   * complete when it started (the worker that completed it died before finishing). Others that
+   * merely see it complete leave the finish to that one.
+   */
+  let finishHere = false;
 
   const noteJob = (claim: RangeClaim) => {
     job = claim.job;
@@ -178,6 +187,7 @@ export async function runRangedSlice(options: RangedSliceOptions): Promise<Slice
           })
         );
         job = staged.job;
+        if (staged.job.listing_complete) finishHere = true;
         tools.staged(objects.length);
         await tools.noteSkipped(objects);
         return staged.range;
@@ -194,7 +204,9 @@ export async function runRangedSlice(options: RangedSliceOptions): Promise<Slice
         const open = claimed.open?.find((r) => r.range === current.range);
         if (!now) {
           // Complete (our page went in after all) or taken over by another worker.
-          return open ? null : { ...current, complete: true, last_key: lastKey ?? previousKey };
+          if (open) return null;
+          if (claimed.job.listing_complete) finishHere = true;
+          return { ...current, complete: true, last_key: lastKey ?? previousKey };
         }
         if (now.last_key !== previousKey) return now.last_key === lastKey ? now : null;
         current = now; // split meanwhile: trim at the new end and stage again
@@ -252,36 +264,41 @@ export async function runRangedSlice(options: RangedSliceOptions): Promise<Slice
       .slice(0, 2);
     for (const range of candidates) {
       const from = range.last_key ?? range.start_after;
-      let at = midKey(from, range.up_to);
-      for (let probe = 0; at !== null && probe < 2; probe++) {
-        const page = await listPageQuietly(at);
-        const first = page?.objects[0]?.key;
-        if (first !== undefined && (range.up_to === null || compareKeys(first, range.up_to) <= 0)) {
-          try {
-            const split = await db(() =>
-              jobs.splitRange(jobId, range.range, worker, at!, leaseSeconds)
-            );
-            job = split.job;
-            return split.range;
-          } catch (error) {
-            if (!isLostJobError(error)) throw error;
-            break; // its holder moved past the key meanwhile: try the next range
-          }
-        }
-        at = midKey(from, at); // nothing after it: try halfway to it
+      // Halfway to the end, halfway to that, …: probed at once (one round trip), the largest
+      // with a key after it inside the range is the split. Where the keys are is unknown, so a
+      // single guess would often land in an empty stretch above them.
+      const points: string[] = [];
+      for (let at = midKey(from, range.up_to); at !== null && points.length < SPLIT_PROBES;) {
+        points.push(at);
+        at = midKey(from, at);
+      }
+      const found = await Promise.all(points.map((at) => listPageQuietly(at)));
+      const at = points.find((_, i) => {
+        const first = found[i]?.objects[0]?.key;
+        return first !== undefined &&
+          (range.up_to === null || compareKeys(first, range.up_to) <= 0);
+      });
+      if (at === undefined) continue;
+      try {
+        const split = await db(() => jobs.splitRange(jobId, range.range, worker, at, leaseSeconds));
+        job = split.job;
+        return split.range;
+      } catch (error) {
+        if (!isLostJobError(error)) throw error; // else its holder moved past `at`: next range
       }
     }
     return null;
   };
 
+  /**
+   * A probe of one key (`MaxKeys=1`), null when it fails. Outside the stream limit: a split's
+   * probes go out at once, and a one-key answer is no load worth throttling.
+   */
   const listPageQuietly = async (after: string): Promise<ListPage | null> => {
-    await limit.acquire();
     try {
       return await storage.listPage({ startAfter: after, maxKeys: 1 });
     } catch {
       return null;
-    } finally {
-      limit.release(false);
     }
   };
 
@@ -292,12 +309,14 @@ export async function runRangedSlice(options: RangedSliceOptions): Promise<Slice
       return { state: "ended", job: snapshot?.job ?? null };
     }
     tools.skippedBefore(first.job.summary?.skipped_samples?.length ?? 0);
+    if (first.job.listing_complete) finishHere = true;
     if (!first.job.listing_complete) {
       await fanOut(first, options);
       const queue = [...first.ranges];
       const runStream = async () => {
         try {
-          for (let range = queue.shift() ?? null; range;) {
+          // A stream with no claimed range to start with looks for one (free, or split off).
+          for (let range = queue.shift() ?? await nextRange(); range;) {
             await listRange(range);
             if (spent || ended || failure) return;
             range = queue.shift() ?? await nextRange();
@@ -316,7 +335,7 @@ export async function runRangedSlice(options: RangedSliceOptions): Promise<Slice
     }
     const latest = job as RebuildJob | null;
     if (!latest) return { state: "ended", job: null };
-    if (latest.listing_complete) return await tools.finish(latest);
+    if (latest.listing_complete && finishHere) return await tools.finish(latest);
     await record();
     // Budget spent with ranges left: the same worker goes on in a fresh invocation. Otherwise
     // the other workers hold the rest, and the last of them to complete a range finishes.

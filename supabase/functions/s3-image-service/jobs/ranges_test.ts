@@ -3,7 +3,12 @@ import type { Continuation, ContinueRequest, HandOff } from "./continuation.ts";
 import { ERRORS } from "../../_shared/errors.ts";
 import type { ListPage } from "../../_shared/platform/storage.ts";
 import { runRangedSlice, trimToRange } from "./ranges.ts";
-import { createRebuildService, type RebuildDefaults, type RebuildService } from "./service.ts";
+import {
+  createRebuildService,
+  RANGES_FROM_PAGES,
+  type RebuildDefaults,
+  type RebuildService,
+} from "./service.ts";
 import type { SliceOutcome } from "./slice.ts";
 import { fakeBucket, FakeJobs, keys, noSleep } from "./testdata/fakes.ts";
 import { asHostedRuntime } from "./testdata/hosted_process.ts";
@@ -19,13 +24,16 @@ const DEFAULTS: RebuildDefaults = {
 
 function recordingContinuation() {
   const scheduled: ContinueRequest[] = [];
+  /** Every request ever scheduled (`scheduled` is emptied as they run). */
+  const all: ContinueRequest[] = [];
   const continuation: Continuation = {
     schedule: (request) => {
       scheduled.push(request);
+      all.push(request);
       return Promise.resolve<HandOff>("called");
     },
   };
-  return { scheduled, continuation };
+  return { scheduled, all, continuation };
 }
 
 /** Runs every scheduled invocation, each round's at once, until none is left. */
@@ -41,7 +49,7 @@ async function runAll(service: RebuildService, scheduled: ContinueRequest[]) {
 function setup(bucketKeys: string[], defaults = DEFAULTS) {
   const jobs = FakeJobs.running();
   const bucket = fakeBucket(bucketKeys);
-  const { scheduled, continuation } = recordingContinuation();
+  const { scheduled, all, continuation } = recordingContinuation();
   const service = createRebuildService({
     jobs,
     storage: bucket,
@@ -49,7 +57,7 @@ function setup(bucketKeys: string[], defaults = DEFAULTS) {
     defaults,
     pageSize: 10,
   });
-  return { jobs, bucket, scheduled, service };
+  return { jobs, bucket, scheduled, all, service };
 }
 
 const sorted = (list: Iterable<string>) => [...list].sort();
@@ -71,7 +79,7 @@ Deno.test("trimToRange() keeps the keys up to the range's end and says the page 
 
 Deno.test("a partitioned rebuild lists every key exactly once over several ranges and workers, and finishes once", async () => {
   const bucketKeys = keys(734);
-  const { jobs, scheduled, service } = setup(bucketKeys);
+  const { jobs, scheduled, all, service } = setup(bucketKeys);
   const first = await service.drive(jobs.job, "head");
   assert.notEqual(first.state, "finished");
   const outcomes = [first, ...await runAll(service, scheduled)];
@@ -86,6 +94,28 @@ Deno.test("a partitioned rebuild lists every key exactly once over several range
   assert.ok(jobs.calls.includes("splitRange"), "a busy range was split");
   assert.deepEqual(jobs.job.ranges, { total: ranges.length, done: ranges.length });
   assert.ok(jobs.invocations.length > 2, "several invocations listed it");
+  // Parallelism 6 at two streams an invocation: the head starts more workers, which list ranges
+  // (`ranged`) under their own names.
+  const started = all.filter((r) => r.worker !== "head");
+  assert.ok(started.length > 0 && started.every((r) => r.ranged === true));
+  const names = new Set(all.map((r) => r.worker));
+  assert.ok(names.size >= 3, `workers: ${[...names].join(", ")}`);
+});
+
+Deno.test("a job is cut at its first page when the bucket is expected large, else once it has listed RANGES_FROM_PAGES pages", async () => {
+  const expected = setup(keys(400));
+  expected.jobs.estimate = 400;
+  await expected.service.drive(expected.jobs.job, "head");
+  assert.equal(expected.jobs.stagedLog.get(1)!.length >= 10, true);
+  assert.equal(expected.jobs.ranges.get(1)![0].start_after, "k-00009.jpg", "cut after page 1");
+
+  const unknown = setup(keys(400), { ...DEFAULTS, budget: { cpuMs: 1, wallMs: 60_000 } });
+  await unknown.service.drive(unknown.jobs.job, "head");
+  const cutAfter = unknown.jobs.ranges.get(1)![0].start_after;
+  assert.equal(cutAfter, keys(400)[RANGES_FROM_PAGES * 10 - 1], "cut after 25 pages of 10 keys");
+  await runAll(unknown.service, unknown.scheduled);
+  assert.equal(unknown.jobs.job.status, "succeeded");
+  assert.deepEqual(sorted(unknown.jobs.stagedLog.get(1)!), keys(400));
 });
 
 Deno.test("a bucket of one page is never cut into ranges", async () => {
@@ -109,6 +139,7 @@ Deno.test("with REBUILD_PARALLELISM=1 the rebuild stays in one stream", async ()
 Deno.test("a worker that dies mid-range is resumed from each range's committed key: nothing lost or counted twice", async () => {
   const bucketKeys = keys(400);
   const { jobs, scheduled, service } = setup(bucketKeys);
+  jobs.estimate = 400; // the last rebuild listed as many: the job is cut at its first page
   await service.drive(jobs.job, "head");
   // Every scheduled worker dies before it runs; the head left its ranges half listed.
   scheduled.length = 0;
@@ -133,7 +164,12 @@ async function partitioned(jobs: FakeJobs, bucketKeys: string[], boundaries: str
     etag: "e",
     lastModified: new Date(0),
   }));
-  await jobs.partition(1, "head", { objects: firstPage, afterKey: bucketKeys[9], boundaries });
+  await jobs.partition(1, "head", {
+    previousToken: null,
+    objects: firstPage,
+    afterKey: bucketKeys[9],
+    boundaries,
+  });
 }
 
 const rangedOptions = (
@@ -222,4 +258,26 @@ Deno.test("runRangedSlice() stops at its page budget holding its ranges, and its
   assert.ok(states.length > 5);
   assert.ok(jobs.invocations.every((i) => i.pages <= 4), "no invocation over its page budget");
   assert.deepEqual(sorted(jobs.stagedLog.get(1)!), sorted(bucketKeys));
+});
+
+Deno.test("a bucket of mixed names is split where its keys are, and listed exactly", async () => {
+  const bucketKeys = [
+    ...Array.from({ length: 300 }, (_, i) => `rb1234-${String(i).padStart(5, "0")}.jpg`),
+    ...Array.from({ length: 300 }, (_, i) => `rr5678-${String(i).padStart(5, "0")}.jpg`),
+    ...Array.from({ length: 50 }, (_, i) => `safe99-${i}.jpg`),
+    ...Array.from({ length: 20 }, (_, i) => `A${i}.jpg`),
+    "_incoming/x.png",
+  ];
+  const { jobs, scheduled, service } = setup(bucketKeys);
+  jobs.estimate = 10_000;
+  await service.drive(jobs.job, "head");
+  await runAll(service, scheduled);
+  assert.equal(jobs.job.status, "succeeded");
+  assert.deepEqual(sorted(jobs.stagedLog.get(1)!), sorted(bucketKeys));
+  const ranges = jobs.ranges.get(1)!;
+  assert.ok(ranges.length >= 3, `${ranges.length} ranges`);
+  assert.ok(
+    ranges.some((r) => r.start_after.startsWith("r") && r.listed > 0),
+    "cut inside rb…/rr…",
+  );
 });

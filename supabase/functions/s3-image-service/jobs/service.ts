@@ -21,7 +21,7 @@ import {
   type RebuildJobs,
   type StartResult,
 } from "./job_store.ts";
-import { runSlice, type SliceOutcome } from "./slice.ts";
+import { PAGE_SIZE, runSlice, type SliceOutcome } from "./slice.ts";
 import { runRangedSlice } from "./ranges.ts";
 import { ladderBoundaries } from "./key_space.ts";
 
@@ -45,8 +45,17 @@ export interface RebuildDefaults {
  */
 export const STREAMS_PER_WORKER = 2;
 
-/** Candidate cuts after a job's first page (each becomes a range; empty ones cost one request). */
+/** Candidate cuts when a job is split (each becomes a range; an empty one costs one request). */
 const FIRST_CUTS = 8;
+
+/**
+ * Pages from which a listing is worth splitting into ranges. Below it one stream lists the bucket
+ * in at most ~2.5 s at S3's ~100 ms a page, so ranges would save little, while each costs at
+ * least one more request (an empty range, a probe, a last partial page). A job is split at its
+ * first page when the bucket is expected to be this large (the last job listed as many keys, or,
+ * before any job, the index holds them), else once it has listed this many pages in one stream.
+ */
+export const RANGES_FROM_PAGES = 25;
 
 /** What {@linkcode createRebuildService} needs. */
 export interface RebuildServiceDeps {
@@ -186,6 +195,23 @@ export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
     });
   };
 
+  /** Where to cut the rest of a job's listing after `page`, once the job proves large. */
+  const cutWhenLarge = async (
+    run: Run,
+    page: { objects: ReadonlyArray<{ key: string }> },
+    job: RebuildJob,
+  ): Promise<string[] | null> => {
+    const threshold = RANGES_FROM_PAGES * (run.listing?.pageSize ?? deps.pageSize ?? PAGE_SIZE);
+    let large = job.listed + page.objects.length >= threshold;
+    if (!large && job.pages === 0) {
+      large = await jobs.sizeEstimate().then((keys) => keys >= threshold, () => false);
+    }
+    if (!large) return null;
+    const first = page.objects[0].key;
+    const last = page.objects[page.objects.length - 1].key;
+    return ladderBoundaries(first, last, FIRST_CUTS);
+  };
+
   /**
    * One slice: in one stream, cutting the rest into ranges at the job's first page when more
    * than one stream is allowed; then, for a job listed in ranges, its ranges.
@@ -202,14 +228,7 @@ export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
       budget: run.budget,
       pageSize: run.listing?.pageSize ?? deps.pageSize,
       cpuClock: defaults.cpuClock,
-      partition: parallelism > 1
-        ? (page) => {
-          const first = page.objects[0]?.key;
-          const last = page.objects.at(-1)?.key;
-          if (first === undefined || last === undefined) return Promise.resolve(null);
-          return Promise.resolve(ladderBoundaries(first, last, FIRST_CUTS));
-        }
-        : undefined,
+      partition: parallelism > 1 ? (page, job) => cutWhenLarge(run, page, job) : undefined,
     });
     const job = "job" in outcome ? outcome.job : null;
     // Cut into ranges just now, or earlier (a job found listed in ranges lists them on).

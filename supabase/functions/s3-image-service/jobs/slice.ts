@@ -70,12 +70,13 @@ export interface SliceOptions {
   /** Backoff between database retries (tests pass a fake). */
   sleep?: (ms: number) => Promise<void>;
   /**
-   * Asked after the job's first page when more pages follow: where to cut the rest of the key
-   * space into ranges that several streams list at once (`ranges.ts`), or null to go on in one
-   * stream. The page is then staged with the cut (`s3_cache_rebuild_partition`) and the slice
-   * ends `more` with a job whose `ranges` is set: the caller lists the ranges.
+   * Asked after each page that more pages follow: where to cut the rest of the key space into
+   * ranges that several streams list at once (`ranges.ts`), or null to go on in one stream
+   * (`job`: as before this page). The page is then staged with the cut
+   * (`s3_cache_rebuild_partition`) and the slice ends `more` with a job whose `ranges` is set:
+   * the caller lists the ranges.
    */
-  partition?: (page: ListPage) => Promise<string[] | null>;
+  partition?: (page: ListPage, job: RebuildJob) => Promise<string[] | null>;
 }
 
 /**
@@ -130,10 +131,9 @@ export async function runSlice(options: SliceOptions): Promise<SliceOutcome> {
         }
         budget.unitDone({ pages: 1, keys: page.objects.length });
         const nextToken = page.nextToken ?? null;
-        const cut: string[] | null =
-          nextToken !== null && token === null && job.pages === 0 && options.partition
-            ? await options.partition(page)
-            : null;
+        const cut: string[] | null = nextToken !== null && options.partition && page.objects.length
+          ? await options.partition(page, job)
+          : null;
         const goOn = nextToken !== null && !cut && budget.roomForAnotherUnit();
         // Overlap the next listing request with staging this page.
         if (goOn) pending = list(nextToken);
@@ -141,7 +141,7 @@ export async function runSlice(options: SliceOptions): Promise<SliceOutcome> {
         const staged: StagedPage = { previousToken: token, nextToken, objects: page.objects };
         try {
           job = cut
-            ? await partitionVerified(jobs, jobId, worker, page, cut, db)
+            ? await partitionVerified(jobs, jobId, worker, { token, page, boundaries: cut }, db)
             : await stageVerified(jobs, jobId, worker, staged, db);
         } catch (error) {
           if (isLostJobError(error)) {
@@ -225,8 +225,7 @@ async function partitionVerified(
   jobs: RebuildJobs,
   jobId: number,
   worker: string,
-  page: ListPage,
-  boundaries: string[],
+  { token, page, boundaries }: { token: string | null; page: ListPage; boundaries: string[] },
   db: Db,
 ): Promise<RebuildJob> {
   let retried = false;
@@ -234,7 +233,12 @@ async function partitionVerified(
   try {
     return await db((attempt) => {
       retried = attempt > 1;
-      return jobs.partition(jobId, worker, { objects: page.objects, afterKey, boundaries });
+      return jobs.partition(jobId, worker, {
+        previousToken: token,
+        objects: page.objects,
+        afterKey,
+        boundaries,
+      });
     });
   } catch (error) {
     if (!retried || !isLostJobError(error)) throw error;

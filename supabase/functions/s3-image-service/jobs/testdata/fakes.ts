@@ -209,12 +209,19 @@ export class FakeJobs implements RebuildJobs {
   partition(
     jobId: number,
     worker: string,
-    page: { objects: ReadonlyArray<ListedKey>; afterKey: string; boundaries: string[] },
+    page: {
+      previousToken: string | null;
+      objects: ReadonlyArray<ListedKey>;
+      afterKey: string;
+      boundaries: string[];
+    },
   ) {
     return this.#call("partition", () => {
       const job = this.#running(jobId);
       if (job.lease_owner !== worker) throw sqlError("40001", "lease lost");
-      if (job.ranges || job.pages > 0) throw sqlError("40001", "pages were staged already");
+      if (job.ranges || job.listing_complete || job.continuation_token !== page.previousToken) {
+        throw sqlError("40001", "the page was staged already");
+      }
       const starts = [page.afterKey, ...page.boundaries];
       this.ranges.set(
         jobId,
@@ -231,11 +238,19 @@ export class FakeJobs implements RebuildJobs {
         })),
       );
       this.#stage(jobId, page.objects);
-      job.pages = 1;
-      job.listed = page.objects.length;
+      job.pages++;
+      job.listed += page.objects.length;
+      job.continuation_token = null;
       this.#touch(job, worker, job.lease_seconds);
       return structuredClone(job);
     });
+  }
+
+  /** What {@linkcode sizeEstimate} answers; default: the index's size. */
+  estimate?: number;
+
+  sizeEstimate() {
+    return this.#call("sizeEstimate", () => this.estimate ?? this.index.rows.size);
   }
 
   claimRanges(jobId: number, worker: string, leaseSeconds: number, maxRanges: number) {
