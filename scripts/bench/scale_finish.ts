@@ -22,7 +22,8 @@
  * round, the median and the spread:
  *
  * ```sh
- * node_modules/.bin/deno run -A scripts/bench/scale_finish.ts [--rows=1000000] [--rounds=3]
+ * node_modules/.bin/deno run -A scripts/bench/scale_finish.ts [--rows=1000000] [--rounds=3] \
+ *   [--changed=0.01] [--no-preview]
  * PG_BIN=/usr/lib/postgresql/15/bin node_modules/.bin/deno run -A scripts/bench/scale_finish.ts
  * ```
  *
@@ -155,6 +156,8 @@ export async function setUpScaleRound(sql: Sql, shape: ScaleShape): Promise<numb
   // As the last stage_page leaves the job: listing complete, counters matching the pages.
   await sql`update public.s3_cache_rebuilds set listing_complete = true, continuation_token = null,
     pages = ${pages}, listed = ${listed} where id = ${jobId}`;
+  // A real listing of 1M keys takes minutes, long enough for autovacuum to analyse the pages
+  // table (its threshold is 50 rows); the planner then knows the listing's size, as here.
   await sql`analyze public.s3_cache_rebuild_pages`;
   await sql`checkpoint`;
   return jobId;
