@@ -2,10 +2,12 @@
  * `npm start`: boots the whole local stack, prints its URLs and keys like `supabase start`, and
  * stops every process it started on Ctrl-C. Data persists in `.local/` between runs.
  *
- * Flags: `--seed` loads sample product images once the stack is up.
+ * Flags: `--seed` loads sample product images once the stack is up. `S3_LATENCY=aws npm start`
+ * plays the functions' S3 across a network (docs/local-stack.md).
  *
  * @module
  */
+import { describeLatencyProfile, parseLatencyProfile } from "./stack/latency_profile.ts";
 import { REPO_ROOT } from "./stack/migrations.ts";
 import { commandExists, MissingPrerequisite } from "./stack/process.ts";
 import { formatStatusEnv, type LocalDatabase, type StackInfo, startStack } from "./stack/stack.ts";
@@ -50,6 +52,9 @@ function banner(info: StackInfo, database: LocalDatabase | undefined, hasPsql: b
     ...psqlHint(info.DB_URL, hasPsql),
     `     S3 endpoint: ${info.S3_ENDPOINT || "(AWS S3)"}`,
     `       S3 bucket: ${info.S3_BUCKET}`,
+    ...(info.S3_PROXY_URL
+      ? [`      S3 latency: ${describeLatencyProfile(parseLatencyProfile(info.S3_LATENCY))}`]
+      : []),
     `  AWS access key: ${info.AWS_ACCESS_KEY}`,
     `        JWKS URL: ${info.JWKS_URL}`,
     ` Publishable key: ${info.PUBLISHABLE_KEY}`,

@@ -31,6 +31,11 @@ export interface BenchReport {
   staging_vs_copy_ratio?: Figure;
   rebuild_memory_ratio?: Figure;
   load?: Record<string, number | boolean>;
+  /** `npm run bench -- scale` (scale_bench.ts): its `scale.*` keys without the prefix. */
+  scale?: Record<string, Figure>;
+  upload_vs_put_ratio_aws?: Figure;
+  /** When a benchmark's rows were measured, where not at `date` (a merged partial run's). */
+  measured_at?: Record<string, string>;
   benchmarks: Record<string, BenchRow[]>;
 }
 
@@ -81,10 +86,17 @@ export function buildReport(
       "upload_memory_ratio",
       "staging_vs_copy_ratio",
       "rebuild_memory_ratio",
+      "upload_vs_put_ratio_aws",
     ] as const
   ) {
     const row = byKey(key);
     if (row) report[key] = figure(row);
+  }
+  const scale = rows.filter((row) => row.key?.startsWith("scale."));
+  if (scale.length) {
+    report.scale = Object.fromEntries(
+      scale.map((row) => [row.key!.slice("scale.".length), figure(row)]),
+    );
   }
   const load = rows.filter((row) => row.key?.startsWith("load."));
   if (load.length) {
@@ -93,6 +105,26 @@ export function buildReport(
       return [name, name === "index_shrank" ? row.value !== 0 : row.value];
     }));
   }
+  return report;
+}
+
+/**
+ * The report after a partial run that merges (`npm run bench -- scale`): the existing report's
+ * benchmarks with this run's replacing their namesakes, every figure rebuilt from those rows;
+ * `measured_at` keeps when each older benchmark ran. Without an existing report, this run's.
+ */
+export function mergeReport(
+  existing: BenchReport | undefined,
+  benchmarks: Record<string, BenchRow[]>,
+  now = new Date(),
+): BenchReport {
+  if (!existing) return buildReport(benchmarks, now);
+  const report = buildReport({ ...existing.benchmarks, ...benchmarks }, now);
+  const measuredAt: Record<string, string> = {};
+  for (const name of Object.keys(existing.benchmarks)) {
+    if (!(name in benchmarks)) measuredAt[name] = existing.measured_at?.[name] ?? existing.date;
+  }
+  if (Object.keys(measuredAt).length) report.measured_at = measuredAt;
   return report;
 }
 
@@ -127,6 +159,11 @@ export function headlineTable(report: BenchReport): string {
   add("upload isolate memory per request in flight ÷ file size", report.upload_memory_ratio);
   add("staging 100k keys, rows/s ÷ a raw COPY", report.staging_vs_copy_ratio);
   add("rebuild worker memory, 20k ÷ 5k objects", report.rebuild_memory_ratio);
+  add(
+    "upload, both sides through the aws latency profile (S3_LATENCY=aws)",
+    report.upload_vs_put_ratio_aws,
+  );
+  for (const f of Object.values(report.scale ?? {})) add(`scale: ${f.name}`, f);
   if (report.load) {
     const l = report.load;
     lines.push(
@@ -180,6 +217,14 @@ export function reportMarkdown(report: BenchReport): string {
     `Measured ${report.date} on ${report.machine.cores} cores, ${report.machine.memory_gib} GiB ` +
     `(${report.machine.os}) by \`npm run bench\`. Ratios compare with a baseline measured in the ` +
     "same run; the spread is the lowest and highest round. This file is rewritten by every run.",
+    ...(report.measured_at
+      ? [
+        "",
+        `Merged by a partial run (\`npm run bench -- scale\`); measured earlier: ${
+          Object.entries(report.measured_at).map(([name, at]) => `${name} ${at}`).join(", ")
+        }.`,
+      ]
+      : []),
     "",
     "## Goals",
     "",

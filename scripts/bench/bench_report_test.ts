@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { buildReport, withReadmeTable } from "./bench_report.ts";
+import { buildReport, mergeReport, reportMarkdown, withReadmeTable } from "./bench_report.ts";
 import type { BenchRow } from "./report.ts";
 
 const rebuildRow = (objects: number, ratio: number): BenchRow => ({
@@ -44,4 +44,55 @@ Deno.test("withReadmeTable() rewrites only the text between the bench markers", 
     /rebuild of 5,000 objects ÷ a bare listing \| ≤ 1\.15 \| 1\.1 \| 1\.05–1\.15/,
   );
   assert.equal(withReadmeTable("no markers", report), "no markers");
+});
+
+const scaleRow = (key: string, ratio: number): BenchRow => ({
+  name: `scale ${key}`,
+  value: 1000 * ratio,
+  unit: "ms",
+  baseline: 1000,
+  ratio,
+  spread: [ratio - 0.01, ratio + 0.01],
+  key,
+  goal: { text: "≤ 0.3", met: ratio <= 0.3 },
+});
+
+Deno.test("mergeReport() adds a scale run's keys to the existing report and keeps its other figures", () => {
+  const earlier = buildReport(
+    { rebuild: [rebuildRow(5000, 1.1)] },
+    new Date("2026-12-01T00:00:00Z"),
+  );
+  const merged = mergeReport(earlier, {
+    scale: [
+      scaleRow("scale.rebuild_vs_sequential_listing_100k", 0.98),
+      { ...scaleRow("upload_vs_put_ratio_aws", 1.04), goal: { text: "≤ 1.15", met: true } },
+    ],
+  }, new Date("2026-12-06T00:00:00Z"));
+  assert.equal(merged.rebuild_vs_list_ratio?.value, 1.1, "the earlier figure stays");
+  assert.equal(merged.scale?.rebuild_vs_sequential_listing_100k.value, 0.98);
+  assert.equal(merged.scale?.rebuild_vs_sequential_listing_100k.met, false);
+  assert.equal(merged.upload_vs_put_ratio_aws?.value, 1.04);
+  assert.deepEqual(Object.keys(merged.benchmarks), ["rebuild", "scale"]);
+  assert.deepEqual(merged.measured_at, { rebuild: "2026-12-01T00:00:00.000Z" });
+  const markdown = reportMarkdown(merged);
+  assert.match(markdown, /measured earlier: rebuild 2026-12-01/);
+  assert.match(
+    markdown,
+    /\| scale: scale scale\.rebuild_vs_sequential_listing_100k \| ≤ 0\.3 \| 0\.98 \|/,
+  );
+  // A second scale run replaces the first one's rows.
+  const again = mergeReport(merged, {
+    scale: [scaleRow("scale.rebuild_vs_sequential_listing_100k", 0.25)],
+  });
+  assert.equal(again.scale?.rebuild_vs_sequential_listing_100k.met, true);
+  assert.equal(again.upload_vs_put_ratio_aws, undefined);
+  assert.deepEqual(again.measured_at, { rebuild: "2026-12-01T00:00:00.000Z" });
+});
+
+Deno.test("mergeReport() without an existing report is this run's report", () => {
+  const report = mergeReport(undefined, {
+    scale: [scaleRow("scale.rebuild_vs_sequential_listing_1m", 0.15)],
+  });
+  assert.deepEqual(Object.keys(report.scale ?? {}), ["rebuild_vs_sequential_listing_1m"]);
+  assert.equal(report.measured_at, undefined);
 });

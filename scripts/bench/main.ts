@@ -1,13 +1,21 @@
 /**
- * `npm run bench [-- db upload rebuild load]`: runs each benchmark in its own process (each
+ * `npm run bench [-- db upload rebuild load scale]`: runs each benchmark in its own process (each
  * starts its own throw-away cluster or stack, so one cannot disturb another's data), then prints
  * every row in one table and one JSON line. A full run (no names) writes `bench/REPORT.json`,
- * `bench/REPORT.md` and the README's table (see bench_report.ts).
+ * `bench/REPORT.md` and the README's table (see bench_report.ts). A partial run naming `scale`
+ * merges what it ran into `bench/REPORT.json` and `bench/REPORT.md` (the README's table is left
+ * to a full run).
  *
  * @module
  */
 import { REPO_ROOT } from "../stack/migrations.ts";
-import { buildReport, reportMarkdown, withReadmeTable } from "./bench_report.ts";
+import {
+  type BenchReport,
+  buildReport,
+  mergeReport,
+  reportMarkdown,
+  withReadmeTable,
+} from "./bench_report.ts";
 import { type BenchRow, formatTable, parseReportLine } from "./report.ts";
 
 const BENCHMARKS: Record<string, string> = {
@@ -15,6 +23,7 @@ const BENCHMARKS: Record<string, string> = {
   upload: "upload_bench.ts",
   rebuild: "rebuild_bench.ts",
   load: "load_bench.ts",
+  scale: "scale_bench.ts",
 };
 
 async function exists(path: string): Promise<boolean> {
@@ -81,5 +90,20 @@ if (Deno.args.length === 0 && !failed) {
     cwd: REPO_ROOT,
   }).output();
   console.log("Wrote bench/REPORT.json, bench/REPORT.md and the README's table.");
+} else if (Deno.args.includes("scale") && Object.keys(results).length) {
+  const path = `${REPO_ROOT}bench/REPORT.json`;
+  const existing = await Deno.readTextFile(path).then(
+    (text) => JSON.parse(text) as BenchReport,
+    () => undefined,
+  );
+  const report = mergeReport(existing, results);
+  await Deno.mkdir(`${REPO_ROOT}bench`, { recursive: true });
+  await Deno.writeTextFile(path, JSON.stringify(report, null, 2) + "\n");
+  await Deno.writeTextFile(`${REPO_ROOT}bench/REPORT.md`, reportMarkdown(report));
+  await new Deno.Command(`${REPO_ROOT}node_modules/.bin/deno`, {
+    args: ["fmt", "-q", "bench/"],
+    cwd: REPO_ROOT,
+  }).output();
+  console.log(`Merged ${Object.keys(results).join(", ")} into bench/REPORT.json and REPORT.md.`);
 }
 Deno.exit(failed ? 1 : 0);

@@ -27,6 +27,7 @@ import type { ImageStorage } from "../../supabase/functions/_shared/platform/sto
 import { stackStorage } from "../stack/stack_storage.ts";
 import { type StackInfo, withIsolatedStack } from "../stack/stack.ts";
 import { type BenchRow, numericFlag, printReport, spreadOf } from "./report.ts";
+import { cpuMsOf } from "./upload_bench.ts";
 
 /** Options for {@linkcode runRebuildBench}. */
 export interface RebuildBenchOptions {
@@ -57,7 +58,7 @@ async function fill(storage: ImageStorage, from: number, to: number): Promise<vo
 }
 
 /** Lists the whole bucket as a rebuild must; returns milliseconds and keys. */
-async function bareListing(storage: ImageStorage): Promise<{ ms: number; keys: number }> {
+export async function bareListing(storage: ImageStorage): Promise<{ ms: number; keys: number }> {
   const started = performance.now();
   let keys = 0;
   let token: string | undefined;
@@ -83,7 +84,7 @@ async function host(info: StackInfo, path: string, method = "GET"): Promise<unkn
  * HeadObject of an absent key), so the process start is not timed — the bare listing it is
  * compared with runs on a warm client too. Returns its pid.
  */
-async function freshWorker(info: StackInfo): Promise<number> {
+export async function freshWorker(info: StackInfo): Promise<number> {
   await host(info, `/${FUNCTION}/kill`, "POST");
   const call = async (path: string, body?: unknown) => {
     const response = await fetch(`${info.FUNCTIONS_URL}/${FUNCTION}${path}`, {
@@ -102,13 +103,13 @@ async function freshWorker(info: StackInfo): Promise<number> {
 }
 
 /** Peak and current resident memory of a process, in MiB (Linux /proc). */
-async function memoryOf(pid: number): Promise<{ peakMiB: number; rssMiB: number }> {
+export async function memoryOf(pid: number): Promise<{ peakMiB: number; rssMiB: number }> {
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
   const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1]);
   return { peakMiB: kib("VmHWM") / 1024, rssMiB: kib("VmRSS") / 1024 };
 }
 
-interface RebuildRun {
+export interface RebuildRun {
   ms: number;
   job: RebuildJob;
   peakMiB: number;
@@ -116,16 +117,26 @@ interface RebuildRun {
   idlePeakMiB: number;
   /** From the start request to the first slice's start (start, hand-off, claim). */
   startupMs: number;
+  /**
+   * CPU the worker process spent from the start request to the job's end (Linux /proc): every
+   * invocation's, counted once even when several ran at once in the process.
+   */
+  workerCpuMs: number;
 }
 
 /**
  * One rebuild through the function on a fresh worker, timed until the job succeeded: `full`
  * from an empty index (every key inserted at finish), else with the index already in step.
  */
-async function rebuildOnce(info: StackInfo, sql: postgres.Sql, full: boolean): Promise<RebuildRun> {
+export async function rebuildOnce(
+  info: StackInfo,
+  sql: postgres.Sql,
+  full: boolean,
+): Promise<RebuildRun> {
   if (full) await sql`delete from public.s3_image_cache`;
   const pid = await freshWorker(info);
   const idlePeakMiB = (await memoryOf(pid)).peakMiB;
+  const cpuBefore = await cpuMsOf(pid);
   const started = performance.now();
   const startedAt = Date.now();
   const response = await fetch(`${info.FUNCTIONS_URL}/${FUNCTION}/rebuild`, {
@@ -153,7 +164,8 @@ async function rebuildOnce(info: StackInfo, sql: postgres.Sql, full: boolean): P
       const first = (done as RebuildJob).invocations[0];
       const startupMs = first ? Date.parse(first.at) - first.wall_ms - startedAt : 0;
       const peakMiB = (await memoryOf(pid)).peakMiB;
-      return { ms, job: done as RebuildJob, peakMiB, idlePeakMiB, startupMs };
+      const workerCpuMs = (await cpuMsOf(pid)) - cpuBefore;
+      return { ms, job: done as RebuildJob, peakMiB, idlePeakMiB, startupMs, workerCpuMs };
     }
     await new Promise((resolve) => setTimeout(resolve, 10));
   }

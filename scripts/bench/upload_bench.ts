@@ -111,7 +111,7 @@ export async function drawJpeg(targetBytes = 1024 * 1024): Promise<Uint8Array> {
 }
 
 /** CPU time (user + system) a process has used so far, in ms (Linux /proc, 10 ms ticks). */
-async function cpuMsOf(pid: number): Promise<number> {
+export async function cpuMsOf(pid: number): Promise<number> {
   const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime (fields 14, 15)

@@ -12,14 +12,29 @@
  *   the open ones ("the database goes away"), and come back.
  * - {@linkcode startFaultControl}: the control endpoint for both (see its JSDoc for the routes).
  *
+ * The S3 proxy can also play a bucket across a network: under a latency profile
+ * (latency_profile.ts, `S3_LATENCY`) every request waits its operation's delay and may be
+ * answered `503 SlowDown`, as real S3 does. The stack puts it in front of S3 for that too.
+ *
  * Why the S3 proxy forces `Connection: close` on every request: with one request per
  * connection, every request passes the rule check (a kept-alive connection would otherwise
  * carry later requests past it), and the proxy never has to parse response framing. On
  * loopback the extra connections cost little; the stack only puts the proxies in place for the
- * integration tier, never for benchmarks or `npm start`.
+ * integration tier, or when a latency profile is asked for (off by default).
  *
  * @module
  */
+
+import {
+  describeLatencyProfile,
+  formatLatencyProfile,
+  LATENCY_CLASSES,
+  type LatencyClass,
+  type LatencyDecision,
+  latencyPlanner,
+  type LatencyProfile,
+  parseLatencyProfile,
+} from "./latency_profile.ts";
 
 /** What an S3 request does, as the fault rules name it. */
 export type S3Operation = "list" | "put" | "copy" | "get" | "head" | "delete" | "bucket";
@@ -84,7 +99,36 @@ export interface S3FaultProxy {
   clearFaults(): void;
   /** Lets every held request go on; returns how many there were. */
   release(): number;
+  /** The latency profile in force and what it did since it was set. */
+  latency(): S3LatencyState;
+  /** Puts a latency profile in force (its random sequence starts over); `undefined`: none. */
+  setLatency(profile: LatencyProfile | undefined): void;
   stop(): Promise<void>;
+}
+
+/** A proxy's latency profile as it reports it. */
+export interface S3LatencyState {
+  /** As `S3_LATENCY` syntax (`off` when none). */
+  spec: string;
+  /** In words (`aws (list 100 ms, …)`). */
+  description: string;
+  profile?: LatencyProfile;
+  /** Requests delayed, by class. */
+  delayed: Record<LatencyClass, number>;
+  /** Requests answered `503 SlowDown` by the profile (not by fault rules). */
+  slowDowns: number;
+}
+
+/** The latency class of a fault-rule operation: copies wait as PUTs, bucket requests as other. */
+export function latencyClassOf(operation: S3Operation): LatencyClass {
+  switch (operation) {
+    case "copy":
+      return "put";
+    case "bucket":
+      return "other";
+    default:
+      return operation;
+  }
 }
 
 /** The TCP (Postgres) fault proxy. */
@@ -327,11 +371,18 @@ const REASONS: Record<number, string> = {
 };
 
 /** An S3-style XML error response with `Connection: close`. */
-export function s3ErrorResponse(status: number, code: string, method = "GET"): Uint8Array {
+export function s3ErrorResponse(
+  status: number,
+  code: string,
+  method = "GET",
+  options: { message?: string; reason?: string } = {},
+): Uint8Array {
+  const message = options.message ?? "Injected fault (fault proxy)";
   const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code>` +
-    `<Message>Injected fault (fault proxy)</Message><RequestId>fault-proxy</RequestId></Error>`;
+    `<Message>${message}</Message><RequestId>fault-proxy</RequestId></Error>`;
   const bytes = encoder.encode(body);
-  const head = `HTTP/1.1 ${status} ${REASONS[status] ?? "Error"}\r\n` +
+  const reason = options.reason ?? REASONS[status] ?? "Error";
+  const head = `HTTP/1.1 ${status} ${reason}\r\n` +
     "content-type: application/xml\r\n" +
     `content-length: ${bytes.length}\r\n` +
     "x-amz-request-id: fault-proxy\r\n" +
@@ -373,7 +424,20 @@ export interface S3FaultProxyOptions {
   upstream: Upstream;
   /** Port on 127.0.0.1. Default: any free port. */
   port?: number;
+  /** A latency profile in force from the start. Default: none. */
+  latency?: LatencyProfile;
+  /** How the proxy waits out a delay (tests pass one that records instead). Default: a timer. */
+  sleep?: (ms: number) => Promise<void>;
 }
+
+/** The body size a request announces (for its transfer time), 0 when it announces none. */
+function announcedBodyBytes(headers: Record<string, string>): number {
+  // SigV4 streaming uploads announce the payload's size apart from their chunk framing.
+  const value = Number(headers["x-amz-decoded-content-length"] ?? headers["content-length"] ?? 0);
+  return Number.isSafeInteger(value) && value > 0 ? value : 0;
+}
+
+const timerSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * Starts an S3 proxy on 127.0.0.1 that forwards every request to `upstream` unless a fault rule
@@ -395,6 +459,18 @@ export function startS3FaultProxy(options: S3FaultProxyOptions): S3FaultProxy {
     S3Operation,
     number
   >;
+  const sleep = options.sleep ?? timerSleep;
+  let latencyProfile: LatencyProfile | undefined;
+  let plan: ((kind: LatencyClass, bodyBytes?: number) => LatencyDecision) | undefined;
+  let delayed: Record<LatencyClass, number>;
+  let slowDowns = 0;
+  const setLatency = (profile: LatencyProfile | undefined) => {
+    latencyProfile = profile;
+    plan = profile ? latencyPlanner(profile) : undefined;
+    delayed = Object.fromEntries(LATENCY_CLASSES.map((kind) => [kind, 0])) as typeof delayed;
+    slowDowns = 0;
+  };
+  setLatency(options.latency);
   const waiting = new Set<() => void>();
   const open = new Set<Deno.Conn>();
   const inFlight = new Set<Promise<void>>();
@@ -432,6 +508,13 @@ export function startS3FaultProxy(options: S3FaultProxyOptions): S3FaultProxy {
       const { operation, key } = classifyS3Request(head.method, head.target, lowered);
       counts[operation] += 1;
       const rule = pick(operation, key);
+      // The profile's wait comes first: real S3 takes its time whatever it answers.
+      const kind = latencyClassOf(operation);
+      const decision = plan?.(kind, kind === "put" ? announcedBodyBytes(lowered) : 0);
+      if (decision) {
+        delayed[kind] += 1;
+        if (decision.delayMs > 0) await sleep(decision.delayMs);
+      }
       if (rule?.delayMs) await new Promise((resolve) => setTimeout(resolve, rule.delayMs));
       if (rule?.hold) {
         rule.held += 1;
@@ -443,6 +526,19 @@ export function startS3FaultProxy(options: S3FaultProxyOptions): S3FaultProxy {
         await drainBody(client, head, rest);
         const code = rule.code ?? (rule.status === 503 ? "SlowDown" : "InternalError");
         await writeAll(client, s3ErrorResponse(rule.status, code, head.method));
+        return;
+      }
+      if (!rule && decision?.slowDown) {
+        slowDowns += 1;
+        await drainBody(client, head, rest);
+        // Real S3's answer: `503 Slow Down`, no Retry-After; the SDK backs off on its own.
+        await writeAll(
+          client,
+          s3ErrorResponse(503, "SlowDown", head.method, {
+            message: "Please reduce your request rate.",
+            reason: "Slow Down",
+          }),
+        );
         return;
       }
       try {
@@ -490,6 +586,14 @@ export function startS3FaultProxy(options: S3FaultProxyOptions): S3FaultProxy {
       release();
     },
     release,
+    latency: () => ({
+      spec: formatLatencyProfile(latencyProfile),
+      description: describeLatencyProfile(latencyProfile),
+      ...(latencyProfile ? { profile: structuredClone(latencyProfile) } : {}),
+      delayed: { ...delayed },
+      slowDowns,
+    }),
+    setLatency,
     async stop() {
       listener.close();
       release();
@@ -597,6 +701,10 @@ const badRequest = (message: string) =>
  * - `GET /s3/faults` → `{ faults, requests }`; `POST /s3/faults` adds a rule
  *   ({@linkcode S3FaultRule}); `DELETE /s3/faults` removes all (held requests go on);
  *   `POST /s3/release` lets held requests go on.
+ * - `GET /s3/latency` → the latency profile in force and what it did
+ *   ({@linkcode S3LatencyState}); `PUT /s3/latency` with `{ "spec": "aws,list=5" }` puts one in
+ *   force (`S3_LATENCY` syntax; a bad one is a 400 naming the mistake); `DELETE /s3/latency`
+ *   turns it off.
  * - `GET /db` → `{ refusing, open, accepted, refused }`; `POST /db/down` (`{ "cut": false }` to
  *   keep open connections), `POST /db/up`, `POST /db/cut`.
  */
@@ -619,6 +727,20 @@ export function startFaultControl(
     }
     if (s3 && pathname === "/s3/release" && method === "POST") {
       return jsonResponse({ released: s3.release() });
+    }
+    if (s3 && pathname === "/s3/latency") {
+      if (method === "PUT") {
+        const body = await request.json().catch(() => undefined);
+        if (typeof body?.spec !== "string") {
+          return badRequest('A latency profile is sent as { "spec": "<S3_LATENCY value>" }');
+        }
+        try {
+          s3.setLatency(parseLatencyProfile(body.spec));
+        } catch (error) {
+          return badRequest(error instanceof Error ? error.message : String(error));
+        }
+      } else if (method === "DELETE") s3.setLatency(undefined);
+      return jsonResponse(s3.latency());
     }
     if (db && pathname === "/db" && method === "GET") return jsonResponse(db.state());
     if (db && pathname === "/db/down" && method === "POST") {
@@ -664,15 +786,16 @@ function upstreamOf(url: URL): Upstream {
 }
 
 /**
- * Starts an S3 proxy in front of `s3Endpoint`, a TCP proxy in front of `dbUrl`'s host and port,
- * and their control endpoint; returns the URLs to hand the functions instead.
+ * Starts an S3 proxy in front of `s3Endpoint` (under `latency` when given), a TCP proxy in front
+ * of `dbUrl`'s host and port, and their control endpoint; returns the URLs to hand the functions
+ * instead.
  */
 export function startStackFaultProxies(
-  targets: { s3Endpoint: string; dbUrl: string },
+  targets: { s3Endpoint: string; dbUrl: string; latency?: LatencyProfile },
 ): StackFaultProxies {
   const s3Url = new URL(targets.s3Endpoint);
   const dbUrl = new URL(targets.dbUrl);
-  const s3 = startS3FaultProxy({ upstream: upstreamOf(s3Url) });
+  const s3 = startS3FaultProxy({ upstream: upstreamOf(s3Url), latency: targets.latency });
   const db = startTcpFaultProxy({ upstream: upstreamOf(dbUrl) });
   const control = startFaultControl({ s3, db });
   const proxiedDb = new URL(targets.dbUrl);
@@ -687,4 +810,15 @@ export function startStackFaultProxies(
       await Promise.all([s3.stop(), db.stop()]);
     },
   };
+}
+
+/**
+ * Starts an S3 proxy in front of `s3Endpoint` that only applies `latency` (the stack's
+ * `S3_LATENCY` without fault proxies, and the benchmarks); `url` is what clients use instead.
+ */
+export function startS3LatencyProxy(
+  s3Endpoint: string,
+  latency: LatencyProfile,
+): S3FaultProxy {
+  return startS3FaultProxy({ upstream: upstreamOf(new URL(s3Endpoint)), latency });
 }

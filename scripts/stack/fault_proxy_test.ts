@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { parseLatencyProfile } from "./latency_profile.ts";
 import {
   classifyS3Request,
   s3FaultProblem,
@@ -306,5 +307,153 @@ test("startStackFaultProxies() hands out proxied S3 and database URLs with the s
     assert.equal(state.refusing, false);
   } finally {
     await proxies.stop();
+  }
+});
+
+/** A proxy under `spec` whose waits are recorded instead of slept. */
+function latencyProxy(upstreamPort: number, spec: string) {
+  const slept: number[] = [];
+  const proxy = startS3FaultProxy({
+    upstream: { hostname: "127.0.0.1", port: upstreamPort },
+    latency: parseLatencyProfile(spec),
+    sleep: (ms) => (slept.push(ms), Promise.resolve()),
+  });
+  return { proxy, slept };
+}
+
+test("S3 proxy under a latency profile: each operation waits its class's delay", async () => {
+  const upstream = recordingServer();
+  const { proxy, slept } = latencyProxy(
+    upstream.port,
+    "list=100,head=25,get=20,put=30,delete=15,other=5,bandwidth_mbps=800",
+  );
+  try {
+    const expectations: Array<[string, RequestInit, number]> = [
+      [`${proxy.url}/bucket?list-type=2&max-keys=1000`, {}, 100],
+      [`${proxy.url}/bucket/a.jpg`, { method: "HEAD" }, 25],
+      [`${proxy.url}/bucket/a.jpg`, {}, 20],
+      // 1,000,000 bytes at 800 Mbit/s: 10 ms on top of the PUT's 30.
+      [`${proxy.url}/bucket/a.jpg`, { method: "PUT", body: new Uint8Array(1_000_000) }, 40],
+      [`${proxy.url}/bucket/b.jpg`, {
+        method: "PUT",
+        headers: { "x-amz-copy-source": "/bucket/a.jpg" },
+      }, 30],
+      [`${proxy.url}/bucket/a.jpg`, { method: "DELETE" }, 15],
+      [`${proxy.url}/bucket`, { method: "HEAD" }, 5],
+    ];
+    for (const [url, init, ms] of expectations) {
+      assert.equal((await call(url, init)).status, 200);
+      assert.equal(slept.at(-1), ms, `${init.method ?? "GET"} ${url}`);
+    }
+    assert.equal(slept.length, expectations.length);
+    assert.equal(upstream.seen.length, expectations.length, "every request was forwarded");
+    assert.deepEqual(proxy.latency().delayed, {
+      list: 1,
+      head: 1,
+      get: 1,
+      put: 2,
+      delete: 1,
+      other: 1,
+    });
+  } finally {
+    await proxy.stop();
+    await upstream.stop();
+  }
+});
+
+test("S3 proxy under a latency profile: jitter follows the seed", async () => {
+  const upstream = recordingServer();
+  const runs: number[][] = [];
+  try {
+    for (const seed of [5, 5, 6]) {
+      const { proxy, slept } = latencyProxy(upstream.port, `list=100,jitter=0.2,seed=${seed}`);
+      for (let i = 0; i < 5; i++) await call(`${proxy.url}/bucket?list-type=2`);
+      await proxy.stop();
+      assert.ok(slept.every((ms) => ms >= 80 && ms <= 120));
+      runs.push(slept);
+    }
+    assert.deepEqual(runs[0], runs[1]);
+    assert.notDeepEqual(runs[0], runs[2]);
+  } finally {
+    await upstream.stop();
+  }
+});
+
+test("S3 proxy under a latency profile: SlowDown answers real S3's 503 and keeps the body from S3", async () => {
+  const upstream = recordingServer();
+  const { proxy, slept } = latencyProxy(upstream.port, "put=30,slowdown=1");
+  try {
+    const answer = await fetch(`${proxy.url}/bucket/a.jpg`, { method: "PUT", body: "abc" });
+    assert.equal(answer.status, 503);
+    const text = await answer.text();
+    assert.match(
+      text,
+      /<Code>SlowDown<\/Code><Message>Please reduce your request rate.<\/Message>/,
+    );
+    assert.deepEqual(slept, [30], "the SlowDown took the PUT's time, as S3's would");
+    assert.deepEqual(upstream.seen, []);
+    assert.equal(proxy.latency().slowDowns, 1);
+    // A fault rule that matches wins over the profile's SlowDown.
+    proxy.addFault({ operation: "put", status: 500, remaining: 1 });
+    assert.match(
+      (await call(`${proxy.url}/bucket/a.jpg`, { method: "PUT" })).text,
+      /InternalError/,
+    );
+    assert.equal(proxy.latency().slowDowns, 1);
+  } finally {
+    await proxy.stop();
+    await upstream.stop();
+  }
+});
+
+test("S3 proxy: without a profile nothing waits, and setLatency() turns one on and off", async () => {
+  const upstream = recordingServer();
+  const { proxy, slept } = latencyProxy(upstream.port, "off");
+  try {
+    await call(`${proxy.url}/bucket?list-type=2`);
+    assert.deepEqual(slept, []);
+    assert.equal(proxy.latency().spec, "off");
+    proxy.setLatency(parseLatencyProfile("aws,jitter=0"));
+    await call(`${proxy.url}/bucket?list-type=2`);
+    assert.deepEqual(slept, [100]);
+    assert.match(proxy.latency().description, /^aws \(list 100 ms/);
+    proxy.setLatency(undefined);
+    await call(`${proxy.url}/bucket?list-type=2`);
+    assert.deepEqual(slept, [100]);
+  } finally {
+    await proxy.stop();
+    await upstream.stop();
+  }
+});
+
+test("fault control: a latency profile is set, read and removed over HTTP; a bad one is a 400", async () => {
+  const upstream = recordingServer();
+  const s3 = startS3FaultProxy({ upstream: { hostname: "127.0.0.1", port: upstream.port } });
+  const control = startFaultControl({ s3 });
+  const send = async (method: string, body?: unknown) => {
+    const response = await fetch(`${control.url}/s3/latency`, {
+      method,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: response.status, json: await response.json() };
+  };
+  try {
+    assert.equal((await send("GET")).json.spec, "off");
+    const set = await send("PUT", { spec: "aws,list=5,seed=2" });
+    assert.equal(set.status, 200);
+    assert.match(set.json.spec, /^aws,list=5,head=25,/);
+    assert.equal(s3.latency().profile?.ms.list, 5);
+    const bad = await send("PUT", { spec: "list=soon" });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.json.error.code, "validation_failed");
+    assert.match(bad.json.error.message, /S3_LATENCY="list=soon".*list must be a number/);
+    assert.equal((await send("PUT", "aws")).status, 400);
+    assert.equal(s3.latency().profile?.ms.list, 5, "a refused profile changes nothing");
+    assert.equal((await send("DELETE")).json.spec, "off");
+    assert.equal(s3.latency().profile, undefined);
+  } finally {
+    await control.stop();
+    await s3.stop();
+    await upstream.stop();
   }
 });

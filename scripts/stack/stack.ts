@@ -11,7 +11,8 @@
  * @module
  */
 import { type AuthSigning, createAuthServer, injectedJwks } from "./auth_server.ts";
-import { startStackFaultProxies } from "./fault_proxy.ts";
+import { startS3LatencyProxy, startStackFaultProxies } from "./fault_proxy.ts";
+import { formatLatencyProfile, parseLatencyProfile } from "./latency_profile.ts";
 import { startFunctionsHost } from "./functions_host.ts";
 import { loadOrCreateEventsSecret, loadStackKeys, LOCAL_USERS } from "./keys.ts";
 import { applyMigrations, REPO_ROOT } from "./migrations.ts";
@@ -66,6 +67,13 @@ export interface StackInfo {
   ADMIN_TOKEN: string;
   /** Isolated stacks with `faultProxies`: the fault proxies' control endpoint (fault_proxy.ts). */
   FAULTS_URL?: string;
+  /** The latency profile the functions' S3 is played with (`S3_LATENCY` syntax), or `off`. */
+  S3_LATENCY: string;
+  /**
+   * Where the functions reach S3 when a proxy stands in front of it (a latency profile or fault
+   * proxies): clients that should see what the functions see use it instead of `S3_ENDPOINT`.
+   */
+  S3_PROXY_URL?: string;
   /** Where a bucket's event sender posts (`POST /s3-image-service/events`, docs/events.md). */
   EVENTS_URL: string;
   /** The bearer secret that endpoint requires (the function's `EVENTS_SECRET`). */
@@ -117,6 +125,12 @@ export interface StackOptions {
    * at `info.FAULTS_URL` (`info.S3_ENDPOINT`/`DB_URL` stay the real ones). Default `false`.
    */
   faultProxies?: boolean;
+  /**
+   * Plays the functions' S3 across a network: they reach it through a proxy that delays each
+   * request by this latency profile (`S3_LATENCY` syntax, latency_profile.ts: `aws`, explicit
+   * values). Default: `S3_LATENCY` from the environment (ignored by isolated stacks), else off.
+   */
+  s3Latency?: string;
 }
 
 /** The local cluster a stack started (none with `DATABASE_URL`). */
@@ -175,6 +189,8 @@ async function readFunctionSecrets(): Promise<Record<string, string>> {
 export async function startStack(options: StackOptions): Promise<RunningStack> {
   const { stateDir, ports, isolated = false } = options;
   const env = (name: string) => (isolated ? undefined : Deno.env.get(name));
+  // Read before anything starts, so a mistyped S3_LATENCY stops the start at once.
+  const latency = parseLatencyProfile(options.s3Latency ?? env("S3_LATENCY"));
   const logDir = `${stateDir}/logs`;
   await Deno.mkdir(logDir, { recursive: true });
   const stops: Array<() => Promise<void>> = [];
@@ -236,6 +252,12 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       };
     }
 
+    if (latency && !s3.S3_ENDPOINT) {
+      throw new Error(
+        "S3_LATENCY plays a slow S3 in front of a local one: unset it when S3_BUCKET is on AWS",
+      );
+    }
+
     // Keys, auth and functions
     const keys = await loadStackKeys(stateDir);
     const apiUrl = `http://127.0.0.1:${ports.api}`;
@@ -273,14 +295,21 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       EVENTS_SECRET: eventsSecret,
       AUTH_SIGNING: signing,
       LEGACY_API_KEYS: legacyApiKeys,
+      S3_LATENCY: formatLatencyProfile(latency),
     };
     const proxies = isolated && options.faultProxies && info.S3_ENDPOINT
-      ? startStackFaultProxies({ s3Endpoint: info.S3_ENDPOINT, dbUrl: info.DB_URL })
+      ? startStackFaultProxies({ s3Endpoint: info.S3_ENDPOINT, dbUrl: info.DB_URL, latency })
       : undefined;
     if (proxies) {
       stops.push(proxies.stop);
       info.FAULTS_URL = proxies.controlUrl;
     }
+    const latencyProxy = !proxies && latency
+      ? startS3LatencyProxy(info.S3_ENDPOINT, latency)
+      : undefined;
+    if (latencyProxy) stops.push(latencyProxy.stop);
+    const functionsS3 = proxies?.s3Endpoint ?? latencyProxy?.url;
+    if (functionsS3) info.S3_PROXY_URL = functionsS3;
     // Exactly the names hosted Supabase injects (and not SUPABASE_JWT_SECRET, which it never
     // does), in the same formats: key dictionaries and the JWKS as JSON.
     const functionEnv: Record<string, string> = {
@@ -297,7 +326,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       AWS_SECRET_ACCESS_KEY: info.AWS_SECRET_ACCESS_KEY,
       AWS_REGION: info.AWS_REGION,
       S3_BUCKET: info.S3_BUCKET,
-      ...(info.S3_ENDPOINT ? { S3_ENDPOINT: proxies?.s3Endpoint ?? info.S3_ENDPOINT } : {}),
+      ...(info.S3_ENDPOINT ? { S3_ENDPOINT: functionsS3 ?? info.S3_ENDPOINT } : {}),
       EVENTS_SECRET: eventsSecret,
       ...functionSecrets,
       ...options.functionEnv,
@@ -371,7 +400,12 @@ export async function withIsolatedStack<T>(
   options:
     & Pick<
       StackOptions,
-      "functionEnv" | "wallClockMs" | "resumeIntervalMs" | "faultProxies" | "authSigning"
+      | "functionEnv"
+      | "wallClockMs"
+      | "resumeIntervalMs"
+      | "faultProxies"
+      | "authSigning"
+      | "s3Latency"
     >
     & {
       prefix?: string;
@@ -387,6 +421,7 @@ export async function withIsolatedStack<T>(
       resumeIntervalMs: options.resumeIntervalMs,
       faultProxies: options.faultProxies,
       authSigning: options.authSigning,
+      s3Latency: options.s3Latency,
       ports: { api: freePort(), db: freePort(), ui: freePort(), s3: freePort() },
     });
     // Ctrl-C or a CI timeout must not leave a cluster, an emulator and workers behind. The
