@@ -25,7 +25,7 @@
  * @property {number} [maxRetryMs] longest pause between tries, default 5,000
  * @property {number} [giveUpAfterMs] stop retrying an event this long after its first try, default 15 minutes
  * @property {number} [timeoutMs] one request's time limit, default 10,000
- * @property {(line: string) => void} [log] where deliveries that failed for good are reported, default `console.error`
+ * @property {(line: string) => void} [log] where retried, refused, dropped and given-up events are reported, default `console.error`
  * @property {typeof fetch} [fetch] default `globalThis.fetch`
  */
 
@@ -187,6 +187,10 @@ export class EventDelivery {
         return;
       }
       this.stats.retried++;
+      // One line per event that had to be retried (not per try): an outage stays readable.
+      if (attempt === 0) {
+        this.#options.log(`event delivery: ${describe(record)} ${problem}, retrying`);
+      }
       const backoff = Math.min(maxRetryMs, firstRetryMs * 2 ** attempt);
       // Full jitter, as AWS advises for retries, so a burst that failed together spreads out.
       await this.#sleep(Math.max(retryAfterMs, backoff / 2 + Math.random() * backoff / 2));
