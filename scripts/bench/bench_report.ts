@@ -31,6 +31,8 @@ export interface BenchReport {
   staging_vs_copy_ratio?: Figure;
   rebuild_memory_ratio?: Figure;
   load?: Record<string, number | boolean>;
+  /** Live sync (events_bench.ts): `p50_ms`, `p99_ms`, `lost`. */
+  events?: Record<string, number>;
   benchmarks: Record<string, BenchRow[]>;
 }
 
@@ -93,6 +95,12 @@ export function buildReport(
       return [name, name === "index_shrank" ? row.value !== 0 : row.value];
     }));
   }
+  const events = rows.filter((row) => row.key?.startsWith("events."));
+  if (events.length) {
+    report.events = Object.fromEntries(
+      events.map((row) => [row.key!.slice("events.".length), row.value]),
+    );
+  }
   return report;
 }
 
@@ -132,6 +140,14 @@ export function headlineTable(report: BenchReport): string {
     lines.push(
       `| load: 500 uploads, 16 clients, rebuilds running | 0 lost, 0 5xx, never shrank | ${l.uploads_per_s} uploads/s | p50 ${l.p50_ms} ms, p99 ${l.p99_ms} ms | lost ${l.lost_uploads}, 5xx ${l.responses_5xx}, shrank ${l.index_shrank} | ${
         l.lost_uploads === 0 && l.responses_5xx === 0 && l.index_shrank === false ? "yes" : "**no**"
+      } |`,
+    );
+  }
+  if (report.events) {
+    const e = report.events;
+    lines.push(
+      `| live sync: 200 S3 puts/deletes a second for 30 s → index | p99 ≤ 1000 ms, 0 lost | p99 ${e.p99_ms} ms | p50 ${e.p50_ms} ms | lost ${e.lost} | ${
+        e.p99_ms <= 1000 && e.lost === 0 ? "yes" : "**no**"
       } |`,
     );
   }

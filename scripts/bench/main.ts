@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- db upload rebuild load]`: runs each benchmark in its own process (each
+ * `npm run bench [-- db upload rebuild load events]`: runs each benchmark in its own process (each
  * starts its own throw-away cluster or stack, so one cannot disturb another's data), then prints
  * every row in one table and one JSON line. A full run (no names) writes `bench/REPORT.json`,
  * `bench/REPORT.md` and the README's table (see bench_report.ts).
@@ -15,6 +15,7 @@ const BENCHMARKS: Record<string, string> = {
   upload: "upload_bench.ts",
   rebuild: "rebuild_bench.ts",
   load: "load_bench.ts",
+  events: "events_bench.ts",
 };
 
 async function exists(path: string): Promise<boolean> {
