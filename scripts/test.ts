@@ -135,7 +135,12 @@ export function parsePgProveSummary(output: string, exitCode: number): TierResul
 }
 
 /** Shell scripts the static tier runs shellcheck on. */
-const SHELL_SCRIPTS = ["deploy-s3-function.sh", ".ci/run", "scripts/deploy/testdata/supabase"];
+const SHELL_SCRIPTS = [
+  "deploy-s3-function.sh",
+  ".ci/run",
+  "scripts/deploy/testdata/supabase",
+  "scripts/deploy/testdata/aws",
+];
 
 async function staticChecks(): Promise<TierResult> {
   if (!(await commandExists("shellcheck"))) {
