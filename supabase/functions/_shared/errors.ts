@@ -27,12 +27,16 @@ export const ERRORS = {
   BadRequest: make(400, "bad_request"),
   InvalidJson: make(400, "invalid_json"),
   ValidationFailed: make(400, "validation_failed"),
+  /** A bucket event delivery no sender shape matches (`POST /s3-image-service/events`). */
+  MalformedEvent: make(400, "malformed_event"),
   NameInvalid: make(400, "invalid_filename"),
   MissingFile: make(400, "missing_file"),
   EmptyFile: () => new AppError(400, "empty_file", "The file is empty (0 bytes)"),
   Unauthorized: make(401, "unauthorized"),
   InvalidToken: make(401, "invalid_token"),
   TokenExpired: make(401, "token_expired"),
+  /** `POST /s3-image-service/events` without the events secret (a user token is not enough). */
+  InvalidEventsSecret: make(401, "invalid_events_secret"),
   Forbidden: make(403, "forbidden"),
   NotFound: make(404, "not_found"),
   /** A file named for the index that the bucket does not hold. */
@@ -73,6 +77,8 @@ export const ERRORS = {
     ),
   /** A rebuild or reconcile job ended as failed; the index was left as it was. */
   RebuildFailed: make(502, "rebuild_failed"),
+  /** Amazon SNS did not accept the events endpoint's subscription confirmation. */
+  SnsConfirmationFailed: make(502, "sns_confirmation_failed"),
   PayloadTooLarge: make(413, "payload_too_large"),
   UnsupportedMediaType: make(415, "unsupported_media_type"),
   ContentMismatch: make(415, "content_mismatch"),
@@ -83,6 +89,8 @@ export const ERRORS = {
   StoredNotIndexed: make(503, "stored_not_indexed"),
   StorageUnavailable: make(503, "storage_unavailable"),
   DatabaseUnavailable: make(503, "database_unavailable"),
+  /** Live sync is off (`EVENTS_SECRET` unset): a 5xx, so a sender keeps the events and retries. */
+  EventsDisabled: make(503, "events_disabled"),
   /** The project's JWKS could not be fetched to verify a token. */
   AuthUnavailable: make(503, "auth_unavailable"),
   Misconfigured: make(500, "misconfigured"),

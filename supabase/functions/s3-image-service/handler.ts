@@ -17,13 +17,17 @@
  * | `GET /stats`, `GET /files`     | manager, admin   |
  * | `POST /files`                  | manager, admin   |
  * | `DELETE /files/:filename`      | admin            |
+ * | `POST /events`                 | `EVENTS_SECRET`  |
  *
+ * `POST /events` (live sync, `routes/events.ts`) is the one door with a credential of its own:
+ * bucket event senders present `EVENTS_SECRET`, never a user token, so the handler sends it past
+ * the router and its user authenticator.
  * @module
  */
 import type { Authenticator } from "../_shared/auth/authenticate.ts";
 import { ROLES } from "../_shared/auth/roles.ts";
 import type { DependencyCheck } from "../_shared/server/health.ts";
-import { type Handler, serveJson } from "../_shared/server/responses.ts";
+import { type Handler, serveJson, subPath } from "../_shared/server/responses.ts";
 import { createRouter, type Route, type RouteContext } from "../_shared/server/router.ts";
 import { FUNCTION_NAME, type ServiceContext } from "./services.ts";
 import { addFile, listFiles, removeFile } from "./routes/files.ts";
@@ -38,6 +42,7 @@ import {
 } from "./routes/rebuild.ts";
 import { stats } from "./routes/stats.ts";
 import { resumeStalled } from "./routes/resume.ts";
+import { EVENTS_PATH, receiveEvents } from "./routes/events.ts";
 
 /** What a route of this function receives. */
 export type ServiceRouteContext = RouteContext<ServiceContext>;
@@ -135,5 +140,10 @@ export interface ServiceHandlerDeps {
  * router. `index.ts` calls it with the real services; tests with doubles.
  */
 export function createServiceHandler(deps: ServiceHandlerDeps): Handler {
-  return serveJson(createRouter({ functionName: FUNCTION_NAME, routes: ROUTES, ...deps }));
+  const router = createRouter({ functionName: FUNCTION_NAME, routes: ROUTES, ...deps });
+  return serveJson((request) =>
+    subPath(request, FUNCTION_NAME) === EVENTS_PATH
+      ? receiveEvents(request, () => deps.services().liveSync)
+      : router(request)
+  );
 }

@@ -481,7 +481,15 @@ Deno.test("GET /stats answers the index's counters; a database outage is 503, no
   await indexed(index, ["1.jpg", "2.jpg"]);
   const { status, body } = await call("manager", "GET", "/stats");
   assert.equal(status, 200);
-  assert.deepEqual(body, { files: 2 });
+  // No live sync is wired over these fakes: it reads as off, with nothing counted.
+  assert.deepEqual(body, {
+    files: 2,
+    live_sync: {
+      enabled: false,
+      last_applied: null,
+      last_hour: { applied: 0, ignored: 0, refused: 0, malformed: 0 },
+    },
+  });
 
   index.failWith = Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
   const down = await call("manager", "GET", "/stats");

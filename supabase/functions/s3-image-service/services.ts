@@ -14,6 +14,7 @@ import { createFileAdmin, type FileAdmin } from "./file_admin.ts";
 import { createContinuation } from "./jobs/continuation.ts";
 import { createRebuildJobs } from "./jobs/job_store.ts";
 import { createRebuildService, type RebuildService } from "./jobs/service.ts";
+import { createLiveSync, type LiveSync } from "./events/live_sync.ts";
 
 /** This function's name, as deployed and as routed by the host. */
 export const FUNCTION_NAME = "s3-image-service";
@@ -23,6 +24,8 @@ export interface ServiceContext {
   index: ImageIndex;
   files: FileAdmin;
   rebuilds: RebuildService;
+  /** Bucket events (`POST /events`, the stats' `live_sync`); absent where none is wired (tests). */
+  liveSync?: LiveSync;
   /** The function's public base URL (`…/functions/v1/s3-image-service`), when known. */
   functionUrl?: string;
 }
@@ -75,6 +78,7 @@ export function buildServices({ config: settings, sql, auth }: ServiceInputs): S
       publicBaseUrl: settings.PUBLIC_IMAGE_BASE_URL,
     }),
     rebuilds,
+    liveSync: createLiveSync(settings, sql),
     functionUrl,
   };
 }

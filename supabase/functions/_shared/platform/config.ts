@@ -9,6 +9,10 @@ import { ERRORS } from "../errors.ts";
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
+/** An optional setting written as `NAME=` (empty) counts as unset, as in a copied .env.example. */
+const unsetWhenEmpty = <S extends z.ZodType>(schema: S) =>
+  z.preprocess((value) => value === "" ? undefined : value, schema);
+
 const ConfigSchema = z.object({
   AWS_ACCESS_KEY: z.string().min(1),
   AWS_SECRET_ACCESS_KEY: z.string().min(1),
@@ -77,6 +81,27 @@ const ConfigSchema = z.object({
   /** This function's own public URL base, for self-continuation (SUPABASE_URL + /functions/v1). */
   SUPABASE_URL: z.url().optional(),
   SUPABASE_SERVICE_ROLE_KEY: z.string().min(1).optional(),
+  /**
+   * Live sync: the credential bucket event senders present to `POST /s3-image-service/events`
+   * (`Authorization: Bearer <secret>`, or as the password of HTTP Basic auth for SNS). Unset:
+   * live sync is off and the route answers 503 `events_disabled`. At least 32 characters
+   * (`openssl rand -hex 32`): it is the only thing between the internet and the index.
+   */
+  EVENTS_SECRET: unsetWhenEmpty(
+    z.string().min(32, "expected at least 32 characters (openssl rand -hex 32)").optional(),
+  ),
+  /**
+   * LOCAL STACKS AND TESTS ONLY: one more URL prefix SNS signing certificates (and subscription
+   * confirmations) may come from, for a stack that has no Amazon SNS. On a project, leave it
+   * unset: then only `https://sns.<region>.amazonaws.com[.cn]/….pem` is trusted.
+   */
+  EVENTS_SNS_CERT_URL_PREFIX: unsetWhenEmpty(z.url().optional()),
+  /** Comma-separated SNS topic ARNs whose deliveries are accepted; any topic when unset. */
+  EVENTS_SNS_TOPIC_ARNS: unsetWhenEmpty(
+    z.string().optional().transform((value) =>
+      value?.split(",").map((arn) => arn.trim()).filter(Boolean)
+    ),
+  ),
 });
 
 /** The validated configuration. */
