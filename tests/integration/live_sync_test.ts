@@ -100,7 +100,7 @@ Deno.test({
     );
     const row = await until(`${name} is indexed`, () => lookup(name).then((r) => r ?? false));
     assert.equal(row.filename, name);
-    assert.equal(row.size_bytes, body.length, "the size comes from the event");
+    assert.equal(Number(row.size_bytes), body.length, "the size comes from the event");
     assert.equal(row.etag?.replace(/"/g, ""), await bucketEtag(name));
     const stats = await liveSync();
     assert.equal(stats.enabled, true);
