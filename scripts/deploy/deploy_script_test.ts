@@ -1003,7 +1003,7 @@ function assertEventsSecretNeverShown(run: EventsRun) {
   }
 }
 
-Deno.test("deploy: --configure-events --dry-run prints the secret and every AWS step, and changes nothing", async () => {
+Deno.test("deploy: --configure-events --dry-run prints the secret step and every AWS step, and changes nothing", async () => {
   const run = await deployEvents([...EVENTS_ARGS, "--events-dlq-arn", DLQ_ARN, "--dry-run"], {
     env: { EVENTS_SECRET },
   });
