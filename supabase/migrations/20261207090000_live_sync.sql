@@ -40,13 +40,17 @@ grant select, insert, update, delete on table s3_image_cache_private.s3_cache_ev
   to service_role;
 
 -- Event outcomes per minute, for the admin UI's "last hour" (kept for two hours, pruned as events
--- come in): bounded at ~120 rows whatever the event rate.
+-- come in): bounded at 120 minutes × 16 stripes whatever the event rate. Each connection counts
+-- in its own stripe (its backend pid modulo 16), so concurrent deliveries do not queue on one
+-- row lock until commit.
 create table if not exists s3_image_cache_private.s3_cache_event_counts (
-  minute timestamptz primary key,
+  minute timestamptz not null,
+  stripe smallint not null,
   applied integer not null default 0,
   ignored integer not null default 0,
   refused integer not null default 0,
-  malformed integer not null default 0
+  malformed integer not null default 0,
+  primary key (minute, stripe)
 );
 comment on table s3_image_cache_private.s3_cache_event_counts is
   'Bucket events per minute by outcome (malformed = deliveries answered 400); the last two hours.';
@@ -54,10 +58,10 @@ revoke all on table s3_image_cache_private.s3_cache_event_counts from public, an
 grant select, insert, update, delete on table s3_image_cache_private.s3_cache_event_counts
   to service_role;
 
--- The last event that changed the index (one row), kept apart from s3_cache_event_keys so the
--- admin UI still shows it after the key's row was pruned.
+-- The last event that changed the index, kept apart from s3_cache_event_keys so the admin UI still
+-- shows it after the key's row was pruned: one row per stripe (as the counters), the latest wins.
 create table if not exists s3_image_cache_private.s3_cache_event_last (
-  singleton boolean primary key default true check (singleton),
+  stripe smallint primary key,
   key text not null,
   action text not null check (action in ('created', 'removed')),
   applied_at timestamptz not null
@@ -94,7 +98,8 @@ $$;
 revoke all on function s3_image_cache_private.s3_cache_sequencer_cmp(text, text) from public, anon, authenticated;
 grant execute on function s3_image_cache_private.s3_cache_sequencer_cmp(text, text) to service_role;
 
--- Adds outcomes to the current minute's counters and drops minutes older than two hours.
+-- Adds outcomes to the current minute's counters (this connection's stripe) and drops minutes older
+-- than two hours.
 create or replace function s3_image_cache_private.s3_cache_count_events(
   applied integer,
   ignored integer,
@@ -110,10 +115,11 @@ as $$
   delete from s3_image_cache_private.s3_cache_event_counts as c
   where c.minute < pg_catalog.date_trunc('minute', pg_catalog.clock_timestamp()) - interval '2 hours';
   insert into s3_image_cache_private.s3_cache_event_counts as c
-    (minute, applied, ignored, refused, malformed)
-  select pg_catalog.date_trunc('minute', pg_catalog.clock_timestamp()), $1, $2, $3, $4
+    (minute, stripe, applied, ignored, refused, malformed)
+  select pg_catalog.date_trunc('minute', pg_catalog.clock_timestamp()),
+    pg_catalog.pg_backend_pid() % 16, $1, $2, $3, $4
   where $1 + $2 + $3 + $4 > 0
-  on conflict (minute) do update set
+  on conflict (minute, stripe) do update set
     applied = c.applied + excluded.applied,
     ignored = c.ignored + excluded.ignored,
     refused = c.refused + excluded.refused,
@@ -126,13 +132,15 @@ grant execute on function s3_image_cache_private.s3_cache_count_events(integer, 
 -- that), in one transaction: all of them or, on any error, none. Each element:
 --   {"key": "14000.jpg", "action": "created" | "removed", "sequencer": "0055AED6DCD90281E5" | null,
 --    "event_time": "2026-12-07T09:00:00.123Z", "size": 52311 | null, "etag": "…" | null}
--- `key` is the object key, decoded; the etag is stored quoted, as ListObjectsV2 gives it.
+-- `key` is the object key, decoded; the etag is stored without S3's quotes, as every other door
+-- stores it (the functions' storage module unquotes what S3 answers).
 -- Per event, in array order, the outcome:
 --   refused  the naming rules refuse the key (s3_cache_filename_problem, as the rebuild checks
 --            every listed key): counted and left out, nothing changes;
 --   ignored  a repeat, or older than what was last applied for the key: its sequencer is not
---            greater (s3_cache_sequencer_cmp), or, where either side has none, its time is
---            earlier (or equal, same action); or stale against a row another door wrote (upload,
+--            greater (s3_cache_sequencer_cmp; an equal one with the other action counts as newer
+--            unless its time is earlier), or, where either side has none, its time is earlier (or
+--            equal, same action); or stale against a row another door wrote (upload,
 --            SQL API, rebuild; no sequencer there): its time is more than 1 s (S3's LastModified
 --            precision) before the row's last_modified; or a create older than a removal through
 --            the SQL API (s3_cache_removals, since the key's last event) by more than 1 s; or a
@@ -253,11 +261,7 @@ begin
     event_sequencer := pg_catalog.upper(nullif(item ->> 'sequencer', ''));
     happened_at := (item ->> 'event_time')::timestamptz;
     event_size := (item ->> 'size')::bigint;
-    event_etag := case
-      when item ->> 'etag' is null or item ->> 'etag' = '' then null
-      when pg_catalog.left(item ->> 'etag', 1) = '"' then item ->> 'etag'
-      else '"' || (item ->> 'etag') || '"'
-    end;
+    event_etag := nullif(pg_catalog.btrim(item ->> 'etag', '"'), '');
     outcome := null;
     reason := null;
 
@@ -272,7 +276,11 @@ begin
       from s3_image_cache_private.s3_cache_event_keys as s where s.key = event_key;
       if state.key is not null then
         if event_sequencer is not null and state.sequencer is not null then
-          if s3_image_cache_private.s3_cache_sequencer_cmp(event_sequencer, state.sequencer) = 0 then
+          if s3_image_cache_private.s3_cache_sequencer_cmp(event_sequencer, state.sequencer) = 0
+            and (event_action = state.action or happened_at < state.event_time) then
+            -- S3 never gives two events one sequencer; a sender whose sequencer is a clock (the
+            -- local emulator's is in milliseconds) may, for a put and a delete in the same tick:
+            -- then the later time, or the later delivery, wins.
             outcome := 'ignored';
             reason := 'a repeat of the last event applied for this key';
           elsif s3_image_cache_private.s3_cache_sequencer_cmp(event_sequencer, state.sequencer) < 0 then
@@ -392,11 +400,11 @@ begin
     limit greatest(100, 2 * pg_catalog.jsonb_array_length(s3_cache_apply_events.events))
   );
 
-  -- The shared rows last, so the time other deliveries wait on them is only this commit's.
+  -- The shared rows last, so the time another delivery on this stripe waits is only this commit's.
   if last_key is not null then
-    insert into s3_image_cache_private.s3_cache_event_last as l (singleton, key, action, applied_at)
-    values (true, last_key, last_action, pg_catalog.clock_timestamp())
-    on conflict (singleton) do update set
+    insert into s3_image_cache_private.s3_cache_event_last as l (stripe, key, action, applied_at)
+    values (pg_catalog.pg_backend_pid() % 16, last_key, last_action, pg_catalog.clock_timestamp())
+    on conflict (stripe) do update set
       key = excluded.key, action = excluded.action, applied_at = excluded.applied_at;
   end if;
   perform s3_image_cache_private.s3_cache_count_events(
@@ -444,6 +452,8 @@ as $$
     'last_applied', (
       select pg_catalog.jsonb_build_object('key', l.key, 'action', l.action, 'at', l.applied_at)
       from s3_image_cache_private.s3_cache_event_last as l
+      order by l.applied_at desc
+      limit 1
     ),
     'last_hour', (
       select pg_catalog.jsonb_build_object(

@@ -114,14 +114,15 @@ select functions_are('public', array[
   's3_cache_rebuild_stage_page', 's3_cache_rebuild_record_invocation', 's3_cache_rebuild_annotate',
   's3_cache_rebuild_preview', 's3_cache_rebuild_finish',
   's3_cache_rebuild_fail', 's3_cache_rebuild_cancel', 's3_cache_rebuild_force',
-  's3_cache_rebuild_status', 'storefront_images'
+  's3_cache_rebuild_status', 'storefront_images',
+  's3_cache_apply_events', 's3_cache_record_malformed_event', 's3_cache_live_sync_stats'
 ], 'public holds exactly the SQL API functions');
 select functions_are('s3_image_cache_private', array[
   's3_image_cache_touch_updated_at', 's3_cache_check_filenames', 's3_cache_file_error',
   's3_cache_stored_form', 's3_cache_mixes_scripts', 's3_cache_invisible_characters',
   's3_cache_scripts_may_mix',
   'has_app_role', 's3_cache_rebuild_lock_running', 's3_cache_rebuild_staging_cascade',
-  's3_cache_resume_stalled_jobs'
+  's3_cache_resume_stalled_jobs', 's3_cache_sequencer_cmp', 's3_cache_count_events'
 ], 'the internal helpers live in the private schema');
 select is(
   (select array_agg(p.proname order by p.proname) from pg_proc as p

@@ -6,7 +6,7 @@
 begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = public, extensions;
-select plan(41);
+select plan(46);
 
 -- pgTAP's functions must stay callable while a test runs as authenticated (as on hosted Supabase).
 grant execute on all functions in schema extensions to anon, authenticated;
@@ -48,8 +48,12 @@ select is(pg_temp.apply(pg_temp.ev('t13-a.jpg', 'created', '0A', '2026-12-07T09:
   'applied', 'a create event is applied');
 select results_eq(
   $$select size_bytes::int, etag, content_type, last_modified from s3_image_cache where filename = 't13-a.jpg'$$,
-  $$values (52311, '"d41d8"', 'image/jpeg', '2026-12-07 09:00:00.25+00'::timestamptz)$$,
-  'the row carries the event''s size, the ETag quoted as listings give it, the type from the extension, the event''s time');
+  $$values (52311, 'd41d8', 'image/jpeg', '2026-12-07 09:00:00.25+00'::timestamptz)$$,
+  'the row carries the event''s size, its ETag, the type from the extension, the event''s time');
+select is(pg_temp.apply(pg_temp.ev('t13-q.jpg', 'created', '01', '2026-12-07T09:00:00Z', 1, '"quoted"')),
+  'applied', 'an ETag in quotes is applied');
+select is((select etag from s3_image_cache where filename = 't13-q.jpg'), 'quoted',
+  'and stored without them, as the other doors store ETags');
 select is(pg_temp.apply(pg_temp.ev('t13-a.jpg', 'created', '0A', '2026-12-07T09:00:00.250Z', 52311, 'd41d8')),
   'ignored', 'the same event again is ignored');
 select is(pg_temp.apply(pg_temp.ev('t13-a.jpg', 'created', '09FF', '2026-12-07T08:59:59Z', 1, 'old')),
@@ -93,6 +97,13 @@ select is(pg_temp.apply(
     pg_temp.ev('t13-c.jpg', 'created', '03', '2026-12-07T09:00:02Z')),
   'applied,applied,applied', 'one key''s events in one batch apply in order');
 
+select is(pg_temp.apply(
+    pg_temp.ev('t13-tick.jpg', 'created', '18C5F3A2B1C', '2026-12-07T09:00:00.001Z'),
+    pg_temp.ev('t13-tick.jpg', 'removed', '18C5F3A2B1C', '2026-12-07T09:00:00.001Z', null, null),
+    pg_temp.ev('t13-tick.jpg', 'removed', '18C5F3A2B1C', '2026-12-07T09:00:00.001Z', null, null)),
+  'applied,applied,ignored',
+  'one sequencer for a put and a delete (a millisecond clock as sequencer): the later delivery wins, a repeat is still a repeat');
+
 -- Without sequencers: the time decides ------------------------------------------------------------------
 select is(pg_temp.apply(
     pg_temp.ev('t13-d.jpg', 'created', null, '2026-12-07T09:00:05Z'),
@@ -113,13 +124,13 @@ select is((select count(*)::int from s3_image_cache where filename in ('t13/a.jp
   'and left out of the index');
 
 -- Rows other doors wrote (no sequencer): judged by last_modified, 1 s of tolerance ------------------
-select add_file_to_s3_cache('t13-door.jpg', size_bytes => 5, etag => '"door"',
+select add_file_to_s3_cache('t13-door.jpg', size_bytes => 5, etag => 'door',
   last_modified => '2026-12-07 12:00:00+00');
 select is(pg_temp.apply(pg_temp.ev('t13-door.jpg', 'created', '01', '2026-12-07T11:59:50Z', 1, 'older')),
   'ignored', 'a create older than the uploaded object by more than 1 s is ignored');
 select is(pg_temp.apply(pg_temp.ev('t13-door.jpg', 'removed', '02', '2026-12-07T11:59:55Z', null, null)),
   'ignored', 'a delete older than the uploaded object is ignored');
-select is((select etag from s3_image_cache where filename = 't13-door.jpg'), '"door"', 'the upload''s row stays');
+select is((select etag from s3_image_cache where filename = 't13-door.jpg'), 'door', 'the upload''s row stays');
 select is(pg_temp.apply(pg_temp.ev('t13-door.jpg', 'removed', '03', '2026-12-07T11:59:59.500Z', null, null)),
   'applied', 'a delete within S3''s 1 s LastModified precision of the row is applied');
 select add_file_to_s3_cache('t13-dba.jpg', size_bytes => 5);
@@ -172,10 +183,24 @@ select results_eq(
     from (select s3_cache_live_sync_stats() as s) as x$$,
   $$values ('t13-r3.jpg', 'created', 1, 2)$$,
   'the stats name the last event applied and count outcomes, malformed deliveries too');
-select ok((s3_cache_live_sync_stats() -> 'last_hour' ->> 'applied')::int >= 13,
+select ok((s3_cache_live_sync_stats() -> 'last_hour' ->> 'applied')::int >= 14,
   'applied events are counted');
 select is((s3_cache_apply_events('[]', 3) -> 'ignored')::int, 3,
   'events the route ignored before SQL are counted as ignored');
+
+-- Bounded upkeep: key memories older than 7 days and counters older than 2 hours go --------------------
+insert into s3_image_cache_private.s3_cache_event_keys (key, sequencer, event_time, action, applied_at)
+values ('t13-old.jpg', '01', '2026-01-01T00:00:00Z', 'removed', clock_timestamp() - interval '8 days'),
+       ('t13-recent.jpg', '01', '2026-01-01T00:00:00Z', 'removed', clock_timestamp() - interval '6 days');
+insert into s3_image_cache_private.s3_cache_event_counts (minute, stripe, applied)
+values (date_trunc('minute', clock_timestamp()) - interval '3 hours', 0, 5);
+select s3_cache_apply_events('[]');
+select results_eq(
+  $$select key from s3_image_cache_private.s3_cache_event_keys where key in ('t13-old.jpg', 't13-recent.jpg')$$,
+  $$values ('t13-recent.jpg')$$,
+  'a key''s memory is pruned after 7 days, not before');
+select is((select count(*)::int from s3_image_cache_private.s3_cache_event_counts
+  where minute < clock_timestamp() - interval '2 hours'), 0, 'counters older than two hours are pruned');
 
 -- Who may call it -------------------------------------------------------------------------------------------
 set local role authenticated;

@@ -9,8 +9,24 @@
  * Every test name starts with "live sync:" (`TEST_FILTER="live sync:"` runs just these).
  */
 import assert from "node:assert/strict";
+import {
+  snsNotification,
+  snsSubscriptionConfirmation,
+  TEST_CERT_PEM,
+} from "../../supabase/functions/s3-image-service/events/testdata/sns.ts";
+import { listBucket } from "../support/bucket.ts";
 import { closeTestDb, testDb } from "../support/db.ts";
+import {
+  addS3Fault,
+  databaseGoesAway,
+  eventually,
+  heldByS3Proxy,
+  releaseS3,
+  restoreFaultProxies,
+} from "../support/faults.ts";
+import { withOwnFunction } from "../support/own_function.ts";
 import { stackInfo } from "../support/stack.ts";
+import { deleteObjects, type Job, putObjects, service, waitForJob } from "./service_support.ts";
 
 const RUN = crypto.randomUUID().slice(0, 6);
 /** Keys of this file: `ev<run>-…`. */
@@ -86,14 +102,18 @@ function eventBridgeEvent(
   };
 }
 
-/** Posts `body` to the events endpoint with `authorization` (default: the events secret). */
+/**
+ * Posts `body` to the events endpoint (`url`: the stack's, or a function of its own) with
+ * `authorization` (default: the events secret as a bearer token).
+ */
 async function postEvents(
   body: unknown,
   authorization: string | null = `Bearer ${stackInfo().EVENTS_SECRET}`,
+  url = stackInfo().EVENTS_URL,
 ): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
   const headers = new Headers({ "content-type": "application/json" });
   if (authorization !== null) headers.set("authorization", authorization);
-  const response = await fetch(stackInfo().EVENTS_URL, {
+  const response = await fetch(url, {
     method: "POST",
     headers,
     body: typeof body === "string" ? body : JSON.stringify(body),
@@ -149,8 +169,8 @@ Deno.test({
     assert.equal(row.size, 52311);
     assert.equal(
       row.etag,
-      '"d41d8cd98f00b204e9800998ecf8427e"',
-      "stored quoted, as listings give it",
+      "d41d8cd98f00b204e9800998ecf8427e",
+      "stored as the other doors store it",
     );
     assert.equal(row.content_type, "image/jpeg");
     assert.equal(row.last_modified?.toISOString(), "2026-12-07T09:00:00.250Z");
@@ -349,6 +369,240 @@ Deno.test({
       Bucket: stackInfo().S3_BUCKET,
     });
     assert.deepEqual(test.body, { applied: 0, ignored: 1, refused: 0 });
+  },
+});
+
+/**
+ * A stand-in for Amazon SNS's side of a subscription on 127.0.0.1: the signing certificate at
+ * `/certs/test.pem` and the SubscribeURL at `/confirm`, which records its visits.
+ */
+function fakeSnsServer() {
+  const confirmations: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (request) => {
+    const url = new URL(request.url);
+    if (url.pathname === "/certs/test.pem") return new Response(TEST_CERT_PEM);
+    if (url.pathname === "/confirm") {
+      confirmations.push(url.search);
+      return new Response("<ConfirmSubscriptionResponse/>");
+    }
+    return new Response("not found", { status: 404 });
+  });
+  const base = `http://127.0.0.1:${server.addr.port}`;
+  return { server, base, certUrl: `${base}/certs/test.pem`, confirmations };
+}
+
+Deno.test({
+  name:
+    "live sync: SNS deliveries: the subscription is confirmed, signed records applied, a forged or tampered message refused",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const sns = fakeSnsServer();
+    const secret = stackInfo().EVENTS_SECRET;
+    // SNS sends the subscription URL's user:password as HTTP Basic auth.
+    const basic = `Basic ${btoa(`sns:${secret}`)}`;
+    try {
+      // A function of its own: the stack's has no certificate server to trust.
+      await withOwnFunction("s3-image-service", {
+        EVENTS_SECRET: secret,
+        EVENTS_SNS_CERT_URL_PREFIX: `${sns.base}/certs/`,
+      }, async (base) => {
+        const url = `${base}/events`;
+        const confirmation = snsSubscriptionConfirmation(`${sns.base}/confirm?Token=t1`, {
+          certUrl: sns.certUrl,
+        });
+        const confirmed = await postEvents(confirmation, basic, url);
+        assert.equal(confirmed.status, 200, JSON.stringify(confirmed.body));
+        assert.deepEqual(sns.confirmations, ["?Token=t1"], "the SubscribeURL was visited");
+
+        const name = `${P}sns photo.jpg`;
+        const records = {
+          Records: [s3Record("created", name, {
+            sequencer: "0055AED6DCD90281E5",
+            time: "2026-12-07T09:00:00.000Z",
+            size: 777,
+          })],
+        };
+        const forged = snsNotification(records, { certUrl: sns.certUrl });
+        const tampered = {
+          ...forged,
+          Message: JSON.stringify({
+            Records: [s3Record("created", `${P}evil.jpg`, { sequencer: "01" })],
+          }),
+        };
+        const refused = await postEvents(tampered, basic, url);
+        assert.equal(refused.status, 403, JSON.stringify(refused.body));
+        assert.equal(await indexRow(`${P}evil.jpg`), undefined);
+        const foreign = snsNotification(records, {
+          certUrl: "https://certs.example.com/SimpleNotificationService.pem",
+        });
+        assert.equal((await postEvents(foreign, basic, url)).status, 403);
+        assert.equal(
+          (await postEvents(forged, null, url)).status,
+          401,
+          "the secret is still needed",
+        );
+        assert.equal(await indexRow(name), undefined);
+
+        for (const version of ["1", "2"] as const) {
+          const signed = snsNotification(records, { certUrl: sns.certUrl, version });
+          const applied = await postEvents(signed, basic, url);
+          assert.equal(applied.status, 200, JSON.stringify(applied.body));
+          assert.equal(
+            applied.body.applied,
+            version === "1" ? 1 : 0,
+            `SignatureVersion ${version}`,
+          );
+        }
+        assert.equal((await indexRow(name))?.size, 777);
+      });
+    } finally {
+      await sns.server.shutdown();
+    }
+  },
+});
+
+Deno.test({
+  name: "live sync: a database outage is a 503 the sender retries; the redelivery is applied once",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const name = `${P}outage.jpg`;
+    const delivery = {
+      Records: [s3Record("created", name, { sequencer: "0C", time: "2026-12-07T09:00:00Z" })],
+    };
+    try {
+      await databaseGoesAway();
+      const down = await postEvents(delivery);
+      assert.equal(down.status, 503, JSON.stringify(down.body));
+      assert.equal((down.body.error as { code: string }).code, "database_unavailable");
+    } finally {
+      await restoreFaultProxies();
+    }
+    assert.equal(await indexRow(name), undefined, "nothing was applied");
+    const retried = await postEvents(delivery);
+    assert.deepEqual(retried.body, { applied: 1, ignored: 0, refused: 0 });
+    const again = await postEvents(delivery);
+    assert.deepEqual(
+      again.body,
+      { applied: 0, ignored: 1, refused: 0 },
+      "a second retry is a repeat",
+    );
+    const [{ rows }] = await testDb()`
+      select count(*)::int as rows from public.s3_image_cache where filename = ${name}`;
+    assert.equal(rows, 1);
+  },
+});
+
+/** Bucket facts of `key` (size, ETag without quotes), as an event would carry them. */
+async function objectFacts(key: string): Promise<{ size: number; etag: string }> {
+  const [object] = (await listBucket(key)).filter((listed) => listed.key === key);
+  assert.ok(object, `${key} is in the bucket`);
+  return { size: object.size, etag: object.etag.replace(/^"|"$/g, "") };
+}
+
+Deno.test({
+  name:
+    "live sync: events during a rebuild (keys its listing has and has not reached) are kept by its finish",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // Sorted first in the bucket ("00…"), so the first listing page is made of these keys.
+    const R = `00${P}rb-`;
+    const keys = Array.from({ length: 1_200 }, (_, i) => `${R}${String(i).padStart(4, "0")}.jpg`);
+    await putObjects(keys);
+    // The index in step with the bucket first (forced: rows earlier tests left behind may be
+    // more than half of a small index).
+    const synced = await service("/rebuild", { body: { force: true } });
+    assert.equal(synced.status, 202, JSON.stringify(synced.body));
+    assert.equal((await waitForJob((synced.body.job as Job).id)).status, "succeeded");
+    try {
+      // Page 1 is listed and staged, page 2 is held at the S3 proxy: the job is provably in the
+      // middle of its listing while the events land.
+      await addS3Fault({ operation: "list", hold: true, after: 1, remaining: 1 });
+      // Forced too: the mass-removal guard is not what this test is about.
+      const started = await service("/rebuild", {
+        body: { force: true },
+        token: stackInfo().SERVICE_ROLE_KEY,
+      });
+      assert.equal(started.status, 202, JSON.stringify(started.body));
+      const jobId = (started.body.job as Job).id;
+      await heldByS3Proxy(0);
+      const listed = new Set(
+        await eventually("page 1 is staged", async () => {
+          const rows = await testDb()`
+            select filename from public.s3_cache_rebuild_listing
+            where job_id = ${jobId} and starts_with(filename, ${R})`;
+          return rows.length ? rows.map((row) => row.filename as string) : undefined;
+        }),
+      );
+      const reached = keys.filter((key) => listed.has(key));
+      const unreached = keys.filter((key) => !listed.has(key));
+      assert.ok(reached.length >= 2 && unreached.length >= 2, `${reached.length} reached`);
+
+      // What happens in the bucket meanwhile, and the events announcing it.
+      const [deletedReached, replacedReached] = reached;
+      const [deletedUnreached, replacedUnreached] = unreached;
+      const addedInReachedRange = `${deletedReached.slice(0, -4)}a.jpg`;
+      const addedInUnreachedRange = `${R}zz.jpg`;
+      await deleteObjects([deletedReached, deletedUnreached]);
+      await putObjects([replacedReached, replacedUnreached], 1);
+      await putObjects([addedInReachedRange, addedInUnreachedRange]);
+      const now = new Date().toISOString();
+      const sequencer = Date.now().toString(16).toUpperCase().padStart(16, "0");
+      const created = async (key: string) =>
+        s3Record("created", key, { sequencer, time: now, ...await objectFacts(key) });
+      const answer = await postEvents({
+        Records: [
+          s3Record("removed", deletedReached, { sequencer, time: now }),
+          s3Record("removed", deletedUnreached, { sequencer, time: now }),
+          await created(replacedReached),
+          await created(replacedUnreached),
+          await created(addedInReachedRange),
+          await created(addedInUnreachedRange),
+        ],
+      });
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      assert.equal(answer.body.applied, 6, JSON.stringify(answer.body));
+      const during = await service(`/rebuild/${jobId}`);
+      assert.equal((during.body.job as Job).status, "running", "the events landed during the job");
+
+      await releaseS3();
+      const job = await waitForJob(jobId);
+      assert.equal(job.status, "succeeded", JSON.stringify(job));
+      assert.equal(
+        await indexRow(deletedReached),
+        undefined,
+        "a listed key deleted meanwhile stays out",
+      );
+      assert.equal(await indexRow(deletedUnreached), undefined);
+      for (
+        const key of [
+          replacedReached,
+          replacedUnreached,
+          addedInReachedRange,
+          addedInUnreachedRange,
+        ]
+      ) {
+        assert.deepEqual(
+          await indexRow(key).then((row) => row && { size: row.size, etag: row.etag }),
+          await objectFacts(key),
+          `${key} has the metadata of the object now in the bucket`,
+        );
+      }
+      const indexed = await testDb()`
+        select filename from public.s3_image_cache where starts_with(filename, ${R})`;
+      const inBucket = (await listBucket(R)).map((object) => object.key);
+      assert.deepEqual(
+        indexed.map((row) => row.filename as string).sort(),
+        inBucket.sort(),
+        "the index holds exactly the bucket's keys",
+      );
+    } finally {
+      await restoreFaultProxies();
+      await deleteObjects((await listBucket(R)).map((object) => object.key));
+      await testDb()`delete from public.s3_image_cache where starts_with(filename, ${R})`;
+    }
   },
 });
 

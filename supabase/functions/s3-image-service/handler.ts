@@ -1,6 +1,6 @@
 /**
- * Routes for `s3-image-service` (full reference: docs/s3-image-service.md). Every route
- * authenticates the caller and checks the roles it declares (`ROLES` in `_shared/auth/roles.ts`;
+ * Routes for `s3-image-service` (full reference: docs/s3-image-service.md). Every route but
+ * `POST /events` authenticates the caller and checks the roles it declares (`ROLES` in `_shared/auth/roles.ts`;
  * `service_role` is in each set). The services come from the composition root (`index.ts`).
  *
  * | route                          | roles            |
@@ -22,6 +22,7 @@
  * `POST /events` (live sync, `routes/events.ts`) is the one door with a credential of its own:
  * bucket event senders present `EVENTS_SECRET`, never a user token, so the handler sends it past
  * the router and its user authenticator.
+ *
  * @module
  */
 import type { Authenticator } from "../_shared/auth/authenticate.ts";

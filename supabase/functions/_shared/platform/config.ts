@@ -95,7 +95,9 @@ const ConfigSchema = z.object({
    * confirmations) may come from, for a stack that has no Amazon SNS. On a project, leave it
    * unset: then only `https://sns.<region>.amazonaws.com[.cn]/….pem` is trusted.
    */
-  EVENTS_SNS_CERT_URL_PREFIX: unsetWhenEmpty(z.url().optional()),
+  EVENTS_SNS_CERT_URL_PREFIX: unsetWhenEmpty(
+    z.url().refine((url) => url.endsWith("/"), "expected a URL ending with /").optional(),
+  ),
   /** Comma-separated SNS topic ARNs whose deliveries are accepted; any topic when unset. */
   EVENTS_SNS_TOPIC_ARNS: unsetWhenEmpty(
     z.string().optional().transform((value) =>

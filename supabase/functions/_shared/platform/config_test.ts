@@ -87,3 +87,29 @@ Deno.test("parseConfig() takes an optional pooler URL and refuses one that is no
     (error: Error) => /DB_POOLER_URL is invalid/.test(error.message) && !/pw@/.test(error.message),
   );
 });
+
+Deno.test("parseConfig() live sync: EVENTS_SECRET of 32+ characters, empty counts as unset", () => {
+  const secret = "0123456789abcdef0123456789abcdef";
+  assert.equal(parseConfig({ ...VALID, EVENTS_SECRET: secret }).EVENTS_SECRET, secret);
+  assert.equal(parseConfig({ ...VALID, EVENTS_SECRET: "" }).EVENTS_SECRET, undefined);
+  assert.throws(
+    () => parseConfig({ ...VALID, EVENTS_SECRET: "short-secret" }),
+    (error: Error) =>
+      /EVENTS_SECRET is invalid: expected at least 32 characters/.test(error.message) &&
+      !/short-secret/.test(error.message),
+  );
+  const sns = parseConfig({
+    ...VALID,
+    EVENTS_SNS_TOPIC_ARNS: " arn:aws:sns:us-east-1:1:a , arn:aws:sns:us-east-1:1:b,",
+    EVENTS_SNS_CERT_URL_PREFIX: "http://127.0.0.1:9000/certs/",
+  });
+  assert.deepEqual(sns.EVENTS_SNS_TOPIC_ARNS, [
+    "arn:aws:sns:us-east-1:1:a",
+    "arn:aws:sns:us-east-1:1:b",
+  ]);
+  assert.equal(sns.EVENTS_SNS_CERT_URL_PREFIX, "http://127.0.0.1:9000/certs/");
+  assert.throws(
+    () => parseConfig({ ...VALID, EVENTS_SNS_CERT_URL_PREFIX: "http://127.0.0.1:9000" }),
+    /EVENTS_SNS_CERT_URL_PREFIX is invalid: expected a URL ending with \//,
+  );
+});

@@ -19,7 +19,7 @@ export interface BucketEvent {
   /** When the store processed the request (S3's `eventTime`, EventBridge's `time`). */
   eventTime: string;
   size: number | null;
-  /** As the sender gave it (S3 events carry it unquoted; SQL stores it quoted). */
+  /** As the sender gave it (S3 events carry it unquoted; SQL strips quotes if any). */
   etag: string | null;
 }
 
