@@ -35,10 +35,16 @@ Deploys s3-image-cache to a hosted Supabase project, in this order:
                 s3_image_cache_secret_key (supabase db query -f <file>; values never shown)
   5. functions  supabase functions deploy <name> --use-api --remote=<ref> --yes, for each
                 function (both, or the ones named: upload-to-s3, s3-image-service)
-  6. bucket     CORS rule and a lifecycle rule expiring _incoming/ after 1 day
+  6. events     live sync (only with --configure-events; docs/events.md): the function secret
+                EVENTS_SECRET, then on AWS S3 (no S3_ENDPOINT), with the aws CLI and
+                --events-role-arn: EventBridge on for the bucket, a connection sending
+                `Authorization: Bearer <secret>`, an API destination to /s3-image-service/events,
+                a rule on Object Created / Object Deleted and its target with a retry policy
+                (and --events-dlq-arn as dead-letter queue). What it cannot do is printed.
+  7. bucket     CORS rule and a lifecycle rule expiring _incoming/ after 1 day
                 (only with --configure-bucket; scripts/deploy/configure_bucket.ts)
-  7. resumer    read-only query: both Vault entries and the pg_cron job exist
-  8. smoke test GET <functions url>/<name>/health?deep=true with the project's secret key;
+  8. resumer    read-only query: both Vault entries and the pg_cron job exist
+  9. smoke test GET <functions url>/<name>/health?deep=true with the project's secret key;
                 with --smoke-user, a person signs in and calls GET /s3-image-service/stats
 
 Options:
@@ -60,6 +66,15 @@ Options:
                        credentials may be overridden with BUCKET_ADMIN_ACCESS_KEY and
                        BUCKET_ADMIN_SECRET_ACCESS_KEY, see docs/deploy.md)
   --cors-origin ORIGIN allowed browser origin for the CORS rule (repeatable; default *)
+  --configure-events   set up live sync (step 6). The secret comes from EVENTS_SECRET (the
+                       environment, else the env file), else from --events-secret-file
+  --events-secret-file FILE
+                       read the events secret from FILE; when FILE does not exist, a new
+                       secret is generated and written there (mode 600), never printed
+  --events-role-arn ARN
+                       IAM role EventBridge assumes to call the API destination (needs
+                       events:InvokeApiDestination); without it the AWS side is printed, not done
+  --events-dlq-arn ARN SQS queue for events EventBridge gave up on (optional)
   --smoke-user EMAIL   after the health checks, sign in as this user through the Auth API
                        (password from $SMOKE_USER_PASSWORD) and call GET
                        /s3-image-service/stats with the user's token: 200 proves a manager
@@ -75,6 +90,7 @@ Environment:
   SUPABASE_CLI            path of the Supabase CLI (default: `supabase` on PATH when it is v3,
                           else node_modules/.bin/supabase)
   SMOKE_USER_PASSWORD     the --smoke-user's password (never printed)
+  EVENTS_SECRET           --configure-events: the events endpoint's bearer secret (never printed)
   SUPABASE_ANON_KEY       public key for the user's sign-in and /stats call (default: the
                           project's legacy anon key, else its publishable key)
   SUPABASE_URL            the project URL (default https://<ref>.supabase.co): stored in Vault
@@ -184,6 +200,10 @@ db_url=""
 include_all=false
 skip_vault=false
 configure_bucket=false
+configure_events=false
+events_secret_file=""
+events_role_arn=""
+events_dlq_arn=""
 cors_origins=()
 smoke_user=""
 skip_migrations=false
@@ -197,9 +217,13 @@ while (($#)); do
       usage
       exit 0
       ;;
-    --project-ref | --env-file | --db-url | --cors-origin | --smoke-user)
+    --project-ref | --env-file | --db-url | --cors-origin | --smoke-user | --events-secret-file | \
+      --events-role-arn | --events-dlq-arn)
       [ $# -ge 2 ] || die "$1 needs a value"
       case "$1" in
+        --events-secret-file) events_secret_file="$2" ;;
+        --events-role-arn) events_role_arn="$2" ;;
+        --events-dlq-arn) events_dlq_arn="$2" ;;
         --project-ref) project_ref="$2" ;;
         --env-file) env_file="$2" ;;
         --db-url) db_url="$2" ;;
@@ -208,9 +232,13 @@ while (($#)); do
       esac
       shift 2
       ;;
-    --project-ref=* | --env-file=* | --db-url=* | --cors-origin=* | --smoke-user=*)
+    --project-ref=* | --env-file=* | --db-url=* | --cors-origin=* | --smoke-user=* | \
+      --events-secret-file=* | --events-role-arn=* | --events-dlq-arn=*)
       value="${1#*=}"
       case "$1" in
+        --events-secret-file=*) events_secret_file="$value" ;;
+        --events-role-arn=*) events_role_arn="$value" ;;
+        --events-dlq-arn=*) events_dlq_arn="$value" ;;
         --project-ref=*) project_ref="$value" ;;
         --env-file=*) env_file="$value" ;;
         --db-url=*) db_url="$value" ;;
@@ -222,6 +250,7 @@ while (($#)); do
     --include-all) include_all=true && shift ;;
     --skip-vault) skip_vault=true && shift ;;
     --configure-bucket) configure_bucket=true && shift ;;
+    --configure-events) configure_events=true && shift ;;
     --skip-migrations) skip_migrations=true && shift ;;
     --skip-smoke) skip_smoke=true && shift ;;
     --dry-run) dry_run=true && shift ;;
@@ -245,6 +274,7 @@ done
 mask_secret "${SUPABASE_ACCESS_TOKEN:-}"
 mask_secret "${SUPABASE_DB_PASSWORD:-}"
 mask_secret "${SMOKE_USER_PASSWORD:-}"
+mask_secret "${EVENTS_SECRET:-}"
 
 # --db-url: the password is taken out of the URL. The CLI gets the URL without it (a command
 # line, visible in ps) and the password as PGPASSWORD (CLI 3.1.0 reads it when the URL has
@@ -371,6 +401,52 @@ if $configure_bucket; then
 fi
 ((${#cors_origins[@]})) && ! $configure_bucket && die "--cors-origin only applies with --configure-bucket"
 
+# --configure-events: everything it needs is checked here, before anything changes.
+if ! $configure_events; then
+  [ -z "$events_secret_file$events_role_arn$events_dlq_arn" ] ||
+    die "--events-secret-file, --events-role-arn and --events-dlq-arn only apply with --configure-events"
+fi
+events_secret=""
+events_secret_generated=false
+events_aws=false
+events_bucket=""
+events_region=""
+if $configure_events; then
+  events_secret="${EVENTS_SECRET:-${secrets[EVENTS_SECRET]:-}}"
+  if [ -z "$events_secret" ] && [ -n "$events_secret_file" ]; then
+    if [ -e "$events_secret_file" ]; then
+      [[ -f $events_secret_file && -r $events_secret_file ]] ||
+        die "--events-secret-file \"$events_secret_file\" is not a readable file"
+      events_secret="$(head -n 1 "$events_secret_file" | tr -d '[:space:]')"
+      [ -n "$events_secret" ] || die "--events-secret-file \"$events_secret_file\" is empty"
+    else
+      [ -d "$(dirname "$events_secret_file")" ] ||
+        die "--events-secret-file: the folder of \"$events_secret_file\" does not exist"
+      events_secret_generated=true
+    fi
+  fi
+  if [ -z "$events_secret" ] && ! $events_secret_generated; then
+    die "--configure-events needs the events secret: EVENTS_SECRET in the environment or the env file, or --events-secret-file FILE (read, or written with a new secret when FILE does not exist)"
+  fi
+  if [ -n "$events_secret" ]; then
+    mask_secret "$events_secret"
+    # It travels in a header and a JSON document: long, and nothing that needs quoting.
+    [[ $events_secret =~ ^[A-Za-z0-9._~+/=-]{32,}$ ]] ||
+      die "the events secret must be at least 32 characters of A-Z a-z 0-9 . _ ~ + / = - (openssl rand -hex 32 makes one); it is not shown"
+  fi
+  [ -z "$events_role_arn" ] || [[ $events_role_arn =~ ^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$ ]] ||
+    die "--events-role-arn \"$events_role_arn\" is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)"
+  [ -z "$events_dlq_arn" ] || [[ $events_dlq_arn =~ ^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_.-]+$ ]] ||
+    die "--events-dlq-arn \"$events_dlq_arn\" is not an SQS queue ARN (arn:aws:sqs:<region>:<account>:<name>)"
+  if [ -n "$env_file" ] && [ -z "${secrets[S3_ENDPOINT]:-}" ]; then
+    events_bucket="${secrets[S3_BUCKET]}"
+    events_region="${secrets[AWS_REGION]}"
+    if [ -n "$events_role_arn" ] && command -v aws >/dev/null; then
+      events_aws=true
+    fi
+  fi
+fi
+
 # The Supabase CLI: v3 is required (--remote, --yes); v1/v2 take --project-ref and would act on
 # whatever project happens to be linked.
 cli_major() { "$1" --version 2>/dev/null | grep -oE '[0-9]+' | head -n 1; }
@@ -435,6 +511,7 @@ step_names=(check)
 $skip_migrations || step_names+=(migrations)
 $skip_vault || step_names+=(vault)
 step_names+=(functions)
+$configure_events && step_names+=(events)
 $configure_bucket && step_names+=(bucket)
 step_names+=(resumer)
 $skip_smoke || step_names+=("smoke test")
@@ -623,7 +700,133 @@ for fn in "${functions[@]}"; do
   run_step_command "functions ($fn)" "$(show_command "${deploy_command[@]}")" "${deploy_command[@]}"
 done
 
-# 6. Bucket rules.
+# 6. Live sync (docs/events.md): the secret, then what the aws CLI can set up on AWS S3.
+events_name="s3-image-cache-events"
+events_url="$functions_url/s3-image-service/events"
+
+# Runs an aws call for the events step and prints its output (masked) to stdout for parsing,
+# or under --dry-run shows it and prints $1 (a placeholder for what it would have answered).
+aws_events_call() {
+  local placeholder="$1" display="$2" code
+  shift 2
+  if $dry_run; then
+    say "    would run: $display" >&2
+    printf '%s' "$placeholder"
+    return 0
+  fi
+  say "    \$ $display" >&2
+  if "$@" >"$work/aws.out" 2>"$work/aws.err"; then
+    redact <"$work/aws.out"
+    return 0
+  fi
+  code=$?
+  step_failed events "$work/aws.err" "$code"
+  printf 'The function secret is set; rerunning the deploy with --configure-events repeats every step safely.\n' >&2
+  exit 1
+}
+
+# Whether an aws "describe" call finds the named resource (read-only; never under --dry-run).
+aws_exists() {
+  $dry_run && return 1
+  "$@" >/dev/null 2>&1
+}
+
+# The value of "$1" in the JSON on stdin (a string field).
+json_string_field() { tr -d '\n' | sed -nE "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"([^\"]*)\".*/\1/p"; }
+
+events_manual() {
+  say "    NOT DONE (do it by hand, docs/events.md): $*"
+}
+
+if $configure_events; then
+  begin_step "events: live sync to $events_url"
+  if $events_secret_generated; then
+    if $dry_run; then
+      say "    would generate a new events secret and write it to $events_secret_file (mode 600; not shown)"
+    else
+      events_secret="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+      mask_secret "$events_secret"
+      printf '%s\n' "$events_secret" >"$events_secret_file"
+      chmod 600 "$events_secret_file"
+      say "    generated a new events secret in $events_secret_file (mode 600; not shown)"
+    fi
+  fi
+  events_env="$work/events.env"
+  $dry_run || printf 'EVENTS_SECRET=%s\n' "$events_secret" >"$events_env"
+  events_secret_command=("$supabase_cli" secrets set --env-file "$events_env" "$remote" --yes)
+  run_step_command events "$(show_command "$supabase_cli" secrets set --env-file) <file with EVENTS_SECRET> $(show_command "$remote" --yes)" "${events_secret_command[@]}"
+  rm -f "$events_env"
+
+  if $events_aws; then
+    region=(--region "$events_region")
+    # EventBridge delivery is switched on by the bucket's notification configuration, which
+    # put-bucket-notification-configuration replaces whole: a bucket that already notifies SNS,
+    # SQS or Lambda is left alone (those would be deleted).
+    current="$(aws_events_call "{}" "$(show_command aws s3api get-bucket-notification-configuration --bucket "$events_bucket" "${region[@]}" --output json)   (read-only)" \
+      aws s3api get-bucket-notification-configuration --bucket "$events_bucket" "${region[@]}" --output json)"
+    if [[ $current =~ (Topic|Queue|LambdaFunction)Configurations ]]; then
+      events_manual "the bucket $events_bucket already has other notifications, which put-bucket-notification-configuration would delete: turn on Amazon EventBridge in the console (bucket > Properties > Event notifications)"
+    else
+      aws_events_call "" "$(show_command aws s3api put-bucket-notification-configuration --bucket "$events_bucket" "${region[@]}" --notification-configuration '{"EventBridgeConfiguration":{}}')" \
+        aws s3api put-bucket-notification-configuration --bucket "$events_bucket" "${region[@]}" \
+        --notification-configuration '{"EventBridgeConfiguration":{}}' >/dev/null
+    fi
+
+    # The connection holds the secret (EventBridge keeps it in Secrets Manager); it reaches the
+    # aws CLI in a file, never on its command line.
+    auth_file="$work/events-auth.json"
+    $dry_run || printf '{"ApiKeyAuthParameters":{"ApiKeyName":"Authorization","ApiKeyValue":"Bearer %s"}}\n' \
+      "$events_secret" >"$auth_file"
+    verb=create-connection
+    aws_exists aws events describe-connection --name "$events_name" "${region[@]}" && verb=update-connection
+    connection_command=(aws events "$verb" --name "$events_name" "${region[@]}" --authorization-type API_KEY
+      --auth-parameters "file://$auth_file")
+    connection="$(aws_events_call '"ConnectionArn": "<connection ARN>"' "$(show_command aws events "$verb" --name "$events_name" "${region[@]}" --authorization-type API_KEY --auth-parameters) file://<file with Authorization: Bearer <secret>>" \
+      "${connection_command[@]}")"
+    rm -f "$auth_file"
+    connection_arn="$(printf '%s' "$connection" | json_string_field ConnectionArn)"
+    [ -n "$connection_arn" ] || die "step \"events\": $verb answered no ConnectionArn"
+
+    verb=create-api-destination
+    aws_exists aws events describe-api-destination --name "$events_name" "${region[@]}" && verb=update-api-destination
+    # 20 a second: a bulk import of thousands of images queues in EventBridge instead of
+    # opening as many function invocations at once (docs/events.md, "Rate").
+    destination_command=(aws events "$verb" --name "$events_name" "${region[@]}"
+      --connection-arn "$connection_arn" --invocation-endpoint "$events_url" --http-method POST
+      --invocation-rate-limit-per-second 20)
+    destination="$(aws_events_call '"ApiDestinationArn": "<API destination ARN>"' "$(show_command "${destination_command[@]}")" \
+      "${destination_command[@]}")"
+    destination_arn="$(printf '%s' "$destination" | json_string_field ApiDestinationArn)"
+    [ -n "$destination_arn" ] || die "step \"events\": $verb answered no ApiDestinationArn"
+
+    pattern="{\"source\":[\"aws.s3\"],\"detail-type\":[\"Object Created\",\"Object Deleted\"],\"detail\":{\"bucket\":{\"name\":[\"$events_bucket\"]}}}"
+    rule_command=(aws events put-rule --name "$events_name" "${region[@]}" --event-pattern "$pattern" --state ENABLED)
+    aws_events_call "" "$(show_command "${rule_command[@]}")" "${rule_command[@]}" >/dev/null
+
+    # EventBridge's longest retry: 185 tries over 24 hours, then the dead-letter queue.
+    target="{\"Id\":\"s3-image-cache\",\"Arn\":\"$destination_arn\",\"RoleArn\":\"$events_role_arn\",\"RetryPolicy\":{\"MaximumRetryAttempts\":185,\"MaximumEventAgeInSeconds\":86400}"
+    [ -n "$events_dlq_arn" ] && target+=",\"DeadLetterConfig\":{\"Arn\":\"$events_dlq_arn\"}"
+    target+="}"
+    targets_command=(aws events put-targets --rule "$events_name" "${region[@]}" --targets "[$target]")
+    aws_events_call "" "$(show_command "${targets_command[@]}")" "${targets_command[@]}" >/dev/null
+    say "    ok: $events_bucket's Object Created / Object Deleted events go to $events_url"
+    dlq_note=""
+    [ -n "$events_dlq_arn" ] && dlq_note=", and the queue's policy must let events.amazonaws.com send messages to it"
+    say "    still yours: the role $events_role_arn must allow events:InvokeApiDestination on the destination$dlq_note"
+    [ -n "$events_dlq_arn" ] ||
+      say "    no dead-letter queue: events EventBridge gives up on after 24 hours are dropped (pass --events-dlq-arn)"
+  elif [ -z "$env_file" ]; then
+    events_manual "the bucket's side: without --env-file this script does not know the bucket; point its events at $events_url with the secret"
+  elif [ -n "${secrets[S3_ENDPOINT]:-}" ]; then
+    events_manual "the bucket's side: S3_ENDPOINT is not AWS S3 (MinIO: mc event add; Cloudflare R2: a Queue and its consumer) — point its events at $events_url with the secret"
+  elif [ -z "$events_role_arn" ]; then
+    events_manual "the AWS side needs --events-role-arn (an IAM role EventBridge assumes to call the API destination); or run the aws commands of docs/events.md"
+  else
+    events_manual "the AWS side needs the aws CLI (apt-get install -y awscli) with credentials allowed to configure $events_bucket and EventBridge"
+  fi
+fi
+
+# 7. Bucket rules.
 if $configure_bucket; then
   begin_step "bucket: CORS and lifecycle rules"
   bucket_command=("$deno_cli" run --allow-env --allow-net --allow-read --allow-sys
@@ -632,7 +835,7 @@ if $configure_bucket; then
   run_step_command bucket "$(show_command "${bucket_command[@]}")" "${bucket_command[@]}"
 fi
 
-# 7. The resumer is wired: both Vault entries and the pg_cron job exist (read-only query).
+# 8. The resumer is wired: both Vault entries and the pg_cron job exist (read-only query).
 begin_step "resumer: Vault entries and the pg_cron job"
 check_command=("$supabase_cli" db query "$db_target" --read-only -o json --agent=no
   -f "$ROOT/scripts/deploy/resumer_check.sql")
@@ -680,7 +883,7 @@ else
   say "    ok: Vault entries s3_image_cache_project_url ($project_url) and s3_image_cache_secret_key, pg_cron job s3-image-cache-resume-stalled-jobs"
 fi
 
-# 8. Smoke test: each function's deep health check (bucket and database reachable), then a
+# 9. Smoke test: each function's deep health check (bucket and database reachable), then a
 # person's sign-in. Keys and tokens reach curl through its config on stdin, never its command line.
 curl_with_headers() {
   local headers="$1"

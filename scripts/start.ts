@@ -56,6 +56,11 @@ function banner(info: StackInfo, database: LocalDatabase | undefined, hasPsql: b
       ? [`      S3 latency: ${describeLatencyProfile(parseLatencyProfile(info.S3_LATENCY))}`]
       : []),
     `  AWS access key: ${info.AWS_ACCESS_KEY}`,
+    `      Events URL: ${info.EVENTS_URL}`,
+    `   Events secret: ${info.EVENTS_SECRET}`,
+    info.S3_ENDPOINT.startsWith("http://127.0.0.1")
+      ? "                  (the emulator posts every put, copy and delete there: docs/events.md)"
+      : "                  (point your bucket's notifications there: docs/events.md)",
     `        JWKS URL: ${info.JWKS_URL}`,
     ` Publishable key: ${info.PUBLISHABLE_KEY}`,
     `      Secret key: ${info.SECRET_KEY}`,

@@ -36,6 +36,8 @@ export interface BenchReport {
   upload_vs_put_ratio_aws?: Figure;
   /** When a benchmark's rows were measured, where not at `date` (a merged partial run's). */
   measured_at?: Record<string, string>;
+  /** Live sync (events_bench.ts): `p50_ms`, `p99_ms`, `lost`. */
+  events?: Record<string, number>;
   benchmarks: Record<string, BenchRow[]>;
 }
 
@@ -105,6 +107,12 @@ export function buildReport(
       return [name, name === "index_shrank" ? row.value !== 0 : row.value];
     }));
   }
+  const events = rows.filter((row) => row.key?.startsWith("events."));
+  if (events.length) {
+    report.events = Object.fromEntries(
+      events.map((row) => [row.key!.slice("events.".length), row.value]),
+    );
+  }
   return report;
 }
 
@@ -169,6 +177,14 @@ export function headlineTable(report: BenchReport): string {
     lines.push(
       `| load: 500 uploads, 16 clients, rebuilds running | 0 lost, 0 5xx, never shrank | ${l.uploads_per_s} uploads/s | p50 ${l.p50_ms} ms, p99 ${l.p99_ms} ms | lost ${l.lost_uploads}, 5xx ${l.responses_5xx}, shrank ${l.index_shrank} | ${
         l.lost_uploads === 0 && l.responses_5xx === 0 && l.index_shrank === false ? "yes" : "**no**"
+      } |`,
+    );
+  }
+  if (report.events) {
+    const e = report.events;
+    lines.push(
+      `| live sync: 200 S3 puts/deletes a second for 30 s → index | p99 ≤ 1000 ms, 0 lost | p99 ${e.p99_ms} ms | p50 ${e.p50_ms} ms | lost ${e.lost} | ${
+        e.p99_ms <= 1000 && e.lost === 0 ? "yes" : "**no**"
       } |`,
     );
   }

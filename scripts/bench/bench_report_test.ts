@@ -32,6 +32,21 @@ Deno.test("buildReport() turns load rows into the load object, index_shrank as a
   assert.deepEqual(report.load, { lost_uploads: 0, index_shrank: true, p99_ms: 210.5 });
 });
 
+Deno.test("buildReport() turns events rows into the events object and a goal line", () => {
+  const report = buildReport({
+    events: [
+      { key: "events.p50_ms", name: "p50", value: 41.5, unit: "ms" },
+      { key: "events.p99_ms", name: "p99", value: 1200, unit: "ms" },
+      { key: "events.lost", name: "lost", value: 0, unit: "keys" },
+    ],
+  });
+  assert.deepEqual(report.events, { p50_ms: 41.5, p99_ms: 1200, lost: 0 });
+  assert.match(
+    withReadmeTable("<!-- bench:start --><!-- bench:end -->", report),
+    /live sync: .* \| p99 1200 ms \| p50 41\.5 ms \| lost 0 \| \*\*no\*\* \|/,
+  );
+});
+
 Deno.test("withReadmeTable() rewrites only the text between the bench markers", () => {
   const report = buildReport({ rebuild: [rebuildRow(5000, 1.1)] });
   const readme = "intro\n<!-- bench:start -->\nold table\n<!-- bench:end -->\noutro\n";

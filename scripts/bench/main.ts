@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- db upload rebuild load scale]`: runs each benchmark in its own process (each
+ * `npm run bench [-- db upload rebuild load scale events]`: runs each benchmark in its own process (each
  * starts its own throw-away cluster or stack, so one cannot disturb another's data), then prints
  * every row in one table and one JSON line. A full run (no names) writes `bench/REPORT.json`,
  * `bench/REPORT.md` and the README's table (see bench_report.ts). A partial run naming `scale`
@@ -24,6 +24,7 @@ const BENCHMARKS: Record<string, string> = {
   rebuild: "rebuild_bench.ts",
   load: "load_bench.ts",
   scale: "scale_bench.ts",
+  events: "events_bench.ts",
 };
 
 async function exists(path: string): Promise<boolean> {

@@ -951,3 +951,214 @@ Deno.test("deploy: a password given as a ?password= parameter is never shown", a
   for (const half of ["Kx7q", "Zr9w"]) assert.ok(!run.output.includes(half), run.output);
   assert.match(run.output, /password=\*\*\*&sslmode=require/);
 });
+
+// --- --configure-events (live sync, docs/events.md) ----------------------------------------------
+
+const EVENTS_SECRET = "ev3nts-Secret-0123456789-abcdefghijklmnop";
+const ROLE_ARN = "arn:aws:iam::123456789012:role/s3-image-cache-eventbridge";
+const DLQ_ARN = "arn:aws:sqs:eu-west-1:123456789012:s3-image-cache-events-dlq";
+
+interface EventsRun extends DeployRun {
+  /** The fake aws CLI's calls, in order. */
+  aws: string[][];
+  /** What the `file://` arguments of those calls held. */
+  awsFiles: string;
+}
+
+/** {@linkcode deploy} with the fake aws CLI's log read back. */
+async function deployEvents(args: string[], options: DeployOptions = {}): Promise<EventsRun> {
+  const dir = await Deno.makeTempDir({ prefix: "deploy-events-test-" });
+  const log = `${dir}/aws.log`;
+  await Deno.writeTextFile(log, "");
+  try {
+    const run = await deploy(args, {
+      ...options,
+      env: { FAKE_AWS_LOG: log, ...options.env },
+    });
+    const aws = (await Deno.readTextFile(log)).split("\n").filter(Boolean)
+      .map((line) => line.split("\t"));
+    const awsFiles = await Deno.readTextFile(`${log}.files`).catch(() => "");
+    return { ...run, aws, awsFiles };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const EVENTS_ARGS = [
+  "--project-ref",
+  REF,
+  "--env-file",
+  "{envFile}",
+  "--skip-migrations",
+  "--skip-smoke",
+  "--configure-events",
+  "--events-role-arn",
+  ROLE_ARN,
+];
+
+function assertEventsSecretNeverShown(run: EventsRun) {
+  assert.ok(!run.output.includes(EVENTS_SECRET), `output shows the events secret:\n${run.output}`);
+  for (const call of [...run.calls, ...run.aws]) {
+    assert.ok(!call.some((arg) => arg.includes(EVENTS_SECRET)), `a command line holds it: ${call}`);
+  }
+}
+
+Deno.test("deploy: --configure-events --dry-run prints the secret step and every AWS step, and changes nothing", async () => {
+  const run = await deployEvents([...EVENTS_ARGS, "--events-dlq-arn", DLQ_ARN, "--dry-run"], {
+    env: { EVENTS_SECRET },
+  });
+  assert.equal(run.code, 0, run.output);
+  assert.deepEqual(run.calls.filter(isChanging), []);
+  assert.deepEqual(run.aws, [], "a dry run calls no aws command, not even a read");
+  const url = `${run.projectUrl}/functions/v1/s3-image-service/events`;
+  for (
+    const expected of [
+      `supabase secrets set --env-file <file with EVENTS_SECRET> --remote=${REF} --yes`,
+      "aws s3api get-bucket-notification-configuration --bucket shop-images --region eu-west-1",
+      `aws s3api put-bucket-notification-configuration --bucket shop-images --region eu-west-1 --notification-configuration '{"EventBridgeConfiguration":{}}'`,
+      "aws events create-connection --name s3-image-cache-events --region eu-west-1 --authorization-type API_KEY --auth-parameters file://<file with Authorization: Bearer <secret>>",
+      `aws events create-api-destination --name s3-image-cache-events --region eu-west-1 --connection-arn '<connection ARN>' --invocation-endpoint ${url} --http-method POST --invocation-rate-limit-per-second 20`,
+      `"detail-type":["Object Created","Object Deleted"],"detail":{"bucket":{"name":["shop-images"]}}`,
+      `"RoleArn":"${ROLE_ARN}","RetryPolicy":{"MaximumRetryAttempts":185,"MaximumEventAgeInSeconds":86400},"DeadLetterConfig":{"Arn":"${DLQ_ARN}"}`,
+    ]
+  ) {
+    assert.ok(
+      run.output.split("\n").some((line) => line.includes("would run:") && line.includes(expected)),
+      `no "would run" line with: ${expected}\n${run.output}`,
+    );
+  }
+  assert.match(run.output, /nothing was changed/);
+  assertEventsSecretNeverShown(run);
+});
+
+Deno.test("deploy: --configure-events sets the secret from a file and configures EventBridge with the aws CLI", async () => {
+  const run = await deployEvents(EVENTS_ARGS, { env: { EVENTS_SECRET } });
+  assert.equal(run.code, 0, run.output);
+  const secretsCall = run.calls.findLast((call) => call[0] === "secrets");
+  assert.ok(secretsCall && secretsCall[3] !== run.envFile, "its own file, not the env file");
+  const url = `${run.projectUrl}/functions/v1/s3-image-service/events`;
+  const verbs = run.aws.map((call) => `${call[0]} ${call[1]}`);
+  assert.deepEqual(verbs, [
+    "s3api get-bucket-notification-configuration",
+    "s3api put-bucket-notification-configuration",
+    "events describe-connection",
+    "events create-connection",
+    "events describe-api-destination",
+    "events create-api-destination",
+    "events put-rule",
+    "events put-targets",
+  ]);
+  const destination = run.aws[5];
+  assert.equal(destination[destination.indexOf("--invocation-endpoint") + 1], url);
+  assert.equal(
+    destination[destination.indexOf("--connection-arn") + 1],
+    "arn:aws:events:eu-west-1:123456789012:connection/s3-image-cache-events/c1",
+  );
+  const targets = JSON.parse(run.aws[7][run.aws[7].indexOf("--targets") + 1]);
+  assert.equal(
+    targets[0].Arn,
+    "arn:aws:events:eu-west-1:123456789012:api-destination/s3-image-cache-events/d1",
+  );
+  assert.equal(targets[0].RoleArn, ROLE_ARN);
+  assert.equal(targets[0].DeadLetterConfig, undefined);
+  // The secret reached the connection through a file, as the header EventBridge will send.
+  assert.deepEqual(JSON.parse(run.awsFiles), {
+    ApiKeyAuthParameters: { ApiKeyName: "Authorization", ApiKeyValue: `Bearer ${EVENTS_SECRET}` },
+  });
+  assert.match(run.output, /no dead-letter queue/);
+  assert.match(run.output, /must allow events:InvokeApiDestination/);
+  assertEventsSecretNeverShown(run);
+});
+
+Deno.test("deploy: --configure-events updates an existing connection and leaves a bucket's other notifications alone", async () => {
+  const run = await deployEvents(EVENTS_ARGS, {
+    env: {
+      EVENTS_SECRET,
+      FAKE_AWS_EXISTING: "1",
+      FAKE_AWS_NOTIFICATION: '{"TopicConfigurations": [{"TopicArn": "arn:aws:sns:x"}]}',
+    },
+  });
+  assert.equal(run.code, 0, run.output);
+  const verbs = run.aws.map((call) => `${call[0]} ${call[1]}`);
+  assert.ok(!verbs.includes("s3api put-bucket-notification-configuration"), verbs.join("\n"));
+  assert.ok(
+    verbs.includes("events update-connection") && verbs.includes("events update-api-destination"),
+  );
+  assert.match(run.output, /NOT DONE.*already has other notifications/);
+});
+
+Deno.test("deploy: --configure-events generates a secret into --events-secret-file, never showing it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/events-secret`;
+    const run = await deployEvents([...EVENTS_ARGS, "--events-secret-file", file]);
+    assert.equal(run.code, 0, run.output);
+    const secret = (await Deno.readTextFile(file)).trim();
+    assert.match(secret, /^[0-9a-f]{64}$/);
+    assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
+    assert.ok(!run.output.includes(secret), run.output);
+    assert.ok(![...run.calls, ...run.aws].some((call) => call.some((a) => a.includes(secret))));
+    assert.ok(run.awsFiles.includes(`Bearer ${secret}`));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("deploy: --configure-events without a role or off AWS sets the secret and prints what remains", async () => {
+  const noRole = await deployEvents(
+    EVENTS_ARGS.filter((arg) => arg !== "--events-role-arn" && arg !== ROLE_ARN),
+    { env: { EVENTS_SECRET } },
+  );
+  assert.equal(noRole.code, 0, noRole.output);
+  assert.deepEqual(noRole.aws, []);
+  assert.ok(noRole.calls.some((call) => call[0] === "secrets"));
+  assert.match(noRole.output, /NOT DONE.*needs --events-role-arn/);
+
+  const minio = await deployEvents(EVENTS_ARGS, {
+    env: { EVENTS_SECRET },
+    envFile: `${GOOD_ENV}\nS3_ENDPOINT=https://minio.example.com`,
+  });
+  assert.equal(minio.code, 0, minio.output);
+  assert.deepEqual(minio.aws, []);
+  assert.match(minio.output, /NOT DONE.*not AWS S3 \(MinIO: mc event add/);
+});
+
+Deno.test("deploy: --configure-events refuses a missing or weak secret and malformed ARNs before any change", async () => {
+  const cases: Array<[string[], Record<string, string>, RegExp]> = [
+    [EVENTS_ARGS, {}, /needs the events secret/],
+    [EVENTS_ARGS, { EVENTS_SECRET: "short" }, /at least 32 characters/],
+    [EVENTS_ARGS, { EVENTS_SECRET: `${EVENTS_SECRET} with space` }, /at least 32 characters/],
+    [[...EVENTS_ARGS, "--events-role-arn", "my-role"], { EVENTS_SECRET }, /is not an IAM role ARN/],
+    [
+      [...EVENTS_ARGS, "--events-dlq-arn", "arn:aws:sns:x"],
+      { EVENTS_SECRET },
+      /is not an SQS queue ARN/,
+    ],
+    [
+      ["--project-ref", REF, "--events-role-arn", ROLE_ARN],
+      {},
+      /only apply with --configure-events/,
+    ],
+  ];
+  for (const [args, env, message] of cases) {
+    const run = await deployEvents(args, { env });
+    assert.equal(run.code, 1, run.output);
+    assert.match(run.output, message);
+    assert.deepEqual(run.calls.filter(isChanging), [], `changed something: ${run.output}`);
+    assert.deepEqual(run.aws, []);
+    assert.ok(!run.output.includes("with space"), "the secret is not echoed");
+  }
+});
+
+Deno.test("deploy: --configure-events: a failing aws step is named and the rerun advice given", async () => {
+  const run = await deployEvents(EVENTS_ARGS, {
+    env: { EVENTS_SECRET, FAKE_AWS_FAIL: "events put-targets" },
+  });
+  assert.equal(run.code, 1, run.output);
+  assert.match(run.output, /step "events" failed/);
+  assert.match(run.output, /AccessDeniedException/);
+  assert.match(
+    run.output,
+    /rerunning the deploy with --configure-events repeats every step safely/,
+  );
+});

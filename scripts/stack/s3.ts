@@ -22,6 +22,11 @@ export interface S3EmulatorOptions {
   dataDir: string;
   bucket: string;
   logFile?: string;
+  /**
+   * Post every put, copy and delete to the events endpoint as S3 notification records
+   * (`s3_emulator.mjs`, `event_delivery.mjs`); only keys starting with `prefix`. Default: none.
+   */
+  events?: { url: string; secret: string; prefix: string };
 }
 
 /** The emulator's fixed credentials: s3rver only accepts this access key id. */
@@ -46,8 +51,13 @@ export async function startS3Emulator(options: S3EmulatorOptions): Promise<Servi
     options.dataDir,
     "--bucket",
     options.bucket,
+    ...(options.events ? ["--events-prefix", options.events.prefix] : []),
   ];
   return await spawnService("s3-emulator", args, {
+    // The secret goes in the environment, not the arguments, which `ps` shows to every user.
+    env: options.events
+      ? { EVENTS_URL: options.events.url, EVENTS_SECRET: options.events.secret }
+      : undefined,
     ready: () => httpAnswers(`http://127.0.0.1:${options.port}/`),
     logFile: options.logFile,
   });

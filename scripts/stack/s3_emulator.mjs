@@ -22,12 +22,23 @@
 //   an object, and every listing after it answered 500 until the file was removed by hand;
 // - `If-Match` on DELETE (S3 honours it): a 412 when the object has another ETag.
 //
+//
+// With `EVENTS_URL` and `EVENTS_SECRET` in its environment it is also the bucket's event sender,
+// as a MinIO server with a webhook target is: every put, copy, multipart completion and delete
+// (DeleteObject and DeleteObjects, which s3rver announces none of) becomes an S3 notification
+// record (s3_event_record.mjs) posted by event_delivery.mjs. `--events-prefix P` sends only keys
+// starting with P, like a notification's prefix filter rule.
+//
 // Usage: node --openssl-legacy-provider s3_emulator.mjs --port N --dir DIR --bucket NAME
+//          [--events-prefix P]
+import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash, createHmac } from "node:crypto";
 import { unlink } from "node:fs/promises";
 import http from "node:http";
 import { parseArgs } from "node:util";
 import S3rver from "s3rver";
+import { EventDelivery } from "./event_delivery.mjs";
+import { createSequencer, s3Record } from "./s3_event_record.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -35,6 +46,7 @@ const { values } = parseArgs({
     address: { type: "string", default: "127.0.0.1" },
     dir: { type: "string" },
     bucket: { type: "string" },
+    "events-prefix": { type: "string", default: "" },
   },
 });
 if (!values.port || !values.dir || !values.bucket) {
@@ -64,6 +76,64 @@ const s3rver = new S3rver({
 });
 await s3rver.configureBuckets();
 const handle = s3rver.callback();
+
+/** The request being handled, for the event listener (s3rver's events do not carry it). */
+const requestContext = new AsyncLocalStorage();
+const delivery = process.env.EVENTS_URL && process.env.EVENTS_SECRET
+  ? new EventDelivery({ url: process.env.EVENTS_URL, secret: process.env.EVENTS_SECRET })
+  : undefined;
+const nextSequencer = createSequencer();
+
+/** Builds S3's record for one change and hands it to the delivery (when there is one). */
+function announce({ bucket, key, eventName, size, eTag }) {
+  if (!delivery || !key.startsWith(values["events-prefix"])) return;
+  // The sequencer is taken now, in the order the store changed, not when the post goes out.
+  delivery.enqueue(s3Record({
+    bucket,
+    key,
+    eventName,
+    size,
+    eTag,
+    sequencer: nextSequencer(),
+    sourceIp: requestContext.getStore()?.req.socket.remoteAddress,
+  }));
+}
+
+/** ETags of copies just made, by `bucket/key`: s3rver's copy event omits the one S3 sends. */
+const copiedEtags = new Map();
+const storeCopyObject = s3rver.store.copyObject.bind(s3rver.store);
+s3rver.store.copyObject = async (srcBucket, srcKey, destBucket, destKey, ...rest) => {
+  const metadata = await storeCopyObject(srcBucket, srcKey, destBucket, destKey, ...rest);
+  copiedEtags.set(`${destBucket}/${destKey}`, metadata.etag);
+  return metadata;
+};
+// DeleteObjects (what `aws s3 rm --recursive` sends) deletes through the store without an event;
+// S3 sends `ObjectRemoved:Delete` for each key it removed, so the store announces those here.
+const storeDeleteObject = s3rver.store.deleteObject.bind(s3rver.store);
+s3rver.store.deleteObject = async (bucket, key) => {
+  await storeDeleteObject(bucket, key);
+  if (requestContext.getStore()?.multiDelete) {
+    announce({ bucket, key, eventName: "ObjectRemoved:Delete" });
+  }
+};
+s3rver.on("event", (event) => {
+  for (const record of event.Records) {
+    const bucket = record.s3.bucket.name;
+    const { key, size } = record.s3.object;
+    let { eventName } = record;
+    let eTag = record.s3.object.eTag;
+    if (eventName === "ObjectCreated:Copy") {
+      eTag = copiedEtags.get(`${bucket}/${key}`);
+      copiedEtags.delete(`${bucket}/${key}`);
+    }
+    // s3rver calls a multipart completion a Post; S3 names it.
+    const context = requestContext.getStore();
+    if (eventName === "ObjectCreated:Post" && context?.url.searchParams.has("uploadId")) {
+      eventName = "ObjectCreated:CompleteMultipartUpload";
+    }
+    announce({ bucket, key, eventName, size, eTag: eTag ? String(eTag).replace(/"/g, "") : "" });
+  }
+});
 
 /** Keys of create-only writes in flight: a second one for the same key must lose, as on S3. */
 const creating = new Set();
@@ -239,7 +309,14 @@ async function forgetEtag(rawPath) {
 }
 
 const server = http.createServer((req, res) => {
-  route(req, res).catch((error) => {
+  let url;
+  try {
+    url = new URL(req.url ?? "/", "http://localhost");
+  } catch {
+    url = new URL("http://localhost/"); // route() answers the malformed URL
+  }
+  const multiDelete = req.method === "POST" && url.searchParams.has("delete");
+  requestContext.run({ req, url, multiDelete }, () => route(req, res)).catch((error) => {
     // One bad request must never take the emulator down with it.
     console.error("s3 emulator: request failed:", req.method, req.url, error);
     if (!res.headersSent) xmlError(res, 500, "InternalError", "We encountered an internal error.");
@@ -320,7 +397,11 @@ server.listen(Number(values.port), values.address, () => {
   );
 });
 for (const signal of ["SIGINT", "SIGTERM"]) {
-  process.on(signal, () => server.close(() => process.exit(0)));
+  process.on(signal, () => {
+    // Whatever is still queued is named in the log (never dropped silently).
+    delivery?.stop();
+    server.close(() => process.exit(0));
+  });
 }
 // s3rver's own handlers can throw outside our promise chain; log and stay up.
 process.on("uncaughtException", (error) => console.error("s3 emulator: uncaught:", error));

@@ -25,7 +25,7 @@ import {
   type Service,
   superviseService,
 } from "./process.ts";
-import { EMULATOR_CREDENTIALS, startS3Emulator } from "./s3.ts";
+import { EMULATOR_CREDENTIALS, type S3EmulatorOptions, startS3Emulator } from "./s3.ts";
 import { startUiServer } from "./ui_server.ts";
 import { startResumeScheduler } from "./scheduler.ts";
 
@@ -131,6 +131,15 @@ export interface StackOptions {
    * values). Default: `S3_LATENCY` from the environment (ignored by isolated stacks), else off.
    */
   s3Latency?: string;
+  /**
+   * Whether the S3 emulator posts its bucket's events to `EVENTS_URL`, as a bucket's
+   * notification would (docs/events.md): `true`, `false`, or `{ prefix }` for keys starting
+   * with it only (a notification's prefix filter). Default: on for `npm start`, so an
+   * `aws s3 cp` shows up with no other step; off for isolated stacks, whose tests put objects
+   * behind the index's back on purpose (drift, guards, rebuilds) and ask for events when they
+   * test them. No effect with an external bucket: its own notifications are configured there.
+   */
+  bucketEvents?: boolean | { prefix: string };
 }
 
 /** The local cluster a stack started (none with `DATABASE_URL`). */
@@ -220,6 +229,12 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     }
     await applyMigrations(dbUrl);
 
+    // A developer's own EVENTS_SECRET (supabase/functions/.env) wins, as it does in the function.
+    const functionSecrets = isolated ? {} : await readFunctionSecrets();
+    const eventsSecret = functionSecrets.EVENTS_SECRET ??
+      await loadOrCreateEventsSecret(`${stateDir}/events-secret`);
+    const eventsUrl = `http://127.0.0.1:${ports.api}/functions/v1/s3-image-service/events`;
+
     // S3
     const external = env("S3_BUCKET") && env("AWS_ACCESS_KEY") && env("AWS_SECRET_ACCESS_KEY");
     let s3: Pick<
@@ -242,6 +257,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
           dataDir: `${stateDir}/s3`,
           bucket,
           logFile: `${logDir}/s3-emulator.log`,
+          events: bucketEventsFor(options.bucketEvents ?? !isolated, eventsUrl, eventsSecret),
         }), { logFile: `${logDir}/stack.log` });
       stops.push(() => emulator.stop());
       s3 = {
@@ -265,10 +281,6 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     const legacyApiKeys = options.legacyApiKeys ??
       legacyApiKeysFrom(env("LEGACY_API_KEYS"));
     const auth = await createAuthServer({ keys, apiUrl, stateDir, signing, legacyApiKeys });
-    // A developer's own EVENTS_SECRET (supabase/functions/.env) wins, as it does in the function.
-    const functionSecrets = isolated ? {} : await readFunctionSecrets();
-    const eventsSecret = functionSecrets.EVENTS_SECRET ??
-      await loadOrCreateEventsSecret(`${stateDir}/events-secret`);
     const info: StackInfo = {
       API_URL: apiUrl,
       FUNCTIONS_URL: `${apiUrl}/functions/v1`,
@@ -291,7 +303,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       VIEWER_PASSWORD: keys.passwords.viewer,
       MANAGER_TOKEN: await auth.issueLongLivedToken("manager"),
       ADMIN_TOKEN: await auth.issueLongLivedToken("admin"),
-      EVENTS_URL: `${apiUrl}/functions/v1/s3-image-service/events`,
+      EVENTS_URL: eventsUrl,
       EVENTS_SECRET: eventsSecret,
       AUTH_SIGNING: signing,
       LEGACY_API_KEYS: legacyApiKeys,
@@ -372,6 +384,16 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   }
 }
 
+/** The emulator's event settings for {@linkcode StackOptions.bucketEvents}; none when off. */
+function bucketEventsFor(
+  setting: boolean | { prefix: string },
+  url: string,
+  secret: string,
+): S3EmulatorOptions["events"] {
+  if (setting === false) return undefined;
+  return { url, secret, prefix: setting === true ? "" : setting.prefix };
+}
+
 /** `AUTH_SIGNING`: `keys` (default) or `legacy`; anything else is a mistake worth naming. */
 function authSigningFrom(value: string | undefined): AuthSigning {
   if (!value || value === "keys") return "keys";
@@ -406,6 +428,7 @@ export async function withIsolatedStack<T>(
       | "faultProxies"
       | "authSigning"
       | "s3Latency"
+      | "bucketEvents"
     >
     & {
       prefix?: string;
@@ -422,6 +445,7 @@ export async function withIsolatedStack<T>(
       faultProxies: options.faultProxies,
       authSigning: options.authSigning,
       s3Latency: options.s3Latency,
+      bucketEvents: options.bucketEvents,
       ports: { api: freePort(), db: freePort(), ui: freePort(), s3: freePort() },
     });
     // Ctrl-C or a CI timeout must not leave a cluster, an emulator and workers behind. The

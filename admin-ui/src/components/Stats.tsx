@@ -1,7 +1,7 @@
 /** @jsxImportSource preact */
 /**
- * Statistics first: how many images the index holds, their size, by type, the newest ones, and
- * the last rebuild (when, by whom, outcome, counts).
+ * Statistics first: how many images the index holds, their size, by type, the newest ones, the
+ * last rebuild (when, by whom, outcome, counts), and live sync (bucket events, docs/events.md).
  *
  * @module
  */
@@ -135,6 +135,59 @@ function Breakdown(props: { stats: StatsAnswer }) {
   );
 }
 
+/**
+ * Live sync: whether the function takes bucket events, the last one that changed the index, and
+ * the last hour's outcomes. Absent from a function deployed before live sync: then nothing shows.
+ */
+function LiveSync(props: { live: StatsAnswer["live_sync"] | undefined }) {
+  const live = props.live;
+  if (!live) return null;
+  const hour = live.last_hour;
+  return (
+    <div class="card" data-testid="live-sync">
+      <h3>Live sync</h3>
+      <p>
+        Bucket events:{" "}
+        <StatusWord
+          status={live.enabled ? "succeeded" : "cancelled"}
+          label={live.enabled ? "on" : "off"}
+        />{" "}
+        <span class="muted">
+          {live.enabled
+            ? "changes made straight in the bucket reach the index as they happen"
+            : "EVENTS_SECRET is not set: changes made outside the admin UI wait for a rebuild"}
+        </span>
+      </p>
+      <p data-testid="live-sync-last">
+        Last event applied: {live.last_applied
+          ? (
+            <>
+              <span class="filename">{live.last_applied.key}</span>{" "}
+              {live.last_applied.action === "created" ? "added or replaced" : "removed"},{" "}
+              {formatDate(live.last_applied.at)}
+            </>
+          )
+          : "none yet"}
+      </p>
+      <h4>Events in the last hour</h4>
+      <dl class="figures small">
+        <Figure label="Applied" value={formatCount(hour.applied)} testId="live-sync-applied" />
+        <Figure label="Ignored" value={formatCount(hour.ignored)} testId="live-sync-ignored" />
+        <Figure
+          label="Refused names"
+          value={formatCount(hour.refused)}
+          testId="live-sync-refused"
+        />
+        <Figure
+          label="Malformed"
+          value={formatCount(hour.malformed)}
+          testId="live-sync-malformed"
+        />
+      </dl>
+    </div>
+  );
+}
+
 /** The statistics screen. */
 export function StatsView(props: { api: Api; version: number; onRefresh: () => void }) {
   const { stats, error } = useStats(props.api, props.version);
@@ -174,6 +227,7 @@ export function StatsView(props: { api: Api; version: number; onRefresh: () => v
           ? <JobSummary job={lastRebuild} />
           : <p class="muted">{stats ? "No rebuild has run yet." : "Loading…"}</p>}
       </div>
+      <LiveSync live={stats?.live_sync} />
     </section>
   );
 }
