@@ -13,8 +13,14 @@ import { testStorage } from "../support/s3.ts";
 import { ARTIFACTS_DIR, type BrowserSession, openAdminUi } from "./browser.ts";
 
 /** Chromium on the demo page. */
-export function openEmbedDemo(): Promise<BrowserSession> {
-  return openAdminUi({ url: stackInfo().EMBED_DEMO_URL });
+export async function openEmbedDemo(): Promise<BrowserSession> {
+  const session = await openAdminUi({ url: stackInfo().EMBED_DEMO_URL });
+  // Playwright turns Chromium's file chooser interception on when the first listener is added,
+  // asynchronously: a chooser that opens before that is a native one and fires no event (a key
+  // press right after `waitForEvent("filechooser")` lost that race about two runs in three). A
+  // listener for the page's whole life has it on long before any test presses a key.
+  session.page.on("filechooser", () => {});
+  return session;
 }
 
 /** Signs in with the page's own form (not the components': they have none). */

@@ -320,6 +320,9 @@ Deno.test(
       await shownSize(row, "14000.png");
       // Replacing: the question is a modal dialog; Escape leaves everything as it was.
       const replace = row.getByRole("button", { name: "Replace image" });
+      // The image can show before the upload's confirmation ends, and the button stays disabled
+      // until it does: a keyboard user presses Enter once it is enabled, and so does the test.
+      await replace.and(page.locator(":enabled")).waitFor();
       await replace.focus();
       const [again] = await Promise.all([
         page.waitForEvent("filechooser"),
