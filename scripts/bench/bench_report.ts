@@ -263,8 +263,12 @@ export function withReadmeTable(readme: string, report: BenchReport): string {
   const a = readme.indexOf(start);
   const b = readme.indexOf(end);
   if (a === -1 || b === -1 || b < a) return readme;
+  // A merged partial run says which benchmarks are older than its date.
+  const older = Object.entries(report.measured_at ?? {})
+    .map(([name, at]) => `${name} ${at.slice(0, 10)}`).join(", ");
   const body =
-    `\nLast \`npm run bench\`: ${report.date.slice(0, 10)}, ${report.machine.cores} cores ` +
-    `(bench/REPORT.md has every row).\n\n${headlineTable(report)}\n`;
+    `\nLast \`npm run bench\`: ${report.date.slice(0, 10)}, ${report.machine.cores} cores` +
+    (older ? `; rows of earlier runs: ${older}` : "") +
+    ` (bench/REPORT.md has every row).\n\n${headlineTable(report)}\n`;
   return readme.slice(0, a + start.length) + body + readme.slice(b);
 }

@@ -91,6 +91,11 @@ Deno.test("mergeReport() adds a scale run's keys to the existing report and keep
   assert.deepEqual(merged.measured_at, { rebuild: "2026-12-01T00:00:00.000Z" });
   const markdown = reportMarkdown(merged);
   assert.match(markdown, /measured earlier: rebuild 2026-12-01/);
+  // The README's table says which of its rows come from an earlier run.
+  assert.match(
+    withReadmeTable("<!-- bench:start --><!-- bench:end -->", merged),
+    /Last `npm run bench`: 2026-12-06, \d+ cores; rows of earlier runs: rebuild 2026-12-01 \(/,
+  );
   assert.match(
     markdown,
     /\| scale: scale scale\.rebuild_vs_sequential_listing_100k \| ≤ 0\.3 \| 0\.98 \|/,

@@ -2,9 +2,8 @@
  * `npm run bench [-- db upload rebuild load scale events]`: runs each benchmark in its own process (each
  * starts its own throw-away cluster or stack, so one cannot disturb another's data), then prints
  * every row in one table and one JSON line. A full run (no names) writes `bench/REPORT.json`,
- * `bench/REPORT.md` and the README's table (see bench_report.ts). A partial run naming `scale`
- * merges what it ran into `bench/REPORT.json` and `bench/REPORT.md` (the README's table is left
- * to a full run).
+ * `bench/REPORT.md` and the README's table (see bench_report.ts). A partial run
+ * merges what it ran into all three; the report notes when each other benchmark was measured.
  *
  * @module
  */
@@ -77,11 +76,18 @@ for (const name of requested) {
 console.log("\nAll benchmarks:");
 console.log(formatTable(Object.values(results).flat()));
 console.log(JSON.stringify({ benchmarks: results }));
-if (Deno.args.length === 0 && !failed) {
-  // A full run is the report; a partial one (`npm run bench -- db`) leaves it alone.
-  const report = buildReport(results);
+if (!failed && Object.keys(results).length) {
+  // A full run is the report. A partial one (`npm run bench -- scale events`) merges what it ran
+  // into the last report, which notes when each other benchmark was measured (`measured_at`), so
+  // the report and the README's table always show the last measurement of everything.
+  const path = `${REPO_ROOT}bench/REPORT.json`;
+  const existing = Deno.args.length === 0 ? undefined : await Deno.readTextFile(path).then(
+    (text) => JSON.parse(text) as BenchReport,
+    () => undefined,
+  );
+  const report = Deno.args.length === 0 ? buildReport(results) : mergeReport(existing, results);
   await Deno.mkdir(`${REPO_ROOT}bench`, { recursive: true });
-  await Deno.writeTextFile(`${REPO_ROOT}bench/REPORT.json`, JSON.stringify(report, null, 2) + "\n");
+  await Deno.writeTextFile(path, JSON.stringify(report, null, 2) + "\n");
   await Deno.writeTextFile(`${REPO_ROOT}bench/REPORT.md`, reportMarkdown(report));
   const readme = await Deno.readTextFile(`${REPO_ROOT}README.md`);
   await Deno.writeTextFile(`${REPO_ROOT}README.md`, withReadmeTable(readme, report));
@@ -90,21 +96,12 @@ if (Deno.args.length === 0 && !failed) {
     args: ["fmt", "-q", "README.md", "bench/"],
     cwd: REPO_ROOT,
   }).output();
-  console.log("Wrote bench/REPORT.json, bench/REPORT.md and the README's table.");
-} else if (Deno.args.includes("scale") && Object.keys(results).length) {
-  const path = `${REPO_ROOT}bench/REPORT.json`;
-  const existing = await Deno.readTextFile(path).then(
-    (text) => JSON.parse(text) as BenchReport,
-    () => undefined,
+  console.log(
+    Deno.args.length === 0
+      ? "Wrote bench/REPORT.json, bench/REPORT.md and the README's table."
+      : `Merged ${
+        Object.keys(results).join(", ")
+      } into bench/REPORT.json, REPORT.md and the README's table.`,
   );
-  const report = mergeReport(existing, results);
-  await Deno.mkdir(`${REPO_ROOT}bench`, { recursive: true });
-  await Deno.writeTextFile(path, JSON.stringify(report, null, 2) + "\n");
-  await Deno.writeTextFile(`${REPO_ROOT}bench/REPORT.md`, reportMarkdown(report));
-  await new Deno.Command(`${REPO_ROOT}node_modules/.bin/deno`, {
-    args: ["fmt", "-q", "bench/"],
-    cwd: REPO_ROOT,
-  }).output();
-  console.log(`Merged ${Object.keys(results).join(", ")} into bench/REPORT.json and REPORT.md.`);
 }
 Deno.exit(failed ? 1 : 0);
