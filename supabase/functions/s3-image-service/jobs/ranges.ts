@@ -19,7 +19,13 @@
  *
  * @module
  */
-import { type BudgetClock, type BudgetLimits, startBudget, systemClock } from "./budget.ts";
+import {
+  type Budget,
+  type BudgetClock,
+  type BudgetLimits,
+  startBudget,
+  systemClock,
+} from "./budget.ts";
 import { isLostJobError } from "../../_shared/platform/db_errors.ts";
 import { AppError } from "../../_shared/errors.ts";
 import type { KeyRange, RangeClaim, RebuildJob, RebuildJobs } from "./job_store.ts";
@@ -98,14 +104,25 @@ class ListingFailed extends Error {}
 
 /** Runs one ranged slice of job `jobId`; never throws for an outcome a caller can act on. */
 export async function runRangedSlice(options: RangedSliceOptions): Promise<SliceOutcome> {
-  const { jobs, storage, jobId, worker, leaseSeconds } = options;
-  const pageSize = options.pageSize ?? 1000;
-  const sleep = options.sleep ?? realSleep;
-  const streams = Math.max(1, Math.floor(options.streams));
   const budget = startBudget(
     options.budget,
     options.clock ?? systemClock({ cpu: options.cpuClock }),
   );
+  try {
+    return await rangedSliceWithin(options, budget);
+  } finally {
+    budget.end(); // its CPU share stops dividing the process's (budget.ts)
+  }
+}
+
+async function rangedSliceWithin(
+  options: RangedSliceOptions,
+  budget: Budget,
+): Promise<SliceOutcome> {
+  const { jobs, storage, jobId, worker, leaseSeconds } = options;
+  const pageSize = options.pageSize ?? 1000;
+  const sleep = options.sleep ?? realSleep;
+  const streams = Math.max(1, Math.floor(options.streams));
   const tools = sliceTools(jobs, jobId, budget, { sleep: options.sleep });
   const { db, record } = tools;
   const limit = new StreamLimit(streams);
