@@ -39,8 +39,17 @@ import { StreamLimit } from "./stream_limit.ts";
 /** Ranges a job may be cut into at most: each costs at least one listing request. */
 export const MAX_RANGES = 256;
 
-/** Candidate split keys probed at once when a range is split. */
-const SPLIT_PROBES = 6;
+/** Candidate split keys probed at once (one round) when a range is split. */
+const SPLIT_PROBES = 8;
+
+/** Rounds of probes a split may take when the keys lie deeper than a round reaches. */
+const SPLIT_ROUNDS = 3;
+
+/** The shortest wait of an idle stream before it looks for a range to split again. */
+const IDLE_RETRY_MIN_MS = 50;
+
+/** Looks for a range an idle stream makes while its invocation lists nothing else. */
+const IDLE_TRIES_ALONE = 3;
 
 /** Listing attempts per page on top of the S3 client's own retries. */
 const LIST_ATTEMPTS = 4;
@@ -132,6 +141,8 @@ async function rangedSliceWithin(
   const active = new Map<number, KeyRange>();
   let spent = false;
   let ended = false;
+  /** The last claim found no range open: nothing is left to list or split. */
+  let nothingOpen = false;
   /** The first error a stream met; the other streams stop at their next page. */
   let failure: unknown = null;
   /**
@@ -265,6 +276,7 @@ async function rangedSliceWithin(
     }
     const fresh = claimed.ranges.find((r) => !active.has(r.range));
     if (fresh) return fresh;
+    nothingOpen = (claimed.open ?? []).length === 0;
     return await splitBusiest(claimed);
   };
 
@@ -283,18 +295,25 @@ async function rangedSliceWithin(
       const from = range.last_key ?? range.start_after;
       // Halfway to the end, halfway to that, …: probed at once (one round trip), the largest
       // with a key after it inside the range is the split. Where the keys are is unknown, so a
-      // single guess would often land in an empty stretch above them.
-      const points: string[] = [];
-      for (let at = midKey(from, range.up_to); at !== null && points.length < SPLIT_PROBES;) {
-        points.push(at);
-        at = midKey(from, at);
+      // single guess would often land in an empty stretch above them; and when every probe of a
+      // round answered that nothing lies after it in the range, the keys are all below its
+      // lowest point, so the next round goes on halving from there (numbered names sit deep:
+      // `k-00009.jpg` … `k-00299.jpg` are first found at the 18th point, `k-002`).
+      let at: string | undefined;
+      let next = midKey(from, range.up_to);
+      for (let round = 0; round < SPLIT_ROUNDS && next !== null && at === undefined; round++) {
+        const points: string[] = [];
+        for (; next !== null && points.length < SPLIT_PROBES; next = midKey(from, next)) {
+          points.push(next);
+        }
+        const found = await Promise.all(points.map((point) => listPageQuietly(point)));
+        at = points.find((_, i) => {
+          const first = found[i]?.objects[0]?.key;
+          return first !== undefined &&
+            (range.up_to === null || compareKeys(first, range.up_to) <= 0);
+        });
+        if (found.some((page) => page === null)) break; // a probe failed: its answer is unknown
       }
-      const found = await Promise.all(points.map((at) => listPageQuietly(at)));
-      const at = points.find((_, i) => {
-        const first = found[i]?.objects[0]?.key;
-        return first !== undefined &&
-          (range.up_to === null || compareKeys(first, range.up_to) <= 0);
-      });
       if (at === undefined) continue;
       try {
         const split = await db(() => jobs.splitRange(jobId, range.range, worker, at, leaseSeconds));
@@ -331,11 +350,22 @@ async function rangedSliceWithin(
       await fanOut(first, options);
       const queue = [...first.ranges];
       const runStream = async () => {
+        let idleTries = 0;
         try {
           // A stream with no claimed range to start with looks for one (free, or split off).
-          for (let range = queue.shift() ?? await nextRange(); range;) {
-            await listRange(range);
-            if (spent || ended || failure) return;
+          for (let range = queue.shift() ?? await nextRange();;) {
+            if (range) {
+              await listRange(range);
+              if (spent || ended || failure) return;
+            } else {
+              // Nothing to take or split now, though ranges are open: a split is refused when
+              // the holder passed its point meanwhile, and a probe may find nothing yet. Look
+              // again a page later rather than end (an ended stream never comes back in this
+              // invocation); a worker listing nothing at all tries a few times, then ends.
+              if (spent || ended || failure || nothingOpen) return;
+              if (active.size === 0 && ++idleTries > IDLE_TRIES_ALONE) return;
+              await sleep(Math.max(IDLE_RETRY_MIN_MS, budget.largestUnit().wallMs));
+            }
             range = queue.shift() ?? await nextRange();
           }
         } catch (error) {
