@@ -45,12 +45,6 @@ const SPLIT_PROBES = 8;
 /** Rounds of probes a split may take when the keys lie deeper than a round reaches. */
 const SPLIT_ROUNDS = 3;
 
-/** The shortest wait of an idle stream before it looks for a range to split again. */
-const IDLE_RETRY_MIN_MS = 50;
-
-/** Looks for a range an idle stream makes while its invocation lists nothing else. */
-const IDLE_TRIES_ALONE = 3;
-
 /** Listing attempts per page on top of the S3 client's own retries. */
 const LIST_ATTEMPTS = 4;
 
@@ -141,8 +135,6 @@ async function rangedSliceWithin(
   const active = new Map<number, KeyRange>();
   let spent = false;
   let ended = false;
-  /** The last claim found no range open: nothing is left to list or split. */
-  let nothingOpen = false;
   /** The first error a stream met; the other streams stop at their next page. */
   let failure: unknown = null;
   /**
@@ -276,7 +268,6 @@ async function rangedSliceWithin(
     }
     const fresh = claimed.ranges.find((r) => !active.has(r.range));
     if (fresh) return fresh;
-    nothingOpen = (claimed.open ?? []).length === 0;
     return await splitBusiest(claimed);
   };
 
@@ -350,22 +341,11 @@ async function rangedSliceWithin(
       await fanOut(first, options);
       const queue = [...first.ranges];
       const runStream = async () => {
-        let idleTries = 0;
         try {
           // A stream with no claimed range to start with looks for one (free, or split off).
-          for (let range = queue.shift() ?? await nextRange();;) {
-            if (range) {
-              await listRange(range);
-              if (spent || ended || failure) return;
-            } else {
-              // Nothing to take or split now, though ranges are open: a split is refused when
-              // the holder passed its point meanwhile, and a probe may find nothing yet. Look
-              // again a page later rather than end (an ended stream never comes back in this
-              // invocation); a worker listing nothing at all tries a few times, then ends.
-              if (spent || ended || failure || nothingOpen) return;
-              if (active.size === 0 && ++idleTries > IDLE_TRIES_ALONE) return;
-              await sleep(Math.max(IDLE_RETRY_MIN_MS, budget.largestUnit().wallMs));
-            }
+          for (let range = queue.shift() ?? await nextRange(); range;) {
+            await listRange(range);
+            if (spent || ended || failure) return;
             range = queue.shift() ?? await nextRange();
           }
         } catch (error) {

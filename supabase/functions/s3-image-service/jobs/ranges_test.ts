@@ -282,23 +282,6 @@ Deno.test("a bucket of mixed names is split where its keys are, and listed exact
   );
 });
 
-Deno.test("a stream that found no range to split tries again while its invocation lists, so the width is reached", async () => {
-  // One range for two streams: the second stream's first split finds nothing (its probes fail,
-  // as when the holder has just passed the point). It used to end there for the rest of the
-  // invocation, leaving one stream listing the whole range.
-  const bucketKeys = keys(300);
-  const jobs = FakeJobs.running();
-  await partitioned(jobs, bucketKeys, []);
-  const bucket = fakeBucket(bucketKeys);
-  const unreachable = new Error("connection reset");
-  bucket.listFaults.push(undefined, ...Array(8).fill(unreachable));
-  const outcome = await runRangedSlice({ ...rangedOptions(jobs, bucket), streams: 2 });
-  assert.equal(outcome.state, "finished");
-  assert.ok(jobs.calls.includes("splitRange"), "the idle stream split the range later");
-  assert.ok(jobs.ranges.get(1)!.length > 1, `${jobs.ranges.get(1)!.length} range(s)`);
-  assert.deepEqual(sorted(jobs.stagedLog.get(1)!), sorted(bucketKeys), "each key staged once");
-});
-
 Deno.test("a range of deep numbered names is split: the probes go on halving below a round that found nothing", async () => {
   // `k-00009.jpg` … `k-00299.jpg` lie far below the halfway points a first round of probes
   // tries (`s`, `o`, … `k-1`); six probes never reached them, so the range was never split.
