@@ -44,6 +44,8 @@ export interface BudgetClock {
   cpuMs?: () => number;
   /** A monotonic wall clock in milliseconds. */
   wallMs(): number;
+  /** Releases the clock when its budget ends (a CPU share: {@linkcode CpuShares}). */
+  close?: () => void;
 }
 
 /** One unit of work, as counted by the caller. */
@@ -78,12 +80,63 @@ export function processCpuClock(
 }
 
 /**
- * The real clocks: `performance.now()`, plus `process.cpuUsage()` when `cpu` is allowed and the
- * runtime reports it.
+ * One process's CPU time shared fairly among the budgets running in it at once.
+ *
+ * `process.cpuUsage()` is the whole process's. On hosted each invocation is its own isolate,
+ * but locally (and wherever several requests share a worker) a job's concurrent invocations run
+ * in one process: each reading the process's CPU would count the others' too, and with four at
+ * once every invocation would stop at a quarter of its budget. Which request a CPU millisecond
+ * served is unknown, so each interval's CPU is divided evenly among the budgets open during it:
+ * alone, a budget sees the process's CPU exactly as before.
+ */
+export class CpuShares {
+  readonly #read: () => number;
+  #open = 0;
+  #last: number;
+  /** CPU per open budget, summed over time (a budget's share is its growth while it is open). */
+  #perShare = 0;
+
+  constructor(read: () => number) {
+    this.#read = read;
+    this.#last = read();
+  }
+
+  #advance(): number {
+    const now = this.#read();
+    if (this.#open > 0) this.#perShare += (now - this.#last) / this.#open;
+    this.#last = now;
+    return this.#perShare;
+  }
+
+  /** Opens one budget's share: its CPU so far, and `close` (idempotent) when it ends. */
+  open(): { cpuMs: () => number; close: () => void } {
+    const start = this.#advance();
+    this.#open++;
+    let closedAt: number | null = null;
+    return {
+      cpuMs: () => (closedAt ?? this.#advance()) - start,
+      close: () => {
+        if (closedAt !== null) return;
+        closedAt = this.#advance();
+        this.#open--;
+      },
+    };
+  }
+}
+
+let processShares: CpuShares | undefined;
+
+/**
+ * The real clocks: `performance.now()`, plus this budget's share of the process's CPU time
+ * ({@linkcode CpuShares}) when `cpu` is allowed and the runtime reports it. Call `close` when
+ * the budget ends, so its share stops diluting the others'.
  */
 export function systemClock(options: { cpu?: boolean } = {}): BudgetClock {
-  const cpuMs = options.cpu === false ? undefined : processCpuClock();
-  return { wallMs: () => performance.now(), ...(cpuMs ? { cpuMs } : {}) };
+  const read = options.cpu === false ? undefined : processCpuClock();
+  if (!read) return { wallMs: () => performance.now() };
+  processShares ??= new CpuShares(read);
+  const share = processShares.open();
+  return { wallMs: () => performance.now(), cpuMs: share.cpuMs, close: share.close };
 }
 
 /** A running budget; see {@linkcode startBudget}. */
@@ -99,6 +152,8 @@ export interface Budget {
   largestUnit(): BudgetSpent;
   /** Whether one more unit as large as the largest so far still fits every limit. */
   roomForAnotherUnit(): boolean;
+  /** Ends the budget: its clocks stop (its CPU share no longer divides the process's). */
+  end(): void;
 }
 
 /**
@@ -122,9 +177,10 @@ export function startBudget(limits: BudgetLimits, clock: BudgetClock = systemClo
   let lastWall = wallStart;
   const done = { pages: 0, keys: 0 };
   const largest = { cpuMs: 0, wallMs: 0, pages: 0, keys: 0 };
+  let endedAt: number | null = null;
   const spent = (): BudgetSpent => ({
     cpuMs: readCpu ? readCpu() - cpuStart : null,
-    wallMs: clock.wallMs() - wallStart,
+    wallMs: (endedAt ?? clock.wallMs()) - wallStart,
     pages: done.pages,
     keys: done.keys,
   });
@@ -153,6 +209,11 @@ export function startBudget(limits: BudgetLimits, clock: BudgetClock = systemClo
         fits(now.wallMs, largest.wallMs, limits.wallMs) &&
         fits(now.pages, largest.pages, limits.pages) &&
         fits(now.keys, largest.keys, limits.keys);
+    },
+    end() {
+      if (endedAt !== null) return;
+      endedAt = clock.wallMs();
+      clock.close?.();
     },
   };
 }

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import process from "node:process";
-import { type BudgetClock, processCpuClock, startBudget, systemClock } from "./budget.ts";
+import {
+  type BudgetClock,
+  CpuShares,
+  processCpuClock,
+  startBudget,
+  systemClock,
+} from "./budget.ts";
 import { asHosted } from "./testdata/hosted_process.ts";
 
 function fakeClock(withCpu = true) {
@@ -124,4 +130,41 @@ Deno.test("systemClock() on the hosted edge runtime budgets on wall and work and
   assert.equal(cpuUsageCalls, 0, "each call logs a warning on hosted");
   assert.equal(typeof process.cpuUsage, "function", "restored");
   assert.ok(!("EdgeRuntime" in globalThis), "restored");
+});
+
+Deno.test("CpuShares divides the process's CPU evenly among the budgets open at once", () => {
+  let processCpu = 1000;
+  const shares = new CpuShares(() => processCpu);
+  const a = shares.open();
+  processCpu += 300; // a alone
+  const b = shares.open();
+  processCpu += 400; // a and b at once: 200 each
+  assert.equal(a.cpuMs(), 500);
+  assert.equal(b.cpuMs(), 200);
+  a.close();
+  processCpu += 100; // b alone again
+  assert.equal(a.cpuMs(), 500, "a closed share stops growing");
+  assert.equal(b.cpuMs(), 300);
+  a.close(); // idempotent: b keeps the whole process
+  processCpu += 50;
+  assert.equal(b.cpuMs(), 350);
+});
+
+Deno.test("systemClock() budgets running at once in one process do not each count the other's CPU", () => {
+  // Two invocations of a job in one local worker: each used to read the whole process's CPU, so
+  // both saw the sum and stopped early. Their shares now add up to what the process used.
+  const processMs = processCpuClock()!;
+  const before = processMs();
+  const a = startBudget({ cpuMs: 10_000, wallMs: 60_000 }, systemClock());
+  const b = startBudget({ cpuMs: 10_000, wallMs: 60_000 }, systemClock());
+  let x = 0;
+  for (let i = 0; i < 3e7; i++) x += Math.sqrt(i);
+  assert.ok(x > 0);
+  const used = processMs() - before;
+  const counted = a.spent().cpuMs! + b.spent().cpuMs!;
+  a.end();
+  b.end();
+  assert.ok(used > 20, `the loop burned some CPU (${used} ms)`);
+  assert.ok(counted <= used * 1.05 + 1, `the two budgets counted ${counted} ms of ${used} ms`);
+  assert.ok(a.spent().cpuMs! > used * 0.3, `each has its share (${a.spent().cpuMs} of ${used})`);
 });

@@ -19,7 +19,13 @@
  *
  * @module
  */
-import { type BudgetClock, type BudgetLimits, startBudget, systemClock } from "./budget.ts";
+import {
+  type Budget,
+  type BudgetClock,
+  type BudgetLimits,
+  startBudget,
+  systemClock,
+} from "./budget.ts";
 import { isLostJobError } from "../../_shared/platform/db_errors.ts";
 import { AppError } from "../../_shared/errors.ts";
 import type { KeyRange, RangeClaim, RebuildJob, RebuildJobs } from "./job_store.ts";
@@ -33,8 +39,11 @@ import { StreamLimit } from "./stream_limit.ts";
 /** Ranges a job may be cut into at most: each costs at least one listing request. */
 export const MAX_RANGES = 256;
 
-/** Candidate split keys probed at once when a range is split. */
-const SPLIT_PROBES = 6;
+/** Candidate split keys probed at once (one round) when a range is split. */
+const SPLIT_PROBES = 8;
+
+/** Rounds of probes a split may take when the keys lie deeper than a round reaches. */
+const SPLIT_ROUNDS = 3;
 
 /** Listing attempts per page on top of the S3 client's own retries. */
 const LIST_ATTEMPTS = 4;
@@ -98,14 +107,25 @@ class ListingFailed extends Error {}
 
 /** Runs one ranged slice of job `jobId`; never throws for an outcome a caller can act on. */
 export async function runRangedSlice(options: RangedSliceOptions): Promise<SliceOutcome> {
-  const { jobs, storage, jobId, worker, leaseSeconds } = options;
-  const pageSize = options.pageSize ?? 1000;
-  const sleep = options.sleep ?? realSleep;
-  const streams = Math.max(1, Math.floor(options.streams));
   const budget = startBudget(
     options.budget,
     options.clock ?? systemClock({ cpu: options.cpuClock }),
   );
+  try {
+    return await rangedSliceWithin(options, budget);
+  } finally {
+    budget.end(); // its CPU share stops dividing the process's (budget.ts)
+  }
+}
+
+async function rangedSliceWithin(
+  options: RangedSliceOptions,
+  budget: Budget,
+): Promise<SliceOutcome> {
+  const { jobs, storage, jobId, worker, leaseSeconds } = options;
+  const pageSize = options.pageSize ?? 1000;
+  const sleep = options.sleep ?? realSleep;
+  const streams = Math.max(1, Math.floor(options.streams));
   const tools = sliceTools(jobs, jobId, budget, { sleep: options.sleep });
   const { db, record } = tools;
   const limit = new StreamLimit(streams);
@@ -266,18 +286,25 @@ export async function runRangedSlice(options: RangedSliceOptions): Promise<Slice
       const from = range.last_key ?? range.start_after;
       // Halfway to the end, halfway to that, …: probed at once (one round trip), the largest
       // with a key after it inside the range is the split. Where the keys are is unknown, so a
-      // single guess would often land in an empty stretch above them.
-      const points: string[] = [];
-      for (let at = midKey(from, range.up_to); at !== null && points.length < SPLIT_PROBES;) {
-        points.push(at);
-        at = midKey(from, at);
+      // single guess would often land in an empty stretch above them; and when every probe of a
+      // round answered that nothing lies after it in the range, the keys are all below its
+      // lowest point, so the next round goes on halving from there (numbered names sit deep:
+      // `k-00009.jpg` … `k-00299.jpg` are first found at the 18th point, `k-002`).
+      let at: string | undefined;
+      let next = midKey(from, range.up_to);
+      for (let round = 0; round < SPLIT_ROUNDS && next !== null && at === undefined; round++) {
+        const points: string[] = [];
+        for (; next !== null && points.length < SPLIT_PROBES; next = midKey(from, next)) {
+          points.push(next);
+        }
+        const found = await Promise.all(points.map((point) => listPageQuietly(point)));
+        at = points.find((_, i) => {
+          const first = found[i]?.objects[0]?.key;
+          return first !== undefined &&
+            (range.up_to === null || compareKeys(first, range.up_to) <= 0);
+        });
+        if (found.some((page) => page === null)) break; // a probe failed: its answer is unknown
       }
-      const found = await Promise.all(points.map((at) => listPageQuietly(at)));
-      const at = points.find((_, i) => {
-        const first = found[i]?.objects[0]?.key;
-        return first !== undefined &&
-          (range.up_to === null || compareKeys(first, range.up_to) <= 0);
-      });
       if (at === undefined) continue;
       try {
         const split = await db(() => jobs.splitRange(jobId, range.range, worker, at, leaseSeconds));

@@ -281,3 +281,16 @@ Deno.test("a bucket of mixed names is split where its keys are, and listed exact
     "cut inside rb…/rr…",
   );
 });
+
+Deno.test("a range of deep numbered names is split: the probes go on halving below a round that found nothing", async () => {
+  // `k-00009.jpg` … `k-00299.jpg` lie far below the halfway points a first round of probes
+  // tries (`s`, `o`, … `k-1`); six probes never reached them, so the range was never split.
+  const bucketKeys = keys(300);
+  const jobs = FakeJobs.running();
+  await partitioned(jobs, bucketKeys, []);
+  const bucket = fakeBucket(bucketKeys);
+  const outcome = await runRangedSlice({ ...rangedOptions(jobs, bucket), streams: 2 });
+  assert.equal(outcome.state, "finished");
+  assert.ok(jobs.ranges.get(1)!.length > 1, `${jobs.ranges.get(1)!.length} range(s)`);
+  assert.deepEqual(sorted(jobs.stagedLog.get(1)!), sorted(bucketKeys), "each key staged once");
+});

@@ -18,7 +18,13 @@
  *
  * @module
  */
-import { type BudgetClock, type BudgetLimits, startBudget, systemClock } from "./budget.ts";
+import {
+  type Budget,
+  type BudgetClock,
+  type BudgetLimits,
+  startBudget,
+  systemClock,
+} from "./budget.ts";
 import { isLostJobError } from "../../_shared/platform/db_errors.ts";
 import type { RebuildJob, RebuildJobs, StagedPage } from "./job_store.ts";
 import type { ImageStorage, ListPage } from "../../_shared/platform/storage.ts";
@@ -84,12 +90,20 @@ export interface SliceOptions {
  * {@linkcode SliceOutcome}.
  */
 export async function runSlice(options: SliceOptions): Promise<SliceOutcome> {
-  const { jobs, storage, jobId, worker, leaseSeconds } = options;
-  const pageSize = options.pageSize ?? PAGE_SIZE;
   const budget = startBudget(
     options.budget,
     options.clock ?? systemClock({ cpu: options.cpuClock }),
   );
+  try {
+    return await sliceWithin(options, budget);
+  } finally {
+    budget.end(); // its CPU share stops dividing the process's (budget.ts)
+  }
+}
+
+async function sliceWithin(options: SliceOptions, budget: Budget): Promise<SliceOutcome> {
+  const { jobs, storage, jobId, worker, leaseSeconds } = options;
+  const pageSize = options.pageSize ?? PAGE_SIZE;
   const tools = sliceTools(jobs, jobId, budget, { sleep: options.sleep });
   const { db, record } = tools;
 
