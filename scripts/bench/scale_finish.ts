@@ -115,6 +115,10 @@ export async function setUpScaleRound(sql: Sql, shape: ScaleShape): Promise<numb
   const [{ start }] = await sql`select public.s3_cache_rebuild_start('scale-bench') as start`;
   if (!start.started) throw new Error(`A rebuild is already running: ${start.message}`);
   const jobId = Number(start.job.id);
+  // Held for the round: in a stack, the resumer hands a running job with a free lease to a worker,
+  // which would list the bucket and stage its own page 1 beside ours (the scale bench's 1M run
+  // failed on s3_cache_rebuild_pages_pkey that way).
+  await sql`select public.s3_cache_rebuild_claim(${jobId}, 'scale-bench', 3600)`;
   // The listing: every index key but the removed ones, the replaced ones with a new ETag and
   // size, then the new keys and the refused names, in byte order, 1,000 lines a page.
   await sql.unsafe(`
