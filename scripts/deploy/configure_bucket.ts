@@ -32,13 +32,12 @@ import {
 } from "@aws-sdk/client-s3";
 import { parseArgs } from "node:util";
 import { parseDotEnv } from "../stack/stack.ts";
+import { STAGING_PREFIX } from "../../supabase/functions/_shared/images/names.ts";
 
 /** ID of our CORS rule, so a rerun replaces it instead of adding another. */
 export const CORS_RULE_ID = "s3-image-cache-browser-uploads";
 /** ID of our lifecycle rule. */
 export const LIFECYCLE_RULE_ID = "s3-image-cache-expire-incoming";
-/** Where unconfirmed direct uploads wait (`STAGING_PREFIX` in the upload function). */
-export const STAGING_PREFIX = "_incoming/";
 
 /** Where and as whom to reach the bucket. */
 export interface BucketSettings {

@@ -14,7 +14,7 @@
 import { z } from "zod";
 import { AppError, ERRORS } from "../_shared/errors.ts";
 import { FORMAT_INFO, formatOfContentType } from "../_shared/images/formats.ts";
-import { contentTypeForName, imageKey } from "../_shared/images/names.ts";
+import { contentTypeForName, imageKey, STAGING_PREFIX } from "../_shared/images/names.ts";
 import { detectFormat, inspectImage } from "./sniffing/sniff.ts";
 import { type ImageStorage, SourceChangedError } from "../_shared/platform/storage.ts";
 import { checkSize, type ImageUploader, type UploadOutcome } from "./uploader.ts";
@@ -49,9 +49,6 @@ async function checkPublished(
   }
   throw ERRORS.PublishedUnchecked(key);
 }
-
-/** Prefix of every staging key. */
-export const STAGING_PREFIX = "_incoming/";
 
 /** How many first bytes the confirm reads before the whole object, to refuse junk cheaply. */
 const SNIFF_BYTES = 4096;

@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { setUpUploadServices, upload } from "./testdata/services.ts";
-import { ownerSegment, STAGING_PREFIX } from "./direct_upload.ts";
+import { ownerSegment } from "./direct_upload.ts";
+import { STAGING_PREFIX } from "../_shared/images/names.ts";
 import { samplePng } from "../../../scripts/lib/png.ts";
 import { text } from "../../../tests/support/bytes.ts";
 import { FakeStorage } from "../_shared/platform/testdata/fake_storage.ts";

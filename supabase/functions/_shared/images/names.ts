@@ -18,6 +18,13 @@ const ALLOWED_EXTENSIONS_PROBLEM = (() => {
 /** Longest accepted name in UTF-8 bytes: a direct upload's staging key adds 60 bytes, S3 allows 1,024. */
 export const MAX_FILENAME_BYTES = 255;
 
+/**
+ * Where direct uploads stage their bytes before they are checked and published (upload-to-s3's
+ * direct upload), expired by the bucket's lifecycle rule: a staging key never names an image of
+ * the index, so live sync leaves its events out.
+ */
+export const STAGING_PREFIX = "_incoming/";
+
 // Code points that make a name lie when displayed or break a path. Ranges as in the corpus header.
 // deno-lint-ignore no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;

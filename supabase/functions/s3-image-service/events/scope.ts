@@ -5,13 +5,8 @@
  *
  * @module
  */
+import { STAGING_PREFIX } from "../../_shared/images/names.ts";
 import type { BucketEvent } from "./bucket_event.ts";
-
-/**
- * Where direct uploads stage their bytes before they are checked and published
- * (upload-to-s3's direct upload); a staging key never names an image of the index.
- */
-export const STAGING_PREFIX = "_incoming/";
 
 /** The events for the index, and how many were left out (another bucket, a staging key). */
 export function inScope(
