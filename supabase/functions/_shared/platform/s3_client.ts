@@ -22,6 +22,7 @@ import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { Config } from "./config.ts";
 import { ERRORS } from "../errors.ts";
 import { classifyS3Error, storageError } from "./s3_errors.ts";
+import { withFastListing } from "./listing_xml.ts";
 import { type ImageStorage, KeyExistsError, SourceChangedError, unquoteEtag } from "./storage.ts";
 
 /**
@@ -226,15 +227,16 @@ export function createS3Storage(config: Config, client?: S3Client): ImageStorage
 
     listPage: (options = {}) =>
       guard(async () => {
-        const output = await sdk().send(
-          new ListObjectsV2Command({
-            Bucket: bucket,
-            Prefix: options.prefix || undefined,
-            ContinuationToken: options.token,
-            StartAfter: options.token ? undefined : options.startAfter,
-            MaxKeys: options.maxKeys ?? 1000,
-          }),
-        );
+        const command = new ListObjectsV2Command({
+          Bucket: bucket,
+          Prefix: options.prefix || undefined,
+          ContinuationToken: options.token,
+          StartAfter: options.token ? undefined : options.startAfter,
+          MaxKeys: options.maxKeys ?? 1000,
+        });
+        const readFast = withFastListing(command);
+        const answer = await sdk().send(command);
+        const output = readFast() ?? answer;
         // A truncated page without a token would end the listing early, and a finish would
         // then remove every key after it: refuse instead.
         if (output.IsTruncated && !output.NextContinuationToken) throw ERRORS.ListingTruncated();
@@ -246,7 +248,7 @@ export function createS3Storage(config: Config, client?: S3Client): ImageStorage
             lastModified: object.LastModified ?? new Date(0),
           })),
           nextToken: output.IsTruncated ? output.NextContinuationToken : undefined,
-          retries: Math.max(0, (output.$metadata.attempts ?? 1) - 1),
+          retries: Math.max(0, (answer.$metadata.attempts ?? 1) - 1),
         };
       }),
 
