@@ -118,6 +118,26 @@ Deno.test("a job is cut at its first page when the bucket is expected large, els
   assert.deepEqual(sorted(unknown.jobs.stagedLog.get(1)!), keys(400));
 });
 
+Deno.test("a job whose index holds the bucket's keys is cut at its first page into two ranges a stream, of about equal size", async () => {
+  const bucketKeys = keys(400);
+  const { jobs, scheduled, service } = setup(bucketKeys);
+  for (const key of bucketKeys) await jobs.index.add(key);
+  await service.drive(jobs.job, "head");
+  const ranges = jobs.ranges.get(1)!;
+  assert.equal(ranges.length, 2 * DEFAULTS.parallelism!, "parallelism 6: 12 ranges");
+  assert.ok(!jobs.calls.includes("splitRange"), "no range needed splitting to start");
+  await runAll(service, scheduled);
+  assert.equal(jobs.job.status, "succeeded");
+  assert.deepEqual(sorted(jobs.stagedLog.get(1)!), bucketKeys, "each key staged once");
+  // The 390 keys after the first page, in 12 ranges: 32 or 33 each (the ladder's first ranges
+  // hold 10, 100 and the rest).
+  const sizes = ranges.map((r) =>
+    bucketKeys.filter((key) => key > r.start_after && (r.up_to === null || key <= r.up_to))
+      .length
+  );
+  assert.ok(sizes.every((n) => n >= 30 && n <= 35), `range sizes ${sizes.join(", ")}`);
+});
+
 Deno.test("a bucket of one page is never cut into ranges", async () => {
   const { jobs, bucket, service } = setup(keys(7));
   const outcome = await service.drive(jobs.job, "head");

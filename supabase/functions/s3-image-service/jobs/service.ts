@@ -22,7 +22,7 @@ import {
   type StartResult,
 } from "./job_store.ts";
 import { PAGE_SIZE, runSlice, type SliceOutcome } from "./slice.ts";
-import { runRangedSlice } from "./ranges.ts";
+import { MAX_RANGES, runRangedSlice } from "./ranges.ts";
 import { ladderBoundaries } from "./key_space.ts";
 
 /** Defaults from the configuration. */
@@ -148,6 +148,7 @@ export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
   });
 
   const configured = Math.max(1, Math.floor(defaults.parallelism ?? 1));
+  const parallelismOf = (run: Run) => Math.min(configured, run.listing?.parallelism ?? configured);
 
   /** The job's own listing settings, from its summary (service_role may start it with them). */
   const listingOf = (job: RebuildJob): ListingSettings | undefined => {
@@ -167,7 +168,7 @@ export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
   }
 
   const ranged = (run: Run) => {
-    const parallelism = Math.min(configured, run.listing?.parallelism ?? configured);
+    const parallelism = parallelismOf(run);
     const streams = Math.min(parallelism, STREAMS_PER_WORKER);
     return runRangedSlice({
       jobs,
@@ -209,7 +210,15 @@ export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
     if (!large) return null;
     const first = page.objects[0].key;
     const last = page.objects[page.objects.length - 1].key;
-    return ladderBoundaries(first, last, FIRST_CUTS);
+    // Where the index's keys lie is where the bucket's probably do: ranges of about equal size,
+    // two per stream, so every stream starts at once and the ranges end about together. With no
+    // such index (a first rebuild), the ladder's growing ranges, split further as they list.
+    const parts = Math.min(MAX_RANGES, 2 * parallelismOf(run));
+    const cuts = await jobs.keyQuantiles(last, parts).catch((error) => {
+      console.error(`Rebuild ${run.jobId}: could not sample the index's keys:`, error);
+      return [];
+    });
+    return cuts.length >= parts / 2 ? cuts : ladderBoundaries(first, last, FIRST_CUTS);
   };
 
   /**
@@ -217,7 +226,7 @@ export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
    * than one stream is allowed; then, for a job listed in ranges, its ranges.
    */
   const slice = async (run: Run, inRanges = false): Promise<SliceOutcome> => {
-    const parallelism = Math.min(configured, run.listing?.parallelism ?? configured);
+    const parallelism = parallelismOf(run);
     if (inRanges) return await ranged(run);
     const outcome = await runSlice({
       jobs,

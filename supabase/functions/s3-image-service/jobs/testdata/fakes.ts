@@ -253,6 +253,19 @@ export class FakeJobs implements RebuildJobs {
     return this.#call("sizeEstimate", () => this.estimate ?? this.index.rows.size);
   }
 
+  /** The index's keys after `after` cut into `parts` runs, exactly (the real one samples). */
+  keyQuantiles(after: string, parts: number) {
+    return this.#call("keyQuantiles", () => {
+      const keys = [...this.index.rows.keys()].filter((key) => compareKeys(key, after) > 0)
+        .sort(compareKeys);
+      const cuts = Array.from(
+        { length: Math.max(0, parts - 1) },
+        (_, i) => keys[Math.floor(((i + 1) * keys.length) / parts)],
+      );
+      return cuts.filter((key, i) => key !== undefined && key !== cuts[i - 1]);
+    });
+  }
+
   claimRanges(jobId: number, worker: string, leaseSeconds: number, maxRanges: number) {
     return this.#call("claimRanges", () => {
       const job = this.#job(jobId);
