@@ -27,10 +27,10 @@ Deno.test("parseConfig() applies every documented default (.env.example, docs)",
     SIGNED_URL_SECONDS: 300,
     REBUILD_CPU_BUDGET_MS: 1200,
     REBUILD_WALL_BUDGET_MS: 60_000,
-    REBUILD_PAGE_BUDGET: 15,
-    REBUILD_KEY_BUDGET: 15_000,
+    REBUILD_PAGE_BUDGET: 60,
+    REBUILD_KEY_BUDGET: 60_000,
     REBUILD_BUDGET_CLOCKS: { cpu: true },
-    REBUILD_PARALLELISM: 8,
+    REBUILD_PARALLELISM: 16,
     REBUILD_MAX_HOPS: 500,
     REBUILD_LEASE_SECONDS: 45,
   });
@@ -64,8 +64,8 @@ Deno.test("parseConfig() refuses a malformed endpoint and a non-numeric limit", 
 Deno.test("parseConfig() budgets: wall and work always, CPU unless REBUILD_BUDGET_CLOCKS=wall,work", () => {
   const defaults = parseConfig(VALID);
   assert.deepEqual(defaults.REBUILD_BUDGET_CLOCKS, { cpu: true });
-  assert.equal(defaults.REBUILD_PAGE_BUDGET, 15);
-  assert.equal(defaults.REBUILD_KEY_BUDGET, 15_000);
+  assert.equal(defaults.REBUILD_PAGE_BUDGET, 60);
+  assert.equal(defaults.REBUILD_KEY_BUDGET, 60_000);
   assert.equal(defaults.REBUILD_MAX_HOPS, 500);
   // A dead worker's lease plus pg_cron's minute: its job resumes within two minutes.
   assert.ok(defaults.REBUILD_LEASE_SECONDS + 60 < 120);

@@ -34,6 +34,12 @@ export interface ContinueRequest {
   hop?: number;
   /** The job is listed in key ranges: the slice claims ranges, not the job (`ranges.ts`). */
   ranged?: boolean;
+  /**
+   * Started by another worker of a job in ranges, which counted it among the job's workers: its
+   * first slice starts nobody (workers started at once would each see the others' ranges still
+   * free and start more, past `REBUILD_PARALLELISM`).
+   */
+  spawned?: boolean;
   /** The job's own listing settings (keys per page, streams), when it was started with them. */
   listing?: ListingSettings;
 }
@@ -128,6 +134,7 @@ export function createContinuation(options: ContinuationOptions): Continuation {
             budget: request.budget,
             hop,
             ...(request.ranged ? { ranged: true } : {}),
+            ...(request.spawned ? { spawned: true } : {}),
             ...(request.listing ? { listing: request.listing } : {}),
           }),
           signal: AbortSignal.timeout(options.handOffTimeoutMs ?? 15_000),

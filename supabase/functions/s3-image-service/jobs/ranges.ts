@@ -159,10 +159,23 @@ async function rangedSliceWithin(
     return next.then((result) => (result ? noteJob(result) : null));
   };
 
+  /** Pages requested and not yet counted (in flight, waiting for a slot, or listed ahead). */
+  let requested = 0;
   const roomForPage = () => {
     if (!budget.roomForAnotherUnit()) return false;
     const { pages } = budget.limits;
-    return pages === undefined || budget.spent().pages + limit.inFlight < pages;
+    return pages === undefined || budget.spent().pages + requested < pages;
+  };
+  /** Requests the page after `after`, counted against the budget from now until it is used. */
+  const requestPage = (after: string) => {
+    requested++;
+    const page = listPage(after);
+    page.catch(() => {}); // awaited by the stream, or dropped with its count given back
+    return page;
+  };
+  const pageUsed = (page: ListPage) => {
+    requested--;
+    budget.unitDone({ pages: 1, keys: page.objects.length });
   };
 
   const listPage = async (after: string): Promise<ListPage> => {
@@ -235,21 +248,47 @@ async function rangedSliceWithin(
     return null;
   };
 
-  /** Lists `range` until it is complete or the budget is spent. */
+  /**
+   * Lists `range` until it is complete or the budget is spent. The next page is listed while
+   * this one is staged (its position, this page's last key, is known as the page arrives), so a
+   * stream waits for S3 or the database, not both; it is dropped if staging moved the range
+   * elsewhere (split, complete, taken over).
+   */
   const listRange = async (range: KeyRange) => {
     active.set(range.range, range);
     let current: KeyRange | null = range;
+    let ahead: Promise<ListPage> | null = null;
     try {
       while (current && !current.complete && !ended && !failure) {
-        if (!roomForPage()) {
-          spent = true;
-          return;
+        if (!ahead) {
+          if (!roomForPage()) {
+            spent = true;
+            return;
+          }
+          ahead = requestPage(current.last_key ?? current.start_after);
         }
-        const page = await listPage(current.last_key ?? current.start_after);
-        budget.unitDone({ pages: 1, keys: page.objects.length });
+        let page: ListPage;
+        try {
+          page = await ahead;
+        } catch (error) {
+          requested--;
+          throw error;
+        } finally {
+          ahead = null;
+        }
+        pageUsed(page);
+        const last = page.objects.at(-1)?.key;
+        const more = page.nextToken !== undefined && last !== undefined &&
+          (current.up_to === null || compareKeys(last, current.up_to) < 0);
+        if (more && roomForPage()) ahead = requestPage(last);
         current = await stage(current, page);
+        if (ahead && (!current || current.complete || current.last_key !== last)) {
+          ahead = null;
+          requested--; // listed for nothing: the range moved elsewhere
+        }
       }
     } finally {
+      if (ahead) requested--;
       active.delete(range.range);
     }
   };

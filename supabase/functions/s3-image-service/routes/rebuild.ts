@@ -42,6 +42,7 @@ const ContinueBody = z.strictObject({
   }),
   hop: z.number().int().positive().optional(),
   ranged: z.boolean().optional(),
+  spawned: z.boolean().optional(),
   listing: z.strictObject({
     pageSize: z.number().int().min(1).max(1000).optional(),
     parallelism: z.number().int().min(1).max(64).optional(),
