@@ -33,6 +33,9 @@ const KINDS: Readonly<Record<string, DbErrorKind>> = {
   "57P03": "transient", // cannot_connect_now
   "53300": "transient", // too_many_connections
   "40P01": "transient", // deadlock_detected
+  // lock_not_available: finish and preview give up waiting for a row lock after 10 s (a long
+  // transaction holds it); the job is retried with backoff, then paused and resumed, not failed.
+  "55P03": "transient",
   "40001": "lost_job", // the page compare-and-set lost to another worker
   "55000": "lost_job", // object_not_in_prerequisite_state: the job is no longer running
   P0002: "lost_job", // no_data_found: no such job

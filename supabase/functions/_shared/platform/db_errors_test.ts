@@ -11,7 +11,9 @@ import { StartupRefusedError } from "./db_socket.ts";
 const pgError = (code: string) => Object.assign(new Error(`pg ${code}`), { code });
 
 Deno.test("dbErrorKind() tells connection trouble from a lost job and from bad input", () => {
-  for (const code of ["ECONNREFUSED", "CONNECTION_ENDED", "57P01", "08006", "08001", "40P01"]) {
+  for (
+    const code of ["ECONNREFUSED", "CONNECTION_ENDED", "57P01", "08006", "08001", "40P01", "55P03"]
+  ) {
     assert.ok(isTransientDbError(pgError(code)), code);
   }
   for (const code of ["40001", "55000", "P0002"]) {

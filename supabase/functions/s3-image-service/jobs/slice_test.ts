@@ -114,6 +114,15 @@ Deno.test("runSlice() pauses when the database stays unreachable: the job is nei
   assert.equal(jobs.calls.filter((c) => c === "stagePage").length, 5, "retried with backoff");
 });
 
+Deno.test("a finish that meets its lock timeout (55P03) pauses the job instead of failing it", async () => {
+  const jobs = FakeJobs.running();
+  jobs.faults.push({ method: "finish", error: sqlError("55P03"), times: 100 });
+  const outcome = await runSlice(options(jobs, fakeBucket(keys(30))));
+  assert.equal(outcome.state, "paused");
+  assert.equal(jobs.job.status, "running", "resumed once its lease expires");
+  assert.ok(!jobs.calls.includes("fail"));
+});
+
 Deno.test("runSlice() goes on when a page committed but its reply was lost to a connection reset", async () => {
   const jobs = FakeJobs.running();
   jobs.faults.push({ method: "stagePage", error: sqlError("ECONNRESET"), times: 1, commit: true });
