@@ -191,14 +191,36 @@ async function bytesOf(body: Body): Promise<Uint8Array> {
 }
 
 /**
- * Reads `command`'s successful answers with {@linkcode parseListObjectsV2} before the SDK does.
+ * The next page's token when the answer names it before its first key (S3, MinIO and the
+ * emulators do), read without reading the page: the caller may send the next request while this
+ * page is read. Only a hint: the caller must check it against the page's own token.
+ */
+export function headToken(xml: string): string | undefined {
+  const root = ROOT.exec(xml);
+  if (!root) return undefined;
+  const first = xml.indexOf("<Contents>", root[0].length);
+  const text = element(
+    xml,
+    "NextContinuationToken",
+    root[0].length,
+    first < 0 ? xml.length : first,
+  );
+  return text === undefined ? undefined : decodeText(text) ?? undefined;
+}
+
+/**
+ * Reads `command`'s successful answers with {@linkcode parseListObjectsV2} before the SDK does,
+ * and tells `onNextToken` the next page's token as soon as the answer is in ({@linkcode headToken}).
  * Returns a getter for after `send`: the page read here, or undefined when the SDK read it (an
  * answer this reader does not fully recognise), in which case the SDK's output has it.
  *
  * Placed next to the HTTP handler (inside the SDK's deserializer and its retries), it sees each
  * attempt's raw answer; a page it read reaches the SDK's parser as an empty one.
  */
-export function withFastListing(command: ListObjectsV2Command): () => ParsedListing | undefined {
+export function withFastListing(
+  command: ListObjectsV2Command,
+  onNextToken?: (token: string) => void,
+): () => ParsedListing | undefined {
   let parsed: ParsedListing | undefined;
   command.middlewareStack.addRelativeTo(
     ((next: (args: unknown) => Promise<{ response: unknown }>) => async (args: unknown) => {
@@ -208,7 +230,12 @@ export function withFastListing(command: ListObjectsV2Command): () => ParsedList
       const status = response?.statusCode ?? 0;
       if (status < 200 || status >= 300) return result;
       const bytes = await bytesOf(response.body);
-      const page = parseListObjectsV2(new TextDecoder().decode(bytes));
+      const xml = new TextDecoder().decode(bytes);
+      if (onNextToken) {
+        const token = headToken(xml);
+        if (token) onNextToken(token);
+      }
+      const page = parseListObjectsV2(xml);
       response.body = page ? READ_ALREADY : bytes;
       parsed = page ?? undefined;
       return result;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { parseConfig } from "./config.ts";
-import { parseListObjectsV2, withFastListing } from "./listing_xml.ts";
+import { headToken, parseListObjectsV2, withFastListing } from "./listing_xml.ts";
 import { createS3Storage } from "./s3_client.ts";
 
 /** An SDK client whose every answer is `xml` with `status`. */
@@ -164,4 +164,23 @@ Deno.test("withFastListing() reads a successful answer itself and leaves errors 
     (e: Error) => e.name === "AccessDenied",
   );
   assert.equal(readFailing(), undefined);
+});
+
+Deno.test("headToken() reads the next token only where it comes before the page's keys", () => {
+  const head =
+    "<IsTruncated>true</IsTruncated><NextContinuationToken>a&amp;b</NextContinuationToken>";
+  assert.equal(headToken(page(contents("1.jpg"), head)), "a&b");
+  assert.equal(headToken(page(contents("1.jpg") + head, "")), undefined, "after the keys");
+  assert.equal(headToken(page("", "<IsTruncated>false</IsTruncated>")), undefined);
+  assert.equal(headToken(`<?xml version="1.0"?><Error><Code>SlowDown</Code></Error>`), undefined);
+});
+
+Deno.test("withFastListing() tells onNextToken the token as soon as the answer is in", async () => {
+  const head = "<IsTruncated>true</IsTruncated><NextContinuationToken>t2</NextContinuationToken>";
+  const command = new ListObjectsV2Command({ Bucket: "images" });
+  const told: string[] = [];
+  const read = withFastListing(command, (token) => told.push(token));
+  await clientAnswering(page(contents("1.jpg"), head)).send(command);
+  assert.deepEqual(told, ["t2"]);
+  assert.equal(read()?.NextContinuationToken, "t2");
 });

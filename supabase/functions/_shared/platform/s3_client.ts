@@ -234,7 +234,7 @@ export function createS3Storage(config: Config, client?: S3Client): ImageStorage
           StartAfter: options.token ? undefined : options.startAfter,
           MaxKeys: options.maxKeys ?? 1000,
         });
-        const readFast = withFastListing(command);
+        const readFast = withFastListing(command, options.onNextToken);
         const answer = await sdk().send(command);
         const output = readFast() ?? answer;
         // A truncated page without a token would end the listing early, and a finish would

@@ -35,6 +35,12 @@ export interface ListOptions {
   /** List the keys after this one (S3's `StartAfter`; ignored by S3 when `token` is given). */
   startAfter?: string;
   maxKeys?: number;
+  /**
+   * Told the next page's continuation token as soon as the answer names it, before the page is
+   * read whole, so the next request can go out meanwhile. A hint: the page's own `nextToken` is
+   * the answer. Not every store calls it.
+   */
+  onNextToken?: (token: string) => void;
 }
 
 /** Options for {@linkcode ImageStorage.put}. */

@@ -122,10 +122,29 @@ async function sliceWithin(options: SliceOptions, budget: Budget): Promise<Slice
     if (job.ranges) return { state: "more", job };
     tools.skippedBefore(job.summary?.skipped_samples?.length ?? 0);
     if (!job.listing_complete) {
-      const list = (token: string | null): Promise<ListPage> => {
-        const pending = storage.listPage({ token: token ?? undefined, maxKeys: pageSize });
+      /**
+       * The next page's request, sent as soon as the page before named its token (before that
+       * page was read whole and staged), when the budget has room; one at a time.
+       */
+      let early: { token: string; page?: Promise<ListPage> } | null = null;
+      const request = (token: string | null): Promise<ListPage> => {
+        const pending = storage.listPage({
+          token: token ?? undefined,
+          maxKeys: pageSize,
+          onNextToken: (next) => {
+            if (early || !budget.roomForAnotherUnit()) return;
+            const ahead: { token: string; page?: Promise<ListPage> } = { token: next };
+            early = ahead; // taken first: the new request's own announcement finds it taken
+            ahead.page = request(next);
+          },
+        });
         pending.catch(() => {}); // awaited below; a prefetch we abandon must not go unhandled
         return pending;
+      };
+      const list = (token: string | null): Promise<ListPage> => {
+        const ahead = early;
+        early = null;
+        return ahead?.page && ahead.token === token ? ahead.page : request(token);
       };
       let token = job.continuation_token;
       let pending = list(token);

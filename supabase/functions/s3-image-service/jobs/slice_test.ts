@@ -114,6 +114,23 @@ Deno.test("runSlice() pauses when the database stays unreachable: the job is nei
   assert.equal(jobs.calls.filter((c) => c === "stagePage").length, 5, "retried with backoff");
 });
 
+Deno.test("runSlice() sends a page's request once the page before named its token, before that page is read", async () => {
+  const jobs = FakeJobs.running();
+  const bucket = fakeBucket(keys(50), undefined, { announce: true });
+  const outcome = await runSlice(options(jobs, bucket));
+  assert.equal(outcome.state, "finished");
+  assert.deepEqual([...jobs.acceptedKeys()].sort(), keys(50), "every key staged once");
+  // Pages of 10: each next request went out before the page naming it was answered.
+  for (const token of ["10", "20", "30", "40"]) {
+    const before = String(Number(token) - 10).replace(/^0$/, "start");
+    assert.ok(
+      bucket.log.indexOf(`request ${token}`) < bucket.log.indexOf(`answered ${before}`),
+      bucket.log.join(", "),
+    );
+  }
+  assert.equal(bucket.log.filter((e) => e.startsWith("request")).length, 5, bucket.log.join(", "));
+});
+
 Deno.test("a finish that meets its lock timeout (55P03) pauses the job instead of failing it", async () => {
   const jobs = FakeJobs.running();
   jobs.faults.push({ method: "finish", error: sqlError("55P03"), times: 100 });

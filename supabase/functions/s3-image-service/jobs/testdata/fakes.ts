@@ -480,14 +480,30 @@ export class RecordingContinuation implements Continuation {
 }
 
 /** A bucket of `keys` listed `pageSize` at a time; each page costs `cpuPerPage` fake CPU ms. */
-export function fakeBucket(keys: string[], clock?: { cpu: number; cpuPerPage: number }) {
+export function fakeBucket(
+  keys: string[],
+  clock?: { cpu: number; cpuPerPage: number },
+  /**
+   * `announce`: answer a task later, telling `onNextToken` the next token at once (as the S3
+   * client does when an answer's head arrives); `log` records `request <token>` and
+   * `answered <token>` in order.
+   */
+  behaviour: { announce?: boolean } = {},
+) {
   const sorted = [...keys].sort();
   const listFaults: unknown[] = [];
+  const log: string[] = [];
   return {
     listFaults,
+    log,
     listed: 0,
     listPage(
-      options: { token?: string; startAfter?: string; maxKeys?: number } = {},
+      options: {
+        token?: string;
+        startAfter?: string;
+        maxKeys?: number;
+        onNextToken?: (token: string) => void;
+      } = {},
     ): Promise<ListPage> {
       this.listed++;
       if (clock) clock.cpu += clock.cpuPerPage;
@@ -502,7 +518,7 @@ export function fakeBucket(keys: string[], clock?: { cpu: number; cpuPerPage: nu
         ? sorted.length
         : after;
       const end = start + (options.maxKeys ?? 1000);
-      return Promise.resolve({
+      const page: ListPage = {
         objects: sorted.slice(start, end).map((key) => ({
           key,
           size: key.length,
@@ -510,7 +526,20 @@ export function fakeBucket(keys: string[], clock?: { cpu: number; cpuPerPage: nu
           lastModified: new Date(0),
         })),
         nextToken: end < sorted.length ? String(end) : undefined,
-      });
+      };
+      if (!behaviour.announce) return Promise.resolve(page);
+      const name = options.token ?? "start";
+      log.push(`request ${name}`);
+      // The answer's head (with its token) after a network's wait, the whole page a task later.
+      return new Promise((resolve) =>
+        setTimeout(() => {
+          if (page.nextToken !== undefined) options.onNextToken?.(page.nextToken);
+          setTimeout(() => {
+            log.push(`answered ${name}`);
+            resolve(page);
+          }, 0);
+        }, 5)
+      );
     },
   };
 }
