@@ -1,10 +1,11 @@
 /**
  * The scans of an upload that read every byte, 16 bytes a step with WebAssembly SIMD
  * (`byte_scan.wat`), because they were the largest share of the function's CPU per upload: on a
- * 1 MiB JPEG the JavaScript loops took ~0.7 ms (pairs) and ~0.4 ms (JPEG markers), where one
- * isolate serves every upload in flight. Each scan gives exactly the answer of its plain
- * JavaScript reference ({@linkcode nextPairJs}, {@linkcode nextJpegMarkerJs}), which is also the
- * fallback where WebAssembly SIMD is missing.
+ * 1 MiB JPEG the JavaScript loops took ~0.7 ms (pairs), ~0.4 ms (JPEG markers) and ~0.25 ms (the
+ * multipart boundary), where one isolate serves every upload in flight. Each scan gives exactly
+ * the answer of its plain JavaScript reference ({@linkcode nextPairJs},
+ * {@linkcode nextJpegMarkerJs}, multipart.ts's search), which is also the fallback where
+ * WebAssembly SIMD is missing.
  *
  * The file is copied into the module's memory a window (64 KiB) at a time, so that memory stays
  * three pages whatever the upload's size, a scan that stops early copies little, and no state
@@ -19,10 +20,15 @@ const WINDOW = 65_536;
 /** Where the window starts in the module's memory (the pair table sits below it). */
 const DATA = 65_536;
 
+/** Where the needle of `findNeedle` sits in the module's memory, and its longest length. */
+const NEEDLE = 196_480;
+const MAX_NEEDLE = 128;
+
 interface ScanExports {
   memory: WebAssembly.Memory;
   nextPair(start: number, length: number): number;
   nextJpegMarker(start: number, length: number): number;
+  findNeedle(start: number, length: number, needleLength: number): number;
 }
 
 /** What the vector test of `nextPair` lets through (byte_scan.wat): `<` first, `:` second, … */
@@ -148,4 +154,31 @@ export function nextJpegMarkerJs(bytes: Uint8Array, from: number): number {
     return at;
   }
   return -1;
+}
+
+/**
+ * A search for `needle` (2 to 128 bytes, its first byte not repeated in it, like a multipart
+ * delimiter, which starts with the only CR in it) in `[from, end)` of a haystack: the first offset
+ * where it starts, or -1. Null when the needle does not qualify or WebAssembly SIMD is missing
+ * (the caller searches in JavaScript then). The first-byte rule keeps the work linear: a partial
+ * match holds no other place a match could start.
+ */
+export function needleFinder(
+  needle: Uint8Array,
+): ((haystack: Uint8Array, from: number, end: number) => number) | null {
+  const wasm = scanModule();
+  const m = needle.length;
+  if (!wasm || m < 2 || m > MAX_NEEDLE || needle.indexOf(needle[0], 1) !== -1) return null;
+  return (haystack, from, end) => {
+    new Uint8Array(wasm.memory.buffer, NEEDLE, m).set(needle);
+    end = Math.min(end, haystack.length);
+    // A match at `at` needs m bytes, so windows overlap by m - 1 bytes.
+    for (let start = Math.max(0, from), stop = 0; start + m <= end; start = stop - m + 1) {
+      stop = Math.min(end, start + WINDOW + m - 1);
+      load(wasm, haystack, start, stop);
+      const found = wasm.findNeedle(0, stop - start, m);
+      if (found !== -1) return start + found;
+    }
+    return -1;
+  };
 }

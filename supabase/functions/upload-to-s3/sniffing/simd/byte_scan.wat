@@ -3,8 +3,9 @@
 ;; plain-JavaScript scans as the reference and the fallback.
 ;;
 ;; Memory: bytes [0, 65536) hold the pair table (set by byte_scan.ts); the window of the file being
-;; scanned is copied to 65536 on, up to 65537 bytes, and 16-byte loads read up to 17 bytes past its
-;; end (stale bytes there are never taken for a hit: each lane is checked against the window's end).
+;; scanned is copied to 65536 on, up to 65536 + 127 bytes, and 16-byte loads read up to 143 bytes
+;; past its end (stale bytes there are never taken for a hit: each lane is checked against the
+;; window's end); a needle of up to 128 bytes sits at 196480.
 (module
   (memory (export "memory") 3)
 
@@ -84,6 +85,49 @@
             (local.set $p (i32.add (local.get $at) (i32.ctz (local.get $mask))))
             (if (i32.lt_s (local.get $p) (local.get $last)) (then (return (local.get $p))))
             (br $none)))
+        (local.set $at (i32.add (local.get $at) (i32.const 16)))
+        (br $blocks)))
+    (i32.const -1))
+;; The first `at` in [start, len - m] of the window where the m bytes at 196480 (the needle,
+  ;; 2 <= m <= 128) occur, or -1. Lanes whose first and last bytes match the needle's are
+  ;; compared in full. A match compared past its first byte holds no second copy of that byte
+  ;; when the needle's first byte occurs in it only there (a multipart delimiter: CR), so the
+  ;; work stays linear in the window for such needles.
+  (func (export "findNeedle") (param $start i32) (param $len i32) (param $m i32) (result i32)
+    (local $at i32) (local $lastStart i32) (local $mask i32) (local $p i32) (local $k i32)
+    (local $first v128) (local $final v128)
+    (local.set $first (i8x16.splat (i32.load8_u (i32.const 196480))))
+    (local.set $final
+      (i8x16.splat (i32.load8_u (i32.add (i32.const 196479) (local.get $m)))))
+    (local.set $lastStart (i32.sub (local.get $len) (local.get $m)))
+    (local.set $at (local.get $start))
+    (block $none
+      (loop $blocks
+        (br_if $none (i32.gt_s (local.get $at) (local.get $lastStart)))
+        (local.set $mask (i8x16.bitmask
+          (v128.and
+            (i8x16.eq (v128.load (i32.add (i32.const 65536) (local.get $at))) (local.get $first))
+            (i8x16.eq
+              (v128.load (i32.add (i32.const 65535) (i32.add (local.get $at) (local.get $m))))
+              (local.get $final)))))
+        (block $next
+          (loop $lanes
+            (br_if $next (i32.eqz (local.get $mask)))
+            (local.set $p (i32.add (local.get $at) (i32.ctz (local.get $mask))))
+            (br_if $none (i32.gt_s (local.get $p) (local.get $lastStart)))
+            (local.set $k (i32.const 1))
+            (block $differ
+              (loop $compare
+                (if (i32.ge_s (local.get $k) (i32.sub (local.get $m) (i32.const 1)))
+                  (then (return (local.get $p))))
+                (br_if $differ
+                  (i32.ne
+                    (i32.load8_u (i32.add (i32.const 65536) (i32.add (local.get $p) (local.get $k))))
+                    (i32.load8_u (i32.add (i32.const 196480) (local.get $k)))))
+                (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                (br $compare)))
+            (local.set $mask (i32.and (local.get $mask) (i32.sub (local.get $mask) (i32.const 1))))
+            (br $lanes)))
         (local.set $at (i32.add (local.get $at) (i32.const 16)))
         (br $blocks)))
     (i32.const -1))

@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { ARCHIVE_PAIRS } from "../archives.ts";
 import { MARKUP_PAIRS_ANY } from "../markup.ts";
 import { fixture } from "../../../../../tests/support/bytes.ts";
+import { horspool } from "../../multipart.ts";
 import {
+  needleFinder,
   nextJpegMarker,
   nextJpegMarkerJs,
   nextPairJs,
@@ -174,4 +176,84 @@ Deno.test("nextJpegMarker() skips stuffing, fill and restarts, and a 0xFF in the
   assert.equal(nextJpegMarker(bytes, 65_537), -1);
   bytes[bytes.length - 1] = 0xff;
   assert.equal(nextJpegMarker(bytes, 65_537), -1, "a 0xFF with nothing after it is no marker");
+});
+
+/** Every match of `needle` in `haystack`, one search after another, the way `search` finds them. */
+function allMatches(
+  search: (haystack: Uint8Array, from: number, end: number) => number,
+  haystack: Uint8Array,
+  end = haystack.length,
+): number[] {
+  const found: number[] = [];
+  for (let at = search(haystack, 0, end); at !== -1; at = search(haystack, at + 1, end)) {
+    found.push(at);
+  }
+  return found;
+}
+
+Deno.test("needleFinder() finds a multipart delimiter exactly where Horspool's search does", () => {
+  const encoder = new TextEncoder();
+  for (const boundary of ["x", "----3148226193207505652779499364", "a".repeat(70)]) {
+    const needle = encoder.encode(`\r\n--${boundary}`);
+    const find = needleFinder(needle);
+    assert.ok(find, boundary);
+    const reference = (haystack: Uint8Array, from: number, end: number) =>
+      horspool(haystack, needle, from, end);
+    for (const length of LENGTHS) {
+      const haystack = noise(length, length + needle.length);
+      for (const edge of EDGES) {
+        // Whole delimiters straddling every edge, and ones cut short by a byte.
+        for (const [shift, cut] of [[0, 0], [-needle.length + 1, 0], [-3, 1]]) {
+          const at = edge + shift;
+          if (at < 0 || at + needle.length - cut > length) continue;
+          haystack.set(needle.subarray(0, needle.length - cut), at);
+        }
+      }
+      assert.deepEqual(allMatches(find, haystack), allMatches(reference, haystack), `${length}`);
+      const until = Math.floor(length / 2);
+      assert.deepEqual(
+        allMatches(find, haystack, until),
+        allMatches(reference, haystack, until),
+        `${length} until ${until}`,
+      );
+    }
+  }
+});
+
+Deno.test("needleFinder() finds a needle in the last bytes and none in a body of its filler", () => {
+  const needle = new TextEncoder().encode(`\r\n--${"a".repeat(70)}`);
+  const find = needleFinder(needle)!;
+  const haystack = new Uint8Array(200_000).fill(0x61); // 'a', as the worst-case benchmark sends
+  assert.equal(find(haystack, 0, haystack.length), -1);
+  haystack.set(needle, haystack.length - needle.length);
+  assert.equal(find(haystack, 0, haystack.length), haystack.length - needle.length);
+  assert.equal(find(haystack, 0, haystack.length - 1), -1, "cut off by `end`");
+});
+
+Deno.test("needleFinder() declines a needle whose first byte repeats, or too short or long", () => {
+  const encoder = new TextEncoder();
+  assert.equal(needleFinder(encoder.encode("--boundary")), null); // "-" again at 1
+  assert.equal(needleFinder(encoder.encode("\r")), null);
+  assert.equal(needleFinder(new Uint8Array(129).fill(1, 1)), null);
+  assert.ok(needleFinder(encoder.encode("\r\n")));
+});
+
+Deno.test("needleFinder() finds a lone needle at every offset around a window edge", () => {
+  const needle = new TextEncoder().encode(`\r\n--${"7".repeat(30)}`);
+  const find = needleFinder(needle)!;
+  for (let at = 65_536 - 2 * needle.length; at <= 65_536 + 2 * needle.length; at++) {
+    const haystack = new Uint8Array(140_000);
+    haystack.set(needle, at);
+    assert.equal(find(haystack, 0, haystack.length), at, `at ${at}`);
+  }
+});
+
+Deno.test("pairScanner() and nextJpegMarker() find a lone hit at every offset around a window edge", () => {
+  for (let at = 65_500; at <= 65_570; at++) {
+    const bytes = new Uint8Array(140_000);
+    bytes.set([0x50, 0x4b], at);
+    assert.deepEqual(allPairs(EVERY_BYTE_PAIRS, bytes), [at], `pair at ${at}`);
+    bytes.set([0xff, 0xd9], at);
+    assert.equal(nextJpegMarker(bytes, 0), at, `marker at ${at}`);
+  }
 });
