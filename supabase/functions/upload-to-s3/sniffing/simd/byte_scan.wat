@@ -1,6 +1,6 @@
-;; The two scans of an upload that read every byte, 16 bytes a step (WebAssembly SIMD).
-;; byte_scan.ts loads this (assembled into byte_scan_wasm.ts by build_wasm.ts) and keeps the
-;; plain-JavaScript scans as the reference and the fallback.
+;; The scans of an upload that read every byte, 16 bytes a step (WebAssembly SIMD).
+;; byte_scan.ts loads this (assembled into byte_scan_wasm.ts, which says how) and keeps the
+;; plain JavaScript searches as the reference and the fallback.
 ;;
 ;; Memory: bytes [0, 65536) hold the pair table (set by byte_scan.ts); the window of the file being
 ;; scanned is copied to 65536 on, up to 65536 + 127 bytes, and 16-byte loads read up to 143 bytes

@@ -6,7 +6,7 @@
  * npx -y -p wabt@1.0.39 wat2wasm byte_scan.wat -o /tmp/byte_scan.wasm && base64 -w0 /tmp/byte_scan.wasm
  * ```
  *
- * and paste the output below (byte_scan_test.ts checks both scans against their JavaScript
+ * and paste the output below (byte_scan_test.ts checks each scan against its JavaScript
  * reference, so a mistake shows there).
  *
  * @module
