@@ -26,6 +26,7 @@ import { type StackInfo, withIsolatedStack } from "../stack/stack.ts";
 import { freePort, spawnService } from "../stack/process.ts";
 import { REPO_ROOT } from "../stack/migrations.ts";
 import { runMultipartBench } from "./multipart_bench.ts";
+import { CPU_ROLE_LABELS, CPU_ROLES, type CpuRole, stackCpuMs } from "./process_cpu.ts";
 import { type BenchRow, median, numericFlag, percentile, printReport, spreadOf } from "./report.ts";
 
 /** Options for {@linkcode runUploadBench}. */
@@ -186,6 +187,37 @@ async function memoryOf(pid: number): Promise<{ peak: number; resident: number }
   return { peak: kib("VmHWM"), resident: kib("VmRSS") };
 }
 
+/**
+ * The stack's CPU per upload by process, function side against direct side (median of rounds
+ * per process): what the function path adds on cores every piece shares.
+ */
+function cpuByProcessRow(
+  functionCpu: Array<Record<CpuRole, number>>,
+  directCpu: Array<Record<CpuRole, number>>,
+  uploads: number,
+): BenchRow {
+  const perUpload = (runs: Array<Record<CpuRole, number>>) =>
+    Object.fromEntries(
+      CPU_ROLES.map((role) => [role, median(runs.map((r) => r[role])) / uploads]),
+    ) as Record<CpuRole, number>;
+  const fn = perUpload(functionCpu);
+  const direct = perUpload(directCpu);
+  const total = (cpu: Record<CpuRole, number>) => CPU_ROLES.reduce((sum, r) => sum + cpu[r], 0);
+  const parts = (cpu: Record<CpuRole, number>) =>
+    CPU_ROLES.filter((role) => cpu[role] > 0)
+      .map((role) => `${CPU_ROLE_LABELS[role]} ${round(cpu[role], 1)}`).join(", ");
+  return {
+    name: "stack CPU per upload, all processes (where the ratio's time goes)",
+    key: "why:upload_vs_put_ratio",
+    value: round(total(fn), 1),
+    unit: "ms",
+    baseline: round(total(direct), 1),
+    ratio: round(total(fn) / total(direct)),
+    note: `function side: ${parts(fn)}; direct side: ${parts(direct)} (ms per upload, median ` +
+      `of rounds, /proc 10 ms ticks; ${navigator.hardwareConcurrency} cores shared by all)`,
+  };
+}
+
 /** Measures uploads through the function against direct PutObjects on `info`'s stack. */
 export async function runUploadBench(
   info: StackInfo,
@@ -237,14 +269,41 @@ export async function runUploadBench(
   const functionRuns: Array<{ sorted: number[]; wallMs: number }> = [];
   const isolatePeaks: number[] = [];
   const workerCpuMs: number[] = [];
+  // CPU by process over each side's run: every piece of the stack shares the same cores.
+  const stack = { workerPid: worker.pid, dbPort: Number(new URL(info.DB_URL).port) };
+  const directCpu: Array<Record<CpuRole, number>> = [];
+  const functionCpu: Array<Record<CpuRole, number>> = [];
+  const cpuOver = async (work: () => Promise<void>) => {
+    const before = stackCpuMs(stack);
+    await work();
+    const after = stackCpuMs(stack);
+    return Object.fromEntries(
+      CPU_ROLES.map((role) => [role, after[role] - before[role]]),
+    ) as Record<
+      CpuRole,
+      number
+    >;
+  };
   for (let round = 0; round < rounds; round++) {
-    directRuns.push(
-      await pool(uploads, concurrency, (i) => direct(`bench-${run}-r${round}-d${i}.jpg`)),
+    directCpu.push(
+      await cpuOver(async () => {
+        directRuns.push(
+          await pool(uploads, concurrency, (i) => direct(`bench-${run}-r${round}-d${i}.jpg`)),
+        );
+      }),
     );
     await isolateMemory(info); // a new peak period for this round's uploads
     const cpuBefore = await cpuMsOf(worker.pid);
-    functionRuns.push(
-      await pool(uploads, concurrency, (i) => viaFunction(`bench-${run}-r${round}-f${i}.jpg`)),
+    functionCpu.push(
+      await cpuOver(async () => {
+        functionRuns.push(
+          await pool(
+            uploads,
+            concurrency,
+            (i) => viaFunction(`bench-${run}-r${round}-f${i}.jpg`),
+          ),
+        );
+      }),
     );
     workerCpuMs.push((await cpuMsOf(worker.pid)) - cpuBefore);
     isolatePeaks.push((await isolateMemory(info)).peak);
@@ -330,6 +389,7 @@ export async function runUploadBench(
         } ms); baseline: direct PutObject wall ms × concurrency per upload; the worker also ` +
         "waits on the emulator and Postgres, which share the same 2 cores",
     },
+    cpuByProcessRow(functionCpu, directCpu, uploads),
     {
       name: "same, straight to the worker (no local gateway): wall time",
       value: round(workerRun.wallMs / 1000, 2),

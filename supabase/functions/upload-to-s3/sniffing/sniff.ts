@@ -19,6 +19,7 @@ import { parseGif } from "./parsers/gif.ts";
 import { parseJpeg } from "./parsers/jpeg.ts";
 import { parsePng } from "./parsers/png.ts";
 import { parseWebp } from "./parsers/webp.ts";
+import { pairScanner } from "./simd/byte_scan.ts";
 
 export { findArchive, findMarkup, FORMAT_INFO, IMAGE_FORMATS, type ImageFormat };
 
@@ -157,13 +158,16 @@ function checkMarkup(bytes: Uint8Array, image: ImageStructure, label: string): v
 /** Where either scan that reads every byte could find something (`(a << 8) | b` of two bytes). */
 const EVERY_BYTE_PAIRS = MARKUP_PAIRS_ANY.map((markup, pair) => markup | ARCHIVE_PAIRS[pair]);
 
+/** Every offset where two bytes could start an archive or a marker (simd/byte_scan.ts). */
+const everyBytePair = pairScanner(EVERY_BYTE_PAIRS);
+
 /**
  * Archives and dangerous markup anywhere in the file, pixels included, in one pass: the only
  * checks that read every byte, so they share the loop.
  */
 function checkEveryByte(bytes: Uint8Array, label: string): void {
   const range = { start: 0, end: bytes.length, level: "any" } as const;
-  for (let at = nextCandidate(bytes, 0); at !== -1; at = nextCandidate(bytes, at + 1)) {
+  everyBytePair(bytes, (at) => {
     const archive = archiveAt(bytes, at);
     if (archive) {
       throw ERRORS.PolyglotRefused(
@@ -180,19 +184,7 @@ function checkEveryByte(bytes: Uint8Array, label: string): void {
         } image but its image data contains "${marker}" (web page or script code); save the image again from an image editor and upload that`,
       );
     }
-  }
-}
-
-/**
- * The first offset from `from` where two bytes could start an archive or a marker, or -1. A loop
- * that only loads, looks up and returns, like `indexOf`: a call inside it would make V8 reload the
- * array's bounds at every byte (measured: twice as slow).
- */
-function nextCandidate(bytes: Uint8Array, from: number): number {
-  for (let at = from; at + 1 < bytes.length; at++) {
-    if (EVERY_BYTE_PAIRS[(bytes[at] << 8) | bytes[at + 1]] !== 0) return at;
-  }
-  return -1;
+  });
 }
 
 /** The pixel ceilings: the canvas, the largest frame, the frame count, frames × area. */

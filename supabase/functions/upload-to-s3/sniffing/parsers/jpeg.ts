@@ -20,6 +20,7 @@ import {
   u32be,
   u32le,
 } from "./common.ts";
+import { nextJpegMarker } from "../simd/byte_scan.ts";
 
 const LABEL = "JPEG";
 
@@ -197,11 +198,7 @@ function isPadding(bytes: Uint8Array, end: number): boolean {
 
 /** From the start of scan data, the offset of the next marker (not a stuffed 0xFF00 or RSTn). */
 function skipEntropyCodedData(bytes: Uint8Array, from: number): number {
-  for (let at = bytes.indexOf(0xff, from); at !== -1; at = bytes.indexOf(0xff, at + 1)) {
-    if (at + 1 >= bytes.length) break;
-    const next = bytes[at + 1];
-    if (next === 0x00 || next === 0xff || (next >= 0xd0 && next <= 0xd7)) continue;
-    return at;
-  }
-  throw truncated(LABEL);
+  const at = nextJpegMarker(bytes, from);
+  if (at === -1) throw truncated(LABEL);
+  return at;
 }
