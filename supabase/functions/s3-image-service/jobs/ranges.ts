@@ -166,16 +166,22 @@ async function rangedSliceWithin(
     const { pages } = budget.limits;
     return pages === undefined || budget.spent().pages + requested < pages;
   };
-  /** Requests the page after `after`, counted against the budget from now until it is used. */
-  const requestPage = (after: string) => {
+  /**
+   * Requests the page after `after`, counted against the budget from now until `settle` (once
+   * the page is used, or dropped).
+   */
+  const requestPage = (after: string): { page: Promise<ListPage>; settle(): void } => {
     requested++;
+    let open = true;
     const page = listPage(after);
-    page.catch(() => {}); // awaited by the stream, or dropped with its count given back
-    return page;
-  };
-  const pageUsed = (page: ListPage) => {
-    requested--;
-    budget.unitDone({ pages: 1, keys: page.objects.length });
+    page.catch(() => {}); // awaited by the stream, or dropped
+    return {
+      page,
+      settle: () => {
+        if (open) requested--;
+        open = false;
+      },
+    };
   };
 
   const listPage = async (after: string): Promise<ListPage> => {
@@ -257,7 +263,7 @@ async function rangedSliceWithin(
   const listRange = async (range: KeyRange) => {
     active.set(range.range, range);
     let current: KeyRange | null = range;
-    let ahead: Promise<ListPage> | null = null;
+    let ahead: ReturnType<typeof requestPage> | null = null;
     try {
       while (current && !current.complete && !ended && !failure) {
         if (!ahead) {
@@ -267,28 +273,27 @@ async function rangedSliceWithin(
           }
           ahead = requestPage(current.last_key ?? current.start_after);
         }
+        const taken = ahead;
+        ahead = null;
         let page: ListPage;
         try {
-          page = await ahead;
-        } catch (error) {
-          requested--;
-          throw error;
+          page = await taken.page;
         } finally {
-          ahead = null;
+          taken.settle();
         }
-        pageUsed(page);
+        budget.unitDone({ pages: 1, keys: page.objects.length });
         const last = page.objects.at(-1)?.key;
         const more = page.nextToken !== undefined && last !== undefined &&
           (current.up_to === null || compareKeys(last, current.up_to) < 0);
         if (more && roomForPage()) ahead = requestPage(last);
         current = await stage(current, page);
         if (ahead && (!current || current.complete || current.last_key !== last)) {
+          ahead.settle(); // listed for nothing: the range moved elsewhere
           ahead = null;
-          requested--; // listed for nothing: the range moved elsewhere
         }
       }
     } finally {
-      if (ahead) requested--;
+      ahead?.settle();
       active.delete(range.range);
     }
   };

@@ -150,6 +150,7 @@ export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
 
   const configured = Math.max(1, Math.floor(defaults.parallelism ?? 1));
   const parallelismOf = (run: Run) => Math.min(configured, run.listing?.parallelism ?? configured);
+  const streamsOf = (run: Run) => Math.min(parallelismOf(run), STREAMS_PER_WORKER);
 
   /** The job's own listing settings, from its summary (service_role may start it with them). */
   const listingOf = (job: RebuildJob): ListingSettings | undefined => {
@@ -171,8 +172,7 @@ export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
   }
 
   const ranged = (run: Run) => {
-    const parallelism = parallelismOf(run);
-    const streams = Math.min(parallelism, STREAMS_PER_WORKER);
+    const streams = streamsOf(run);
     return runRangedSlice({
       jobs,
       storage: deps.storage,
@@ -181,7 +181,7 @@ export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
       leaseSeconds: defaults.leaseSeconds,
       budget: run.budget,
       streams,
-      maxWorkers: Math.ceil(parallelism / streams),
+      maxWorkers: Math.ceil(parallelismOf(run) / streams),
       pageSize: run.listing?.pageSize ?? deps.pageSize,
       cpuClock: defaults.cpuClock,
       chainStart: (run.hop ?? 1) <= 1,
@@ -263,8 +263,7 @@ export function createRebuildService(deps: RebuildServiceDeps): RebuildService {
         // Ranges held in the chain's name across the hand-off (the ones it holds, topped up from
         // the free ones), so the chain counts among the job's workers while its next invocation
         // starts, and a worker looking meanwhile does not start another in its place.
-        const streams = Math.min(parallelismOf(run), STREAMS_PER_WORKER);
-        await jobs.claimRanges(outcome.job.id, run.worker, defaults.leaseSeconds, streams)
+        await jobs.claimRanges(outcome.job.id, run.worker, defaults.leaseSeconds, streamsOf(run))
           .catch(() => null); // the next invocation claims them itself
       }
       await deps.continuation.schedule({

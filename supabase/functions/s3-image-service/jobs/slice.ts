@@ -126,14 +126,15 @@ async function sliceWithin(options: SliceOptions, budget: Budget): Promise<Slice
        * The next page's request, sent as soon as the page before named its token (before that
        * page was read whole and staged), when the budget has room; one at a time.
        */
-      let early: { token: string; page?: Promise<ListPage> } | null = null;
+      type Ahead = { token: string; page?: Promise<ListPage> };
+      let early: Ahead | null = null;
       const request = (token: string | null): Promise<ListPage> => {
         const pending = storage.listPage({
           token: token ?? undefined,
           maxKeys: pageSize,
           onNextToken: (next) => {
             if (early || !budget.roomForAnotherUnit()) return;
-            const ahead: { token: string; page?: Promise<ListPage> } = { token: next };
+            const ahead: Ahead = { token: next };
             early = ahead; // taken first: the new request's own announcement finds it taken
             ahead.page = request(next);
           },
