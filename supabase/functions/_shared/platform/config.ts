@@ -79,7 +79,7 @@ const ConfigSchema = z.object({
    * more invocations through the self-call up to this total, each with its own 2 s of CPU and
    * 150 s/400 s of wall, and one database connection (direct: 1-2 per isolate; through the
    * pooler these are a handful of the pool's connections for the length of the rebuild).
-   * 16 = four invocations: a million keys at ~100 ms a page list in ~10 s instead of ~110 s,
+   * 16 = four invocations: a million keys at ~100 ms a page list in ~12 s instead of ~110 s,
    * while staging (~2 ms a page under the job row lock) stays far from the database's limits.
    */
   REBUILD_PARALLELISM: positiveInt(16),
