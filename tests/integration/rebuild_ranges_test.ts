@@ -13,7 +13,7 @@
 import assert from "node:assert/strict";
 import { samplePng } from "../../scripts/lib/png.ts";
 import { closeTestDb, testDb } from "../support/db.ts";
-import { addS3Fault, clearS3ProxyFaults, s3Faults } from "../support/faults.ts";
+import { addS3Fault, clearS3ProxyFaults, heldByS3Proxy, s3Faults } from "../support/faults.ts";
 import { callFunction, stackInfo } from "../support/stack.ts";
 import {
   assertIndexEqualsBucket,
@@ -203,12 +203,17 @@ Deno.test({
   async fn() {
     const job = await startRanged({ cpuMs: 150, wallMs: 50 });
     await untilRow(job.id, (j) => !!j.ranges && j.pages >= 3, "the job lists in ranges");
+    // The listing waits at S3 (the proxy holds its next requests) while the writes land, so they
+    // land during the job however fast it lists; each stream then goes on from where it was.
+    await clearS3ProxyFaults();
+    await addS3Fault({ operation: "list", hold: true, remaining: 100_000 });
     // An upload of a name the listing may or may not reach, and deletes of names listed early
     // and late, all while the ranges are listed.
     const uploaded = `${P}00001-new.png`;
     const uploadedLate = `${P}99999-new.png`;
     const removed = [key(2), key(OBJECTS - 3)];
     try {
+      await heldByS3Proxy();
       for (const name of [uploaded, uploadedLate]) {
         const { status, body } = await upload(samplePng(7, 20, 20), name);
         assert.equal(status, 201, JSON.stringify(body));
@@ -221,6 +226,7 @@ Deno.test({
       }
       assert.equal((await jobRow(job.id)).status, "running", "the writes landed during the job");
     } finally {
+      await clearS3ProxyFaults(); // no more holds; the held requests go on
       await waitForJob(job.id); // the next test starts a job of its own
     }
     const done = await waitForJob(job.id);
@@ -250,7 +256,16 @@ Deno.test({
     const before = await indexSnapshot();
     const job = await startRanged({ cpuMs: 150, wallMs: 50 });
     await untilRow(job.id, (j) => !!j.ranges && j.pages >= 3, "the job lists in ranges");
-    const cancelled = await service(`/rebuild/${job.id}/cancel`, { method: "POST" });
+    // Cancelled while its listing waits at S3, so however fast it lists it is mid-job.
+    await clearS3ProxyFaults();
+    await addS3Fault({ operation: "list", hold: true, remaining: 100_000 });
+    let cancelled;
+    try {
+      await heldByS3Proxy();
+      cancelled = await service(`/rebuild/${job.id}/cancel`, { method: "POST" });
+    } finally {
+      await clearS3ProxyFaults(); // the held requests go on, into a job that has ended
+    }
     assert.equal(cancelled.status, 200, JSON.stringify(cancelled.body));
     assert.equal((cancelled.body.job as Job).status, "cancelled");
     // Workers still in flight find the job ended: nothing they do from here on is staged.
