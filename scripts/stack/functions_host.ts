@@ -14,6 +14,11 @@
  *   sends it; the function answers it and puts CORS headers on its responses itself. The host
  *   adds none to them (that would hide a response the browser cannot read), only to its own
  *   errors.
+ * - A V8 heap limit per worker of 256 MiB (`memoryLimitMb`), as the edge runtime gives every
+ *   user worker (`heap_limits(0, memoryLimitMb)`; the CLI's `functions serve` and hosted use
+ *   256). Beyond keeping memory honest, it sizes V8's young generation as there: without it a
+ *   worker on a 24 GiB machine gets a 4 GiB heap whose new space grows to 16 MiB semi-spaces,
+ *   so the stand-in would show more memory than the platform, and never its limit.
  * - A wall-clock limit per request (Supabase: 150 s on Free), counted from the request's first
  *   byte, body included: a worker that overruns is killed and restarted, as the edge runtime
  *   recycles an isolate; a body that is still arriving when the time is up is answered 504 and
@@ -42,6 +47,8 @@ import { REPO_ROOT } from "./migrations.ts";
 import type { AuthServer } from "./auth_server.ts";
 
 const FUNCTIONS_DIR = `${REPO_ROOT}supabase/functions`;
+/** The edge runtime's memory limit per user worker (CLI `functions serve` and hosted: 256 MB). */
+const DEFAULT_MEMORY_LIMIT_MB = 256;
 const DENO = `${REPO_ROOT}node_modules/.bin/deno`;
 
 /** Options for {@linkcode startFunctionsHost}. */
@@ -55,6 +62,11 @@ export interface FunctionsHostOptions {
   functionEnv: Record<string, string>;
   /** Per-request wall-clock limit. Default 150 000 ms (Supabase Free). */
   wallClockMs?: number;
+  /**
+   * Each worker's V8 heap limit, young and old generations together (`--max-heap-size`, which
+   * sizes them as the edge runtime's `heap_limits(0, limit)` does). Default 256 (Supabase).
+   */
+  memoryLimitMb?: number;
   /** Folder for the workers' logs; they inherit our output when absent. */
   logDir?: string;
   /**
@@ -138,6 +150,7 @@ class Worker {
     readonly env: Record<string, string>,
     readonly logDir?: string,
     readonly functionsDir = FUNCTIONS_DIR,
+    readonly memoryLimitMb = DEFAULT_MEMORY_LIMIT_MB,
   ) {}
 
   get pid(): number | undefined {
@@ -165,6 +178,7 @@ class Worker {
       "--quiet",
       "--no-prompt",
       `--config=${REPO_ROOT}deno.json`,
+      `--v8-flags=--max-heap-size=${this.memoryLimitMb}`,
       "--allow-net",
       "--allow-env",
       "--allow-read",
@@ -266,7 +280,16 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
   const workers = new Map(
     names.map((
       name,
-    ) => [name, new Worker(name, options.functionEnv, options.logDir, functionsDir)]),
+    ) => [
+      name,
+      new Worker(
+        name,
+        options.functionEnv,
+        options.logDir,
+        functionsDir,
+        options.memoryLimitMb,
+      ),
+    ]),
   );
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   await Promise.all([...workers.values()].map((worker) => worker.ensure()));

@@ -105,14 +105,22 @@ Deno.test("newApiKey() has the shape of Supabase's keys", async () => {
 /**
  * A host over two tiny functions in a temporary folder: `gated` (verify_jwt on) and `open`
  * (verify_jwt off; like ours it answers a caller without credentials 401 itself, without
- * reading the body, and otherwise reads the whole body and says how long it was).
+ * reading the body, and otherwise reads the whole body and says how long it was). With a
+ * credential, `…/heap` answers V8's heap statistics and `…/hog` allocates without end.
  */
 async function tinyHost(options: { wallClockMs?: number; maxBodyBytes?: number } = {}) {
   const dir = await Deno.makeTempDir();
-  const fn = `export default {
+  const fn = `import { getHeapStatistics } from "node:v8";
+export default {
   async fetch(request: Request) {
     if (!request.headers.get("authorization")) {
       return Response.json({ error: { code: "unauthorized" } }, { status: 401 });
+    }
+    const path = new URL(request.url).pathname;
+    if (path.endsWith("/heap")) return Response.json(getHeapStatistics());
+    if (path.endsWith("/hog")) {
+      const held = [];
+      while (true) held.push(new Array(1_000_000).fill(held.length + 0.5));
     }
     return Response.json({ bytes: (await request.arrayBuffer()).byteLength });
   },
@@ -290,6 +298,31 @@ hostTest(
         body: new Uint8Array(1024 * 1024),
       });
       assert.deepEqual(await small.json(), { bytes: 1024 * 1024 });
+    } finally {
+      await host.stop();
+    }
+  },
+);
+
+hostTest(
+  "functions host: each worker gets the edge runtime's 256 MB heap, and one that outgrows it is stopped and replaced",
+  async () => {
+    const host = await tinyHost();
+    const open = `http://127.0.0.1:${host.port}/functions/v1/open`;
+    const headers = { authorization: "Bearer x" };
+    try {
+      const heap = await (await fetch(`${open}/heap`, { headers })).json();
+      // V8 reports the limit it derived from 256 MiB (old and young generations), not 256 exactly.
+      const limitMiB = heap.heap_size_limit / 1024 / 1024;
+      assert.ok(limitMiB > 200 && limitMiB <= 300, `heap_size_limit ${limitMiB} MiB`);
+      const pid = (await host.workerPids()).open;
+      const hog = await fetch(`${open}/hog`, { headers });
+      const refusal = await hog.json();
+      assert.equal(hog.status, 502, JSON.stringify(refusal));
+      assert.equal(refusal.error.code, "function_crashed");
+      const after = await fetch(open, { method: "POST", headers, body: "four" });
+      assert.deepEqual(await after.json(), { bytes: 4 });
+      assert.notEqual((await host.workerPids()).open, pid);
     } finally {
       await host.stop();
     }
