@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { parseConfig } from "./config.ts";
-import { headToken, parseListObjectsV2, withFastListing } from "./listing_xml.ts";
+import {
+  decodePieces,
+  headToken,
+  parseListObjectsV2,
+  PIECE_BYTES,
+  withFastListing,
+} from "./listing_xml.ts";
 import { createS3Storage } from "./s3_client.ts";
 
 /** An SDK client whose every answer is `xml` with `status`. */
@@ -183,4 +189,67 @@ Deno.test("withFastListing() tells onNextToken the token as soon as the answer i
   await clientAnswering(page(contents("1.jpg"), head)).send(command);
   assert.deepEqual(told, ["t2"]);
   assert.equal(read()?.NextContinuationToken, "t2");
+});
+
+/** A 1,000-key page of varied keys: plain, entities, two-byte, three-byte and astral characters. */
+function thousandKeys(): string {
+  const names = ["14000.jpg", "a &amp; b.png", "café é.jpg", "Ü/ü/ß.webp", "日本語.gif", "😀.png"];
+  let body = "";
+  for (let i = 0; i < 1000; i++) body += contents(`${i}-${names[i % names.length]}`, i);
+  return page(
+    body,
+    "<KeyCount>1000</KeyCount><IsTruncated>true</IsTruncated>" +
+      "<NextContinuationToken>next+/token==</NextContinuationToken>",
+  );
+}
+
+Deno.test("decodePieces() cuts a page right after a </Contents> into pieces that join to the whole", () => {
+  const xml = thousandKeys();
+  const bytes = new TextEncoder().encode("\uFEFF" + xml); // with a byte-order mark, as some stores send
+  const whole = new TextDecoder().decode(bytes);
+  for (const size of [1, 100, 5_000, PIECE_BYTES, bytes.length, 10 * bytes.length]) {
+    const pieces = decodePieces(bytes, size);
+    assert.equal(pieces.join(""), whole, `size ${size}`);
+    for (const piece of pieces.slice(0, -1)) {
+      assert.ok(piece.endsWith("</Contents>"), `size ${size}`);
+    }
+  }
+  // The default keeps every piece far below V8's large-object size (128 KiB), the point of it.
+  const pieces = decodePieces(bytes);
+  assert.ok(pieces.length > 4, `${pieces.length} pieces`);
+  for (const piece of pieces) {
+    assert.ok(piece.length * 2 < 128 * 1024, `${piece.length} characters`);
+  }
+  assert.deepEqual(decodePieces(new Uint8Array()), [""]);
+});
+
+Deno.test("a page read in pieces reads as the whole does, and as the SDK does", async () => {
+  const xml = thousandKeys();
+  const bytes = new TextEncoder().encode(xml);
+  const whole = parseListObjectsV2(xml);
+  assert.ok(whole);
+  assert.equal(whole.Contents.length, 1000);
+  for (const size of [1, 100, 5_000, PIECE_BYTES]) {
+    const pieces = decodePieces(bytes, size);
+    assert.deepEqual(parseListObjectsV2(pieces), whole, `size ${size}`);
+    assert.equal(headToken(pieces[0]), "next+/token==");
+  }
+  assert.deepEqual(fastReading(xml), await sdkReading(xml));
+  // The page's own fields after its keys, and a refusal in a middle piece, read as whole.
+  const tail = page(contents("1.jpg") + contents("2.jpg"), "").replace(
+    "</ListBucketResult>",
+    "<IsTruncated>false</IsTruncated></ListBucketResult>",
+  );
+  const cdata = page(contents("1.jpg") + contents("<![CDATA[a]]>") + contents("3.jpg"));
+  const attributes = page(
+    contents("1.jpg") + `<Contents a="1"><Key>2.jpg</Key><Size>1</Size></Contents>` +
+      contents("3.jpg"),
+  );
+  for (const text of [tail, cdata, attributes]) {
+    const pieces = decodePieces(new TextEncoder().encode(text), 1);
+    assert.ok(pieces.length >= 2);
+    assert.deepEqual(parseListObjectsV2(pieces), parseListObjectsV2(text), text);
+  }
+  assert.equal(parseListObjectsV2(decodePieces(new TextEncoder().encode(cdata), 1)), null);
+  assert.equal(parseListObjectsV2([]), null);
 });
