@@ -33,6 +33,12 @@ const OBJECTS = 1000;
 const key = (i: number) => `${P}${String(i).padStart(5, "0")}.jpg`;
 /** Small pages and eight streams: a few hundred keys make many pages and several ranges. */
 const RANGED = { pageSize: 25, parallelism: 8 };
+/**
+ * List requests the S3 proxy lets through before it holds the rest, in the tests that act while
+ * a job lists: the first page and a few of the ranges' (of 40 pages), so the job is in ranges
+ * and far from done.
+ */
+const LISTED_BEFORE_HOLD = 8;
 
 /**
  * Waits until the service answers (the file before may have just taken its database away and
@@ -201,18 +207,25 @@ Deno.test({
   name: "uploads and deletes during a rebuild in ranges survive it",
   sanitizeResources: false,
   async fn() {
-    const job = await startRanged({ cpuMs: 150, wallMs: 50 });
-    await untilRow(job.id, (j) => !!j.ranges && j.pages >= 3, "the job lists in ranges");
-    // The listing waits at S3 (the proxy holds its next requests) while the writes land, so they
-    // land during the job however fast it lists; each stream then goes on from where it was.
+    // The listing waits at S3 after its first 8 requests (the proxy holds the rest) while the
+    // writes land, so they land during the job however fast it lists; each stream then goes on
+    // from where it was. Set before the job starts: a job started first could end before it.
     await clearS3ProxyFaults();
-    await addS3Fault({ operation: "list", hold: true, remaining: 100_000 });
+    await addS3Fault({
+      operation: "list",
+      hold: true,
+      after: LISTED_BEFORE_HOLD,
+      remaining: 100_000,
+    });
     // An upload of a name the listing may or may not reach, and deletes of names listed early
     // and late, all while the ranges are listed.
     const uploaded = `${P}00001-new.png`;
     const uploadedLate = `${P}99999-new.png`;
     const removed = [key(2), key(OBJECTS - 3)];
+    let job: Job | undefined;
     try {
+      job = await startRanged({ cpuMs: 150, wallMs: 50 });
+      await untilRow(job.id, (j) => !!j.ranges, "the job lists in ranges");
       await heldByS3Proxy();
       for (const name of [uploaded, uploadedLate]) {
         const { status, body } = await upload(samplePng(7, 20, 20), name);
@@ -227,7 +240,7 @@ Deno.test({
       assert.equal((await jobRow(job.id)).status, "running", "the writes landed during the job");
     } finally {
       await clearS3ProxyFaults(); // no more holds; the held requests go on
-      await waitForJob(job.id); // the next test starts a job of its own
+      if (job) await waitForJob(job.id); // the next test starts a job of its own
     }
     const done = await waitForJob(job.id);
     assert.equal(done.status, "succeeded", JSON.stringify(done));
@@ -254,13 +267,20 @@ Deno.test({
   async fn() {
     await deleteObjects([key(10), key(11)]); // a finish would remove these two rows
     const before = await indexSnapshot();
-    const job = await startRanged({ cpuMs: 150, wallMs: 50 });
-    await untilRow(job.id, (j) => !!j.ranges && j.pages >= 3, "the job lists in ranges");
-    // Cancelled while its listing waits at S3, so however fast it lists it is mid-job.
+    // Cancelled while its listing waits at S3 (held after its first 8 requests, set before the
+    // job starts), so however fast it lists it is mid-job.
     await clearS3ProxyFaults();
-    await addS3Fault({ operation: "list", hold: true, remaining: 100_000 });
+    await addS3Fault({
+      operation: "list",
+      hold: true,
+      after: LISTED_BEFORE_HOLD,
+      remaining: 100_000,
+    });
+    let job: Job;
     let cancelled;
     try {
+      job = await startRanged({ cpuMs: 150, wallMs: 50 });
+      await untilRow(job.id, (j) => !!j.ranges, "the job lists in ranges");
       await heldByS3Proxy();
       cancelled = await service(`/rebuild/${job.id}/cancel`, { method: "POST" });
     } finally {
