@@ -143,6 +143,14 @@ async function rangedSliceWithin(
    * merely see it complete leave the finish to that one.
    */
   let finishHere = false;
+  /**
+   * A chain start whose ranges were all its own (none free, none listed yet: a first rebuild cut
+   * on the ladder) starts no worker at first; it looks again, once, when one of its ranges has
+   * listed a page and goes on, which makes the ranges worth splitting by more workers. Without
+   * it, the whole job stayed in this chain's streams: its next invocations start nobody.
+   */
+  let lookAgain = false;
+  let lookedAgain: Promise<unknown> = Promise.resolve();
 
   const noteJob = (claim: RangeClaim) => {
     job = claim.job;
@@ -287,6 +295,18 @@ async function rangedSliceWithin(
           (current.up_to === null || compareKeys(last, current.up_to) < 0);
         if (more && roomForPage()) ahead = requestPage(last);
         current = await stage(current, page);
+        if (lookAgain && more && current && !current.complete) {
+          lookAgain = false;
+          lookedAgain = claiming.then(async () => {
+            // Only while this worker still lists: a claim asks for the ranges being listed.
+            if (!active.size || spent || ended || failure) return;
+            const claimed = await claim(0);
+            if (claimed) await fanOut(claimed, options);
+          }).catch((error) => {
+            if (error instanceof Paused) throw error;
+            console.error(`Rebuild ${jobId}: could not start more workers:`, error);
+          });
+        }
         if (ahead && (!current || current.complete || current.last_key !== last)) {
           ahead.settle(); // listed for nothing: the range moved elsewhere
           ahead = null;
@@ -382,7 +402,7 @@ async function rangedSliceWithin(
     tools.skippedBefore(first.job.summary?.skipped_samples?.length ?? 0);
     if (first.job.listing_complete) finishHere = true;
     if (!first.job.listing_complete) {
-      await fanOut(first, options);
+      lookAgain = (await fanOut(first, options)) === 0 && !!options.chainStart;
       const queue = [...first.ranges];
       const runStream = async () => {
         try {
@@ -397,6 +417,7 @@ async function rangedSliceWithin(
         }
       };
       await Promise.all(Array.from({ length: streams }, runStream));
+      await lookedAgain;
       if (failure) throw failure;
     }
     if (ended) {
@@ -439,12 +460,13 @@ async function rangedSliceWithin(
  * Starts more workers when ranges wait for one: as many as the free ranges fill (`streams`
  * each), or, when none is free and this invocation starts a chain, one per missing worker while
  * some range has listed a full page and goes on (worth splitting), up to `maxWorkers` in all.
+ * Returns how many it started.
  */
-async function fanOut(claim: RangeClaim, options: RangedSliceOptions): Promise<void> {
+async function fanOut(claim: RangeClaim, options: RangedSliceOptions): Promise<number> {
   // A worker that found nothing to do starts nobody: it would only start more idle ones.
-  if (!options.spawn || claim.ranges.length === 0) return;
+  if (!options.spawn || claim.ranges.length === 0) return 0;
   const missing = options.maxWorkers - Math.max(1, claim.workers);
-  if (missing <= 0) return;
+  if (missing <= 0) return 0;
   const splittable = options.chainStart && (claim.open ?? []).some((r) => r.pages > 0);
   const wanted = claim.free > 0
     ? Math.ceil(claim.free / Math.max(1, options.streams))
@@ -457,4 +479,5 @@ async function fanOut(claim: RangeClaim, options: RangedSliceOptions): Promise<v
       console.error(`Rebuild ${options.jobId}: could not start more workers:`, error)
     );
   }
+  return count;
 }

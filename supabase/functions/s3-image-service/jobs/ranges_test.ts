@@ -326,3 +326,27 @@ Deno.test("a range of deep numbered names is split: the probes go on halving bel
   assert.ok(jobs.ranges.get(1)!.length > 1, `${jobs.ranges.get(1)!.length} range(s)`);
   assert.deepEqual(sorted(jobs.stagedLog.get(1)!), sorted(bucketKeys), "each key staged once");
 });
+
+Deno.test("a first rebuild cut on the ladder (no index to cut by) starts workers to split its busy ranges", async () => {
+  // Product-image names: the ladder after the first page finds few cuts, no more ranges than
+  // the head's own streams, so none is free when it starts; once its ranges have listed a full
+  // page it starts the other workers REBUILD_PARALLELISM allows (12 at 4 streams: 3 in all),
+  // which split the ranges still busy.
+  const bucketKeys = sorted(Array.from({ length: 3000 }, (_, i) => `${10_000 + i * 3}.jpg`));
+  const budget = { cpuMs: 1, wallMs: 60_000, pages: 60 }; // the default slice: 60 pages
+  const { jobs, scheduled, all, service } = setup(bucketKeys, { ...DEFAULTS, budget });
+  jobs.estimate = bucketKeys.length; // large enough to cut at the first page; the index is empty
+  // As `POST /rebuild` starts it: the first slice runs in a fresh invocation (kickIfStalled's
+  // self-call), whose continuations are not chain starts.
+  const first = await service.continueChain({
+    jobId: jobs.job.id,
+    worker: "head",
+    budget,
+  });
+  assert.notEqual(first.state, "finished");
+  await runAll(service, scheduled);
+  assert.equal(jobs.job.status, "succeeded");
+  assert.deepEqual(sorted(jobs.stagedLog.get(1)!), bucketKeys, "each key staged once");
+  const workers = new Set(["head", ...all.map((r) => r.worker)]);
+  assert.equal(workers.size, 3, `workers: ${[...workers].join(", ")}`);
+});
