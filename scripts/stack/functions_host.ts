@@ -49,6 +49,8 @@ import type { AuthServer } from "./auth_server.ts";
 const FUNCTIONS_DIR = `${REPO_ROOT}supabase/functions`;
 /** The edge runtime's memory limit per user worker (CLI `functions serve` and hosted: 256 MB). */
 const DEFAULT_MEMORY_LIMIT_MB = 256;
+/** How long a request that failed at the worker waits for a crashing worker to be gone. */
+const CRASH_SETTLE_MS = 2_000;
 const DENO = `${REPO_ROOT}node_modules/.bin/deno`;
 
 /** Options for {@linkcode startFunctionsHost}. */
@@ -196,6 +198,22 @@ class Worker {
       timeoutMs: 60_000,
     });
     return this.#service;
+  }
+
+  /**
+   * Waits up to `ms` for the worker to exit, after a request to it failed: a worker that crashed
+   * (out of memory, say) resets its connections a moment before its process is gone, and the next
+   * request must start a new one, not reach the dying one. A worker that is fine stays.
+   */
+  async settle(ms: number): Promise<void> {
+    const service = this.#service;
+    if (!service || service.exited) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      service.process.status.catch(() => {}),
+      new Promise((resolve) => (timer = setTimeout(resolve, ms))),
+    ]);
+    clearTimeout(timer);
   }
 
   /** Kills the worker at once (SIGKILL), like an isolate the runtime tears down. */
@@ -372,6 +390,7 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
         );
       }
       console.error(`functions host: ${worker.name} failed:`, error);
+      await worker.settle(CRASH_SETTLE_MS);
       return gatewayError(502, "function_crashed", `${worker.name} stopped while answering`);
     }
   }
