@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
-import { parseConfig } from "./config.ts";
+import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import {
   decodePieces,
   headToken,
@@ -8,28 +7,7 @@ import {
   PIECE_BYTES,
   withFastListing,
 } from "./listing_xml.ts";
-import { createS3Storage } from "./s3_client.ts";
-
-/** An SDK client whose every answer is `xml` with `status`. */
-function clientAnswering(xml: string, status = 200): S3Client {
-  return new S3Client({
-    region: "us-east-1",
-    credentials: { accessKeyId: "k", secretAccessKey: "s" },
-    endpoint: "http://127.0.0.1:1",
-    forcePathStyle: true,
-    maxAttempts: 1,
-    requestHandler: {
-      handle: () =>
-        Promise.resolve({
-          response: {
-            statusCode: status,
-            headers: { "content-type": "application/xml" },
-            body: new TextEncoder().encode(xml),
-          },
-        }),
-    },
-  });
-}
+import { clientAnswering, storageAnswering } from "./testdata/answering_s3.ts";
 
 /** What the SDK alone makes of `xml`, in the fields a rebuild reads. */
 async function sdkReading(xml: string) {
@@ -132,18 +110,6 @@ Deno.test("the fast reader leaves to the SDK every page it does not fully recogn
     assert.equal(parseListObjectsV2(xml), null, what);
   }
 });
-
-function storageAnswering(xml: string) {
-  return createS3Storage(
-    parseConfig({
-      AWS_ACCESS_KEY: "k",
-      AWS_SECRET_ACCESS_KEY: "s",
-      S3_BUCKET: "images",
-      SUPABASE_DB_URL: "postgresql://x@127.0.0.1/x",
-    }),
-    clientAnswering(xml),
-  );
-}
 
 Deno.test("listPage() reads a page the fast reader refuses through the SDK, as before", async () => {
   // CDATA is valid XML the fast reader does not read; the SDK does.
